@@ -1,0 +1,30 @@
+"""Plain-text rendering of results for the terminal."""
+
+from __future__ import annotations
+
+from sscard_terminal.codecs.records import EF05_ITEMS, EF06_ITEMS
+from sscard_terminal.driver.cardholder import CardholderRecord
+
+
+def _rows(record: CardholderRecord) -> list[tuple[str, str]]:
+    rows: list[tuple[str, str]] = [
+        ("ATR", record.atr.hex(" ").upper()),
+        ("card reset info", record.historical_bytes.hex().upper()),
+        ("region code", record.issuer.region),
+    ]
+    for spec in EF05_ITEMS:
+        rows.append((f"{spec.label} ({spec.label_zh})", getattr(record.issuer, spec.key) or ""))
+    if record.holder is None:
+        rows.append(("cardholder (EF06)", record.holder_unavailable or "not read"))
+    else:
+        for spec in EF06_ITEMS:
+            if spec.key == "name_extension":
+                continue
+            rows.append((f"{spec.label} ({spec.label_zh})", getattr(record.holder, spec.key) or ""))
+    return rows
+
+
+def record_table(record: CardholderRecord) -> str:
+    rows = _rows(record)
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows)

@@ -1,0 +1,209 @@
+"""The one exception hierarchy of the terminal side, and the CLI exit codes.
+
+Every error carries the exit code the CLI returns for it, and a message that
+says the cause and what to do. Messages never hold a PIN, a key or a session
+key; callers pass only masked personal data into them.
+
+    SscardError
+    |- UsageError                      (2)
+    |- MalformedApduError              (5)  bytes that are no APDU
+    |- TransportError
+    |  |- ReaderError                  (3)
+    |  |  |- PcscdNotRunningError
+    |  |  `- ReaderNotFoundError
+    |  `- CardError                    (4)
+    |     |- NoCardError
+    |     |- CardRemovedError
+    |     |- MuteCardError
+    |     `- CorruptResponseError
+    |- ProfileError                    (2)  a card profile or image that does not validate
+    |- PersonDataError                 (2)  personal data that fails its checks
+    `- StatusWordError                 (5)  the card refused a command
+       |- SecurityStatusNotSatisfiedError
+       |- FileNotFoundError_  (exported as CardFileNotFoundError)
+       |- RecordNotFoundError
+       |- WrongLengthError
+       |- ApplicationBlockedError
+       |- CardBlockedError
+       `- PinError                     (6)
+          |- WrongPinError (tries_left)
+          `- PinBlockedError
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+from sscard_terminal.apdu.status import SW, describe_sw
+
+
+class ExitCode(IntEnum):
+    """Exit codes of every `sscard` command (issue 2, kept for all later commands)."""
+
+    OK = 0
+    USAGE = 2
+    NO_READER = 3
+    NO_CARD = 4
+    CARD_REFUSED = 5
+    PIN = 6
+    CENTER_REFUSED = 7
+    OUTCOME_UNKNOWN = 8
+
+
+class SscardError(Exception):
+    """Base of every error this package raises on purpose."""
+
+    exit_code: ExitCode = ExitCode.CARD_REFUSED
+    hint: str = ""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        if hint is not None:
+            self.hint = hint
+
+    def one_line(self) -> str:
+        """The cause and what to do, on one line, for the CLI."""
+        text = str(self)
+        return f"{text}; {self.hint}" if self.hint else text
+
+
+class UsageError(SscardError):
+    exit_code = ExitCode.USAGE
+
+
+class MalformedApduError(SscardError):
+    """Bytes that do not form a command or response APDU (ISO 7816-3 clause 12.1)."""
+
+    exit_code = ExitCode.CARD_REFUSED
+
+
+class ProfileError(SscardError):
+    """A card profile or card image that does not validate. Names file and field."""
+
+    exit_code = ExitCode.USAGE
+
+
+class PersonDataError(SscardError):
+    """Personal data (ID number, name, birth date ...) that fails its checks."""
+
+    exit_code = ExitCode.USAGE
+
+
+# -- transport ------------------------------------------------------------
+class TransportError(SscardError):
+    exit_code = ExitCode.NO_CARD
+
+
+class ReaderError(TransportError):
+    exit_code = ExitCode.NO_READER
+
+
+class PcscdNotRunningError(ReaderError):
+    hint = "start it with `pcscd` (or `sscard demo`, which starts it) and try again"
+
+
+class ReaderNotFoundError(ReaderError):
+    hint = "check `sscard readers` for the reader names"
+
+
+class CardError(TransportError):
+    exit_code = ExitCode.NO_CARD
+
+
+class NoCardError(CardError):
+    hint = "insert a card (or serve one with `sscard card serve`) and try again"
+
+
+class CardRemovedError(CardError):
+    hint = "the card was removed during the transaction; insert it and start again"
+
+
+class MuteCardError(CardError):
+    hint = "the card does not answer reset; check that it is inserted the right way round"
+
+
+class CorruptResponseError(CardError):
+    hint = "the card's answer was damaged on the way; remove and reinsert the card"
+
+
+# -- status words -----------------------------------------------------------
+class StatusWordError(SscardError):
+    """The card answered a status word other than 9000.
+
+    ``command`` is a short description of the command (never its data, which may
+    hold a PIN or a cryptogram).
+    """
+
+    exit_code = ExitCode.CARD_REFUSED
+
+    def __init__(self, sw: int, command: str = "", data: bytes = b"") -> None:
+        self.sw = sw
+        self.command = command
+        self.data = data
+        where = f"{command}: " if command else ""
+        super().__init__(f"{where}card answered {sw:04X} ({describe_sw(sw)})")
+
+
+class SecurityStatusNotSatisfiedError(StatusWordError):
+    hint = "the file needs a PIN or an authentication first"
+
+
+class CardFileNotFoundError(StatusWordError):
+    hint = "this card has no such file or application; is it a social security card?"
+
+
+class RecordNotFoundError(StatusWordError):
+    pass
+
+
+class WrongLengthError(StatusWordError):
+    pass
+
+
+class ApplicationBlockedError(StatusWordError):
+    hint = "the social security application on this card is blocked; send the holder to the issuer"
+
+
+class CardBlockedError(StatusWordError):
+    hint = "the card is blocked; send the holder to the issuer"
+
+
+class PinError(StatusWordError):
+    exit_code = ExitCode.PIN
+
+
+class WrongPinError(PinError):
+    def __init__(self, sw: int, command: str = "", data: bytes = b"") -> None:
+        super().__init__(sw, command, data)
+        self.tries_left = sw & 0x0F
+        self.args = (f"wrong PIN, {self.tries_left} tries left",)
+
+
+class PinBlockedError(PinError):
+    hint = "the PIN is blocked; it can be unblocked at the issuer"
+
+    def __init__(self, sw: int, command: str = "", data: bytes = b"") -> None:
+        super().__init__(sw, command, data)
+        self.args = ("PIN blocked",)
+
+
+_BY_SW: dict[int, type[StatusWordError]] = {
+    SW.SECURITY_STATUS_NOT_SATISFIED: SecurityStatusNotSatisfiedError,
+    SW.FILE_NOT_FOUND: CardFileNotFoundError,
+    SW.RECORD_NOT_FOUND: RecordNotFoundError,
+    SW.REFERENCED_DATA_NOT_FOUND: RecordNotFoundError,
+    SW.WRONG_LENGTH: WrongLengthError,
+    SW.APPLICATION_BLOCKED: ApplicationBlockedError,
+    SW.FUNCTION_NOT_SUPPORTED: CardBlockedError,
+}
+
+
+def error_for_sw(sw: int, command: str = "", data: bytes = b"", *, pin: bool = False) -> StatusWordError:
+    """The exception for a refused command: the one place the terminal maps status
+    words to exceptions. ``pin`` marks a PIN command, where 63Cx and 6983 are PIN
+    errors; elsewhere 6983 means a blocked key."""
+    if sw & 0xFFF0 == 0x63C0 and pin:
+        return WrongPinError(sw, command, data)
+    if sw == SW.AUTH_METHOD_BLOCKED and pin:
+        return PinBlockedError(sw, command, data)
+    return _BY_SW.get(sw, StatusWordError)(sw, command, data)

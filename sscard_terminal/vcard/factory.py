@@ -1,0 +1,52 @@
+"""Building virtual cards from what a user names: a profile or a card image."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from sscard_terminal.errors import PersonDataError
+from sscard_terminal.vcard.cardos import CardOS
+from sscard_terminal.vcard.image import CardImage, ImageFile
+from sscard_terminal.vcard.personalise import person_file_parts, personalise
+from sscard_terminal.vcard.profile import load_profile
+
+
+def new_image(profile_ref: str | Path, person_file: str | Path | None = None) -> CardImage:
+    """A freshly personalised card image (the profile's test person without a person file)."""
+    profile = load_profile(profile_ref)
+    if person_file is None:
+        return personalise(profile)
+    path = Path(person_file)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise PersonDataError(f"{path}: cannot read: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise PersonDataError(f"{path}: not valid YAML/JSON: {exc}".replace("\n", " ")) from None
+    try:
+        person, params = person_file_parts(data, str(path))
+    except PersonDataError as exc:
+        msg = str(exc)
+        raise PersonDataError(msg if msg.startswith(str(path)) else f"{path}: {msg}") from None
+    return personalise(profile, person, params)
+
+
+def write_new_image(
+    out: str | Path, profile_ref: str | Path, person_file: str | Path | None = None
+) -> CardImage:
+    image = new_image(profile_ref, person_file)
+    ImageFile(out).save(image)
+    return image
+
+
+def card_from_profile(profile_ref: str | Path) -> CardOS:
+    """A card personalised for the profile's test person, kept in memory only."""
+    return CardOS(personalise(load_profile(profile_ref)))
+
+
+def card_from_image(path: str | Path) -> CardOS:
+    """A card whose every accepted write is saved back to the image atomically."""
+    store = ImageFile(path)
+    return CardOS(store.load(), store)

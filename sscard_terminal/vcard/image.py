@@ -1,0 +1,160 @@
+"""The card image: the virtual card's EEPROM, and how it is saved.
+
+An image holds everything a card keeps across power cycles: its profile (so
+an image is self-contained and can be served without the profile file), the
+contents of every EF, and persistent counters (PIN tries and the like). It is
+stored as JSON with hex strings (hex only at the edges).
+
+Every write the card accepts is saved atomically (:class:`ImageFile`): the
+whole image goes to a temporary file in the same directory, which is flushed,
+fsynced and renamed over the old one, so a process killed at any moment
+leaves either the old image or the new one on disk, never a mix.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from sscard_terminal.errors import ProfileError
+from sscard_terminal.vcard.filesystem import FileTree, RecordEFSpec, TransparentEFSpec
+from sscard_terminal.vcard.profile import Profile, build_tree, profile_from_mapping
+
+IMAGE_FORMAT = "sscard-card-image/1"
+
+#: the contents of one EF: bytes for a transparent EF, a tuple of records otherwise
+Content = bytes | tuple[bytes, ...]
+
+
+@dataclass
+class CardImage:
+    profile: Profile
+    atr: bytes
+    contents: dict[str, Content]
+    #: persistent counters and flags (e.g. PIN tries left); plain JSON values
+    persistent: dict[str, Any] = field(default_factory=dict)
+    tree: FileTree = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.tree = build_tree(self.profile)
+        self._check()
+
+    def _check(self) -> None:
+        for path, content in self.contents.items():
+            node = self.tree.by_path.get(path)
+            if isinstance(node, RecordEFSpec):
+                if not isinstance(content, tuple) or len(content) > node.max_records:
+                    raise ProfileError(f"image: {path}: bad records")
+                for rec in content:
+                    if not 1 <= len(rec) <= node.record_size:
+                        raise ProfileError(f"image: {path}: record of {len(rec)} bytes")
+            elif isinstance(node, TransparentEFSpec):
+                if not isinstance(content, bytes) or len(content) != node.size:
+                    raise ProfileError(f"image: {path}: transparent EF of wrong size")
+            else:
+                raise ProfileError(f"image: no EF {path!r} in the profile's tree")
+
+    def to_json(self) -> dict[str, Any]:
+        contents: dict[str, Any] = {}
+        for path, content in sorted(self.contents.items()):
+            if isinstance(content, bytes):
+                contents[path] = {"binary": content.hex().upper()}
+            else:
+                contents[path] = {"records": [r.hex().upper() for r in content]}
+        return {
+            "format": IMAGE_FORMAT,
+            "profile": self.profile.model_dump(mode="json", by_alias=True),
+            "atr": self.atr.hex().upper(),
+            "contents": contents,
+            "persistent": self.persistent,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], source: str = "image") -> CardImage:
+        if not isinstance(data, Mapping) or data.get("format") != IMAGE_FORMAT:
+            raise ProfileError(f"{source}: not a card image (format {IMAGE_FORMAT} expected)")
+        profile = profile_from_mapping(data.get("profile"), f"{source}: profile")
+        try:
+            atr = bytes.fromhex(data["atr"])
+            contents: dict[str, Content] = {}
+            for path, entry in dict(data["contents"]).items():
+                if "binary" in entry:
+                    contents[path] = bytes.fromhex(entry["binary"])
+                else:
+                    contents[path] = tuple(bytes.fromhex(r) for r in entry["records"])
+            persistent = dict(data.get("persistent", {}))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ProfileError(f"{source}: damaged card image ({type(exc).__name__}: {exc})") from None
+        return cls(profile, atr, contents, persistent)
+
+    def copy_with(self, path: str | None = None, content: Content | None = None,
+                  persistent: Mapping[str, Any] | None = None) -> CardImage:
+        """A new image with one EF's contents or the persistent state replaced."""
+        contents = dict(self.contents)
+        if path is not None:
+            assert content is not None
+            contents[path] = content
+        new = object.__new__(CardImage)
+        new.profile, new.atr, new.contents = self.profile, self.atr, contents
+        new.persistent = dict(persistent) if persistent is not None else dict(self.persistent)
+        new.tree = self.tree
+        return new
+
+
+class ImageStore(Protocol):
+    """Where a card saves its image after every accepted write."""
+
+    def save(self, image: CardImage) -> None: ...
+
+
+class VolatileStore:
+    """Keeps nothing: for in-process cards that need no persistence."""
+
+    def save(self, image: CardImage) -> None:
+        return None
+
+
+class ImageFile:
+    """A card image on disk, saved atomically (temporary file, fsync, rename)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+
+    def load(self) -> CardImage:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ProfileError(f"{self.path}: cannot read card image: {exc.strerror}") from None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ProfileError(f"{self.path}: damaged card image: {exc}") from None
+        return CardImage.from_json(data, str(self.path))
+
+    def save(self, image: CardImage) -> None:
+        payload = json.dumps(image.to_json(), ensure_ascii=False, indent=1).encode("utf-8")
+        directory = self.path.parent
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(payload)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            raise
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
