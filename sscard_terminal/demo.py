@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from sscard_terminal.driver.national import line_from_record, LINE_HOLDER_KEYS, LINE_ISSUER_KEYS
+from sscard_terminal.driver.national import LINE_HOLDER_KEYS, LINE_ISSUER_KEYS, line_from_record
 from sscard_terminal.driver.sscard import SocialSecurityCard
 from sscard_terminal.errors import ReaderError
 from sscard_terminal.system.pcscd import ensure_pcscd, vpcd_installed
@@ -39,9 +39,13 @@ def wait_for_card(reader: str, present: bool = True, timeout: float = 10.0) -> N
     raise ReaderError(f"the virtual card did not {state} in {reader!r} within {timeout:.0f} s")
 
 
-def run_demo(echo: Callable[[str], None] = print, profiles: tuple[str, ...] = ("ningbo-gen2", "ningbo-gen3")) -> None:
+def run_demo(
+    echo: Callable[[str], None] = print, profiles: tuple[str, ...] = ("ningbo-gen2", "ningbo-gen3")
+) -> None:
     if not vpcd_installed():
-        raise ReaderError("vpcd is not installed", hint="run ./run demo, which installs vsmartcard-vpcd")
+        raise ReaderError(
+            "vpcd is not installed", hint="run ./run demo, which installs vsmartcard-vpcd"
+        )
     pcscd = ensure_pcscd()
     try:
         with tempfile.TemporaryDirectory(prefix="sscard-demo-") as tmp:
@@ -52,7 +56,9 @@ def run_demo(echo: Callable[[str], None] = print, profiles: tuple[str, ...] = ("
                 card = card_from_image(image_path)
                 stop = threading.Event()
                 thread = threading.Thread(
-                    target=serve_card, args=(card,), kwargs={"port": slot_port(0), "stop": stop},
+                    target=serve_card,
+                    args=(card,),
+                    kwargs={"port": slot_port(0), "stop": stop},
                     daemon=True,
                 )
                 thread.start()
@@ -68,7 +74,9 @@ def run_demo(echo: Callable[[str], None] = print, profiles: tuple[str, ...] = ("
                     echo(f"iReadCardBas line ({line_apdus} APDUs through PC/SC):")
                     echo("  " + str(line_from_record(line_record)))
                     if record.holder is None:
-                        echo(f"  EF06: {record.holder_unavailable}; card security (PIN/PSAM) reads it")
+                        echo(
+                            f"  EF06: {record.holder_unavailable}; reading it needs card security"
+                        )
                     from sscard_terminal.cli.render import record_table
 
                     echo(f"cardholder record ({full_apdus} APDUs):")

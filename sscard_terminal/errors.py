@@ -198,7 +198,9 @@ _BY_SW: dict[int, type[StatusWordError]] = {
 }
 
 
-def error_for_sw(sw: int, command: str = "", data: bytes = b"", *, pin: bool = False) -> StatusWordError:
+def error_for_sw(
+    sw: int, command: str = "", data: bytes = b"", *, pin: bool = False
+) -> StatusWordError:
     """The exception for a refused command: the one place the terminal maps status
     words to exceptions. ``pin`` marks a PIN command, where 63Cx and 6983 are PIN
     errors; elsewhere 6983 means a blocked key."""

@@ -1,7 +1,5 @@
-"""The sans-IO APDU core: command and response APDUs and status words."""
+"""The sans-IO APDU core: command.py, response.py, status.py, describe.py.
 
-from sscard_terminal.apdu.command import ApduCase, CommandApdu
-from sscard_terminal.apdu.response import ResponseApdu
-from sscard_terminal.apdu.status import SW, describe_sw, format_sw
-
-__all__ = ["SW", "ApduCase", "CommandApdu", "ResponseApdu", "describe_sw", "format_sw"]
+Import from the submodules; this package module imports nothing so that
+:mod:`sscard_terminal.errors` can use the status-word table without a cycle.
+"""

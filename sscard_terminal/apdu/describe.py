@@ -43,7 +43,7 @@ _NAMES = {
 }
 
 _ITEMS = {spec.tag: spec for spec in (*EF05_ITEMS, *EF06_ITEMS)}
-_PERSONAL_TAGS = {spec.tag for spec in EF06_ITEMS if spec.key in ("id_number", "name", "name_extension")}
+_PERSONAL_TAGS = {spec.tag for spec in EF06_ITEMS if spec.key in ("id_number", "name", "name_ext")}
 _KNOWN_NAMES = {"sx1.sh.社会保障".encode("gbk"): "SSSE", b"1PAY.SYS.DDF01": "PSE"}
 
 
@@ -82,7 +82,7 @@ def describe_command(raw: bytes) -> str:
         return f"{name} offset {((apdu.p1 << 8) | apdu.p2) & 0x7FFF}"
     if apdu.ins == 0xE2:
         sfi = apdu.p2 >> 3
-        return f"{name} {'EF%02X' % sfi if sfi else 'current EF'}"
+        return f"{name} {f'EF{sfi:02X}' if sfi else 'current EF'}"
     if apdu.ins == 0x84:
         return f"{name} {apdu.ne or 0} bytes"
     return name
@@ -102,8 +102,10 @@ def describe_response_data(command: bytes, data: bytes, *, reveal: bool = False)
         except ValueError:
             text = None
         if data[0] in _PERSONAL_TAGS and not reveal:
-            masked = "" if text is None else (
-                mask_id_number(text) if spec.key == "id_number" else mask_name(text)
+            masked = (
+                ""
+                if text is None
+                else (mask_id_number(text) if spec.key == "id_number" else mask_name(text))
             )
             return f"{data[0]:02X} {data[1]:02X} <{spec.key}: {masked}>"
         if text is not None:
@@ -111,7 +113,9 @@ def describe_response_data(command: bytes, data: bytes, *, reveal: bool = False)
     return data.hex(" ").upper()
 
 
-def trace_line(command: bytes, response: bytes, *, reveal: bool = False, secret_follow_up: bool = False) -> str:
+def trace_line(
+    command: bytes, response: bytes, *, reveal: bool = False, secret_follow_up: bool = False
+) -> str:
     """``>> 00 B2 09 30 20  READ RECORD EF06 tag 09 name`` / ``<< ... 9000 success`` as one line.
 
     ``secret_follow_up`` marks a GET RESPONSE that fetches a secret answer.

@@ -70,8 +70,10 @@ class SW(IntEnum):
     def sw2(self) -> int:
         return self.value & 0xFF
 
-    def to_bytes(self) -> bytes:
-        return self.value.to_bytes(2, "big")
+    @property
+    def raw(self) -> bytes:
+        """SW1 SW2 as two bytes."""
+        return int(self).to_bytes(2, "big")
 
 
 _MEANINGS: dict[int, str] = {

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import click
 
-from sscard_terminal.errors import ExitCode, SscardError, UsageError
+from sscard_terminal.errors import SscardError, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -158,7 +158,8 @@ def apdu(reader: str | None, apdus: tuple[str, ...], trace: bool) -> None:
         for command in commands:
             response = session.transmit(command)
             body = response.data.hex(" ").upper()
-            click.echo(f"> {command.to_bytes().hex(' ').upper()}   ({describe_command(command.to_bytes())})")
+            raw = command.to_bytes()
+            click.echo(f"> {raw.hex(' ').upper()}   ({describe_command(raw)})")
             click.echo(f"< {body + ' ' if body else ''}{format_sw(response.sw)}")
 
 
@@ -170,7 +171,9 @@ def card() -> None:
 
 @card.command("new")
 @click.option("--profile", "profile_ref", required=True, help="Profile path or name (ningbo-gen2).")
-@click.option("--person", "person_file", type=click.Path(dir_okay=False), help="Person file (YAML or JSON).")
+@click.option(
+    "--person", "person_file", type=click.Path(dir_okay=False), help="Person file (YAML or JSON)."
+)
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Card image to write.")
 @handle_errors
 def card_new(profile_ref: str, person_file: str | None, out: str) -> None:
@@ -196,7 +199,9 @@ def _holder_id(image: Any) -> str:
 
 @card.command("serve")
 @click.option("--profile", "profile_ref", help="Serve the profile's test card (kept in memory).")
-@click.option("--image", type=click.Path(dir_okay=False), help="Serve a card image (writes are saved).")
+@click.option(
+    "--image", type=click.Path(dir_okay=False), help="Serve a card image (writes are saved)."
+)
 @click.option("--slot", type=click.IntRange(0, 1), default=0, show_default=True, help="vpcd slot.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Where vpcd (pcscd) runs.")
 @handle_errors

@@ -18,7 +18,7 @@ def _rows(record: CardholderRecord) -> list[tuple[str, str]]:
         rows.append(("cardholder (EF06)", record.holder_unavailable or "not read"))
     else:
         for spec in EF06_ITEMS:
-            if spec.key == "name_extension":
+            if spec.key == "name_ext":
                 continue
             rows.append((f"{spec.label} ({spec.label_zh})", getattr(record.holder, spec.key) or ""))
     return rows

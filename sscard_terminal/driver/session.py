@@ -56,9 +56,13 @@ class CardSession:
         try:
             response = ResponseApdu.from_bytes(raw)
         except MalformedApduError:
-            raise CorruptResponseError(f"the card answered {len(raw)} byte(s), not a response APDU") from None
+            raise CorruptResponseError(
+                f"the card answered {len(raw)} byte(s), not a response APDU"
+            ) from None
         if not is_valid_sw(response.sw):
-            raise CorruptResponseError(f"the card answered an invalid status word {response.sw:04X}")
+            raise CorruptResponseError(
+                f"the card answered an invalid status word {response.sw:04X}"
+            )
         return response
 
     def transmit(self, apdu: CommandApdu, *, fetch: bool = True) -> ResponseApdu:

@@ -90,10 +90,10 @@ class SocialSecurityCard:
     def read_holder(self, keys: Iterable[str] = _HOLDER_KEYS) -> HolderData:
         wanted = set(keys)
         if "name" in wanted:
-            wanted.add("name_extension")
+            wanted.add("name_ext")
         values = self.read_items(EF06_SFI, (s for s in EF06_ITEMS if s.key in wanted))
         name = values.pop("name", None)
-        extension = values.pop("name_extension", None)
+        extension = values.pop("name_ext", None)
         if name is not None or extension is not None:
             name = (name or "") + (extension or "")
         return HolderData(name=name, **{k: values.get(k) for k in _HOLDER_KEYS if k != "name"})

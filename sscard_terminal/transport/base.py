@@ -106,6 +106,7 @@ def open_transport(name: str, **options: Any) -> Transport:
         factory = _REGISTRY[name]
     except KeyError:
         raise UsageError(
-            f"unknown transport {name!r}", hint=f"choose one of: {', '.join(sorted(['pcsc', 'virtual']))}"
+            f"unknown transport {name!r}",
+            hint=f"choose one of: {', '.join(sorted(['pcsc', 'virtual']))}",
         ) from None
     return factory(**options)

@@ -118,7 +118,7 @@ class CardOS:
         try:
             apdu = CommandApdu.from_bytes(command)
         except MalformedApduError:
-            return SW.WRONG_LENGTH.to_bytes()
+            return SW.WRONG_LENGTH.raw
         state = self._state
         pending, state.pending = state.pending, b""
         try:
@@ -140,10 +140,10 @@ class CardOS:
                 raise CardStatus(SW.CLA_NOT_SUPPORTED)
             data = handler(self, apdu)
         except CardStatus as status:
-            return status.sw.to_bytes(2, "big")
+            return int(status.sw).to_bytes(2, "big")
         except Exception:  # a bug must not kill the card: answer 6F00
             log.exception("card OS error on INS %02X", apdu.ins)
-            return SW.NO_PRECISE_DIAGNOSIS.to_bytes()
+            return SW.NO_PRECISE_DIAGNOSIS.raw
         return self._respond(apdu, data)
 
     # -- response shaping (ISO/IEC 7816-3 clause 10.3.4, T=0) -------------------
@@ -162,11 +162,11 @@ class CardOS:
 
     def _get_response(self, apdu: CommandApdu, pending: bytes) -> bytes:
         if apdu.p1 or apdu.p2:
-            return SW.INCORRECT_P1_P2.to_bytes()
+            return SW.INCORRECT_P1_P2.raw
         if apdu.data:
-            return SW.WRONG_LENGTH.to_bytes()
+            return SW.WRONG_LENGTH.raw
         if not pending:
-            return SW.CONDITIONS_NOT_SATISFIED.to_bytes()
+            return SW.CONDITIONS_NOT_SATISFIED.raw
         ne = apdu.ne if apdu.ne is not None else 256
         chunk = min(len(pending), 256)
         if ne != chunk and not (apdu.le_field_zero and len(pending) > 256):

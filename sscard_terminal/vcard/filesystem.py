@@ -64,7 +64,7 @@ class RecordEFSpec(EFSpec):
     #: variable: the longest record; cyclic: the exact record size
     record_size: int = 255
     #: records are SIMPLE-TLV data items addressed by tag (LD/T 32-2015, EF05/EF06)
-    tlv_records: bool = False
+    tlv: bool = False
 
 
 @dataclass(eq=False)
@@ -135,9 +135,7 @@ def build_fci(df: DFSpec) -> bytes:
     elif df.fid is not None:
         body += _tlv(b"\x83", df.fid.to_bytes(2, "big"))
     prop = b""
-    dir_ef = next(
-        (c for c in df.children if isinstance(c, RecordEFSpec) and c.name == "DIR"), None
-    )
+    dir_ef = next((c for c in df.children if isinstance(c, RecordEFSpec) and c.name == "DIR"), None)
     if dir_ef is not None and dir_ef.sfi is not None:
         prop += _tlv(b"\x88", bytes((dir_ef.sfi,)))
     if df.algorithm is not None:

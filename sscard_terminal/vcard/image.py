@@ -13,6 +13,7 @@ leaves either the old image or the new one on disk, never a mix.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -89,11 +90,17 @@ class CardImage:
                     contents[path] = tuple(bytes.fromhex(r) for r in entry["records"])
             persistent = dict(data.get("persistent", {}))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ProfileError(f"{source}: damaged card image ({type(exc).__name__}: {exc})") from None
+            raise ProfileError(
+                f"{source}: damaged card image ({type(exc).__name__}: {exc})"
+            ) from None
         return cls(profile, atr, contents, persistent)
 
-    def copy_with(self, path: str | None = None, content: Content | None = None,
-                  persistent: Mapping[str, Any] | None = None) -> CardImage:
+    def copy_with(
+        self,
+        path: str | None = None,
+        content: Content | None = None,
+        persistent: Mapping[str, Any] | None = None,
+    ) -> CardImage:
         """A new image with one EF's contents or the persistent state replaced."""
         contents = dict(self.contents)
         if path is not None:
@@ -148,10 +155,8 @@ class ImageFile:
                 os.fsync(fh.fileno())
             os.replace(tmp, self.path)
         except BaseException:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
-            except FileNotFoundError:
-                pass
             raise
         dir_fd = os.open(directory, os.O_RDONLY)
         try:

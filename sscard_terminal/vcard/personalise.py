@@ -130,7 +130,7 @@ def holder_records(person: Person) -> tuple[bytes, ...]:
     values = {
         "id_number": person.id_number,
         "name": name,
-        "name_extension": extension,
+        "name_ext": extension,
         "sex": person.sex,
         "ethnic_group": person.ethnic_group,
         "birthplace": person.birthplace,
@@ -174,4 +174,3 @@ def person_file_parts(data: Mapping[str, Any], source: str) -> tuple[Person, Car
     person = Person.from_mapping(fields)
     params = None if card is None else CardParameters.from_mapping(card, f"{source}: card")
     return person, params
-

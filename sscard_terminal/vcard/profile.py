@@ -260,14 +260,26 @@ def _node_to_spec(node: FileNode, default_alg: str) -> FileSpec:
     if node.kind == "transparent":
         assert node.size is not None
         return TransparentEFSpec(
-            name=node.name, fid=fid, sfi=node.sfi, read=read, write=write,
-            label=node.label, size=node.size,
+            name=node.name,
+            fid=fid,
+            sfi=node.sfi,
+            read=read,
+            write=write,
+            label=node.label,
+            size=node.size,
         )
     assert node.max_records is not None and node.record_size is not None
     return RecordEFSpec(
-        name=node.name, fid=fid, sfi=node.sfi, read=read, write=write, label=node.label,
+        name=node.name,
+        fid=fid,
+        sfi=node.sfi,
+        read=read,
+        write=write,
+        label=node.label,
         structure=RecordStructure.CYCLIC if node.kind == "cyclic" else RecordStructure.VARIABLE,
-        max_records=node.max_records, record_size=node.record_size, tlv=node.tlv,
+        max_records=node.max_records,
+        record_size=node.record_size,
+        tlv=node.tlv,
     )
 
 

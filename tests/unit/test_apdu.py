@@ -11,13 +11,13 @@ from sscard_terminal.apdu.response import ResponseApdu
 from sscard_terminal.apdu.status import SW, describe_sw, is_valid_sw
 from sscard_terminal.errors import (
     CardFileNotFoundError,
+    ExitCode,
     MalformedApduError,
     PinBlockedError,
     SecurityStatusNotSatisfiedError,
     StatusWordError,
     WrongPinError,
     error_for_sw,
-    ExitCode,
 )
 
 # (hex, case, data length, ne)
@@ -74,8 +74,12 @@ def test_field_ranges_refused() -> None:
 
 
 @given(
-    cla=st.integers(0, 255), ins=st.integers(0, 255), p1=st.integers(0, 255), p2=st.integers(0, 255),
-    data=st.binary(max_size=300), ne=st.one_of(st.none(), st.integers(1, 65536)),
+    cla=st.integers(0, 255),
+    ins=st.integers(0, 255),
+    p1=st.integers(0, 255),
+    p2=st.integers(0, 255),
+    data=st.binary(max_size=300),
+    ne=st.one_of(st.none(), st.integers(1, 65536)),
 )
 def test_round_trip(cla: int, ins: int, p1: int, p2: int, data: bytes, ne: int | None) -> None:
     extended = len(data) > 255 or (ne is not None and ne > 256)

@@ -1,0 +1,316 @@
+"""Serve a simulated card to pcscd through vsmartcard's vpcd driver.
+
+The card is the TCP *client*: vpcd (loaded by pcscd from
+``/etc/reader.conf.d/vpcd``) listens on port 35963 for the reader
+"Virtual PCD 00 00" and 35964 for "Virtual PCD 00 01", and a card that
+connects there appears inserted in that reader. :func:`serve_card` connects,
+answers vpcd's messages (see :mod:`sscard_terminal.vpcd.framing`) and, when
+pcscd goes away or restarts, powers the card off and keeps reconnecting until
+it is told to stop.
+
+Two details matter:
+
+* vpcd writes the length prefix and the APDU in two TCP writes without
+  TCP_NODELAY, so every APDU would wait for the card's delayed ACK (about
+  44 ms). ``TCP_QUICKACK`` is set before every ``recv()`` (Linux clears it
+  again after a while), which brings a round trip down to well under 1 ms.
+* vpcd listens on all network interfaces: it is a test device and must never
+  be installed on a production terminal.
+
+Connection events are logged on the ``sscard_terminal.vpcd`` logger; APDU
+contents never at INFO level (they may hold a PIN), only the header at DEBUG.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import selectors
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Self
+
+from sscard_terminal.errors import UsageError
+from sscard_terminal.vcard.interface import SimulatedCard
+from sscard_terminal.vpcd.framing import Apdu, UnknownControl, VpcdEvent, VpcdFramer, frame, handle
+
+log = logging.getLogger("sscard_terminal.vpcd")
+
+#: vpcd's port for slot 0 ("Virtual PCD 00 00"); slot n listens on this + n
+VPCD_BASE_PORT = 35963
+#: vpcd shows two readers
+VPCD_SLOTS = 2
+#: how often a blocked wait looks at the stop event, in seconds
+_POLL_INTERVAL = 0.1
+#: give up one connection attempt after this long (then retry)
+_CONNECT_TIMEOUT = 3.0
+#: what a card that raised answers instead of hanging the reader: 6F00
+_NO_PRECISE_DIAGNOSIS = b"\x6f\x00"
+_RECV_SIZE = 65536 + 2
+
+
+@dataclass(frozen=True, slots=True)
+class Connected:
+    """The bridge connected to vpcd: the card is inserted."""
+
+    host: str
+    port: int
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnected:
+    """The connection to vpcd ended (``reason`` says why): the card is removed
+    and has been powered off."""
+
+    reason: str
+
+
+BridgeEvent = VpcdEvent | Connected | Disconnected
+EventCallback = Callable[[BridgeEvent], None]
+
+
+def slot_port(slot: int) -> int:
+    """The TCP port vpcd listens on for reader slot ``slot`` (0 -> 35963, 1 -> 35964)."""
+    if isinstance(slot, bool) or not isinstance(slot, int) or not 0 <= slot < VPCD_SLOTS:
+        raise UsageError(
+            f"vpcd has slots 0 and 1, not {slot!r}",
+            hint="slot 0 is reader 'Virtual PCD 00 00', slot 1 is 'Virtual PCD 00 01'",
+        )
+    return VPCD_BASE_PORT + slot
+
+
+def serve_card(
+    card: SimulatedCard,
+    *,
+    host: str = "127.0.0.1",
+    port: int = VPCD_BASE_PORT,
+    stop: threading.Event | None = None,
+    reconnect_delay: float = 0.2,
+    on_event: EventCallback | None = None,
+) -> None:
+    """Serve ``card`` to vpcd at ``host:port`` until ``stop`` is set.
+
+    Connects to vpcd (retrying every ``reconnect_delay`` seconds while it
+    refuses, e.g. while pcscd is not running), answers its messages, and on
+    any disconnect (pcscd stopped or restarted, connection reset) powers the
+    card off and connects again. Returns within about 0.1 s of ``stop`` being
+    set; with ``stop=None`` it serves until the process ends.
+
+    ``on_event``, if given, is called in this thread with every event: the
+    :class:`Connected` / :class:`Disconnected` of the bridge and every
+    message from vpcd (after the card has handled it).
+    """
+    stop = stop if stop is not None else threading.Event()
+    refused_before = False
+    while not stop.is_set():
+        try:
+            sock = _connect(host, port, stop)
+        except OSError as exc:
+            # pcscd not running (yet): say so once, then retry quietly
+            level = logging.DEBUG if refused_before else logging.INFO
+            log.log(level, "vpcd at %s:%d not reachable (%s); retrying", host, port, exc)
+            refused_before = True
+            stop.wait(reconnect_delay)
+            continue
+        if sock is None:  # stopped while connecting
+            break
+        refused_before = False
+        log.info("card connected to vpcd at %s:%d", host, port)
+        _notify(on_event, Connected(host, port))
+        reason = "stopped"
+        try:
+            reason = _serve_connection(sock, card, stop, on_event)
+        except OSError as exc:
+            reason = f"connection error: {exc}"
+        finally:
+            sock.close()
+            _power_off(card)
+        log.info("card disconnected from vpcd at %s:%d (%s)", host, port, reason)
+        _notify(on_event, Disconnected(reason))
+        if not stop.is_set():
+            stop.wait(reconnect_delay)
+
+
+def _connect(host: str, port: int, stop: threading.Event) -> socket.socket | None:
+    """Connect without blocking longer than one poll interval at a time.
+
+    Returns None if ``stop`` is set meanwhile; raises OSError when the
+    connection fails (refused, unreachable, timed out).
+    """
+    last_error: OSError | None = None
+    for family, type_, proto, _name, address in socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM
+    ):
+        sock = socket.socket(family, type_, proto)
+        try:
+            sock.setblocking(False)
+            err = sock.connect_ex(address)
+            if err not in (0, errno.EINPROGRESS, errno.EAGAIN):
+                raise OSError(err, f"connect to {host}:{port}: {os.strerror(err)}")
+            if err != 0:
+                with selectors.DefaultSelector() as sel:
+                    sel.register(sock, selectors.EVENT_WRITE)
+                    waited = 0.0
+                    while not sel.select(_POLL_INTERVAL):
+                        waited += _POLL_INTERVAL
+                        if stop.is_set():
+                            sock.close()
+                            return None
+                        if waited >= _CONNECT_TIMEOUT:
+                            raise TimeoutError(f"connect to {host}:{port} timed out")
+                err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if err != 0:
+                    raise OSError(err, f"connect to {host}:{port}: {os.strerror(err)}")
+            sock.settimeout(_POLL_INTERVAL)
+            return sock
+        except OSError as exc:
+            sock.close()
+            last_error = exc
+    raise last_error or OSError(f"cannot resolve {host}")
+
+
+def _quickack(sock: socket.socket) -> None:
+    """Ask Linux to ACK the next segment at once (the 44 ms delayed-ACK trap)."""
+    quickack = getattr(socket, "TCP_QUICKACK", None)
+    if quickack is not None:
+        sock.setsockopt(socket.IPPROTO_TCP, quickack, 1)
+
+
+def _serve_connection(
+    sock: socket.socket,
+    card: SimulatedCard,
+    stop: threading.Event,
+    on_event: EventCallback | None,
+) -> str:
+    """Answer vpcd on ``sock`` until it closes or ``stop`` is set; return why it ended."""
+    framer = VpcdFramer()
+    while not stop.is_set():
+        _quickack(sock)
+        try:
+            data = sock.recv(_RECV_SIZE)
+        except TimeoutError:
+            continue
+        except ConnectionError as exc:
+            return f"connection lost: {exc}"
+        if not data:
+            return "vpcd closed the connection"
+        framer.feed(data)
+        for event in framer:
+            reply = _handle_safely(card, event)
+            if reply is not None:
+                sock.sendall(reply)
+            _notify(on_event, event)
+    return "stopped"
+
+
+def _handle_safely(card: SimulatedCard, event: VpcdEvent) -> bytes | None:
+    """:func:`handle`, but a card that raises answers 6F00 instead of hanging pcscd."""
+    if isinstance(event, Apdu):
+        log.debug("APDU header %s, %d bytes", event.command[:4].hex().upper(), len(event.command))
+    elif isinstance(event, UnknownControl):
+        log.warning("unknown vpcd control code %02X ignored", event.code)
+    else:
+        log.debug("vpcd %s", type(event).__name__)
+    try:
+        return handle(card, event)
+    except Exception:
+        log.exception("simulated card failed on %s", type(event).__name__)
+        return frame(_NO_PRECISE_DIAGNOSIS) if isinstance(event, Apdu) else None
+
+
+def _power_off(card: SimulatedCard) -> None:
+    try:
+        card.power_off()
+    except Exception:
+        log.exception("simulated card failed to power off")
+
+
+def _notify(on_event: EventCallback | None, event: BridgeEvent) -> None:
+    if on_event is None:
+        return
+    try:
+        on_event(event)
+    except Exception:
+        log.exception("on_event callback failed on %s", type(event).__name__)
+
+
+class CardServer:
+    """:func:`serve_card` in a background thread, for tests, the demo and the CLI.
+
+    ::
+
+        with CardServer(card, slot=0) as server:
+            ...  # the card is served to "Virtual PCD 00 00"
+
+    ``connected`` is set while the bridge holds a connection to vpcd.
+    """
+
+    def __init__(
+        self,
+        card: SimulatedCard,
+        *,
+        slot: int = 0,
+        host: str = "127.0.0.1",
+        reconnect_delay: float = 0.2,
+        on_event: EventCallback | None = None,
+    ) -> None:
+        self.card = card
+        self.slot = slot
+        self.port = slot_port(slot)
+        self.host = host
+        self.connected = threading.Event()
+        self._stop = threading.Event()
+        self._reconnect_delay = reconnect_delay
+        self._on_event = on_event
+        self._thread: threading.Thread | None = None
+
+    def _track(self, event: BridgeEvent) -> None:
+        if isinstance(event, Connected):
+            self.connected.set()
+        elif isinstance(event, Disconnected):
+            self.connected.clear()
+        if self._on_event is not None:
+            self._on_event(event)
+
+    def start(self) -> Self:
+        """Start serving; returns at once (the connection comes up in the background)."""
+        if self._thread is not None and self._thread.is_alive():
+            return self
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=serve_card,
+            args=(self.card,),
+            kwargs={
+                "host": self.host,
+                "port": self.port,
+                "stop": self._stop,
+                "reconnect_delay": self._reconnect_delay,
+                "on_event": self._track,
+            },
+            name=f"vpcd-slot{self.slot}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Stop serving (the card is removed from the reader) and wait for the thread."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
