@@ -45,11 +45,11 @@ MIX = [
     for h in (
         "00A4040C0F" + SSSE,  # SELECT SSSE, no FCI
         "00B2012C12",  # READ RECORD EF05 record 1 (card identification code)
-        "00B2073011",  # EF05 tag 07 card number (SFI 05, by tag)
+        "00B207280B",  # EF05 tag 07 card number (SFI 05, by tag)
         "00B2083014",  # EF06 tag 08 ID number
         "00B2093020",  # EF06 tag 09 name
         "00A404000F" + SSSE + "1E",  # SELECT SSSE with FCI
-        "00B2033406",  # EF06 record 3: sex
+        "00B20A3003",  # EF06 tag 0A: sex
         "00A4040006D15600000503",  # SELECT DF04 -> 61xx
     )
 ]

@@ -40,6 +40,9 @@ def handle_errors(func: F) -> F:
             _fail("interrupted", 130)
         except OSError as exc:
             _fail(f"{exc.strerror or exc} ({getattr(exc, 'filename', '') or 'system'})", 1)
+        except Exception as exc:  # a bug: still one line, and say where to look
+            logging.getLogger(__name__).debug("internal error", exc_info=True)
+            _fail(f"internal error ({type(exc).__name__}); run with -vv for details", 1)
 
     return wrapper  # type: ignore[return-value]
 
@@ -234,7 +237,7 @@ def card_serve(profile_ref: str | None, image: str | None, slot: int, host: str)
 @handle_errors
 def demo() -> None:
     """Start pcscd if needed, serve virtual cards through vpcd and read them over PC/SC."""
-    from sscard_terminal.cli.demo import run_demo
+    from sscard_terminal.demo import run_demo
 
     run_demo(click.echo)
 

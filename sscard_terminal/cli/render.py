@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from sscard_terminal.codecs.records import EF05_ITEMS, EF06_ITEMS
 from sscard_terminal.driver.cardholder import CardholderRecord
 
@@ -24,7 +26,12 @@ def _rows(record: CardholderRecord) -> list[tuple[str, str]]:
     return rows
 
 
+def display_width(text: str) -> int:
+    """Columns a string takes in a terminal: CJK wide characters take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in text)
+
+
 def record_table(record: CardholderRecord) -> str:
     rows = _rows(record)
-    width = max(len(k) for k, _ in rows)
-    return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows)
+    width = max(display_width(k) for k, _ in rows)
+    return "\n".join(f"{k}{' ' * (width - display_width(k))}  {v}" for k, v in rows)

@@ -14,12 +14,14 @@ from collections.abc import Iterable
 
 from sscard_terminal.apdu.command import CommandApdu
 from sscard_terminal.codecs.atr import Atr, AtrError
+from sscard_terminal.codecs.card_id_code import parse_card_id_code
 from sscard_terminal.codecs.records import EF05_ITEMS, EF06_ITEMS, ItemSpec, decode_value
 from sscard_terminal.codecs.tlv import parse_item
 from sscard_terminal.driver.cardholder import CardholderRecord, HolderData, IssuerData
 from sscard_terminal.driver.session import CardSession
 from sscard_terminal.errors import (
     CorruptResponseError,
+    PersonDataError,
     RecordNotFoundError,
     SecurityStatusNotSatisfiedError,
 )
@@ -32,6 +34,21 @@ EF06_SFI = 0x06
 
 _ISSUER_KEYS = tuple(spec.key for spec in EF05_ITEMS)
 _HOLDER_KEYS = ("id_number", "name", "sex", "ethnic_group", "birthplace", "birth_date")
+
+
+def _plausible(spec: ItemSpec, text: str) -> bool:
+    """Reject values no issued card can hold, so a damaged answer is an error,
+    not a result: BCD items other than the card identification code are decimal,
+    and the card identification code has its fixed layout."""
+    if spec.key == "card_id_code":
+        try:
+            parse_card_id_code(text)
+        except (ValueError, PersonDataError):
+            return False
+        return True
+    if spec.kind == "cn":
+        return text.isdigit()
+    return True
 
 
 def read_record_by_tag(sfi: int, spec: ItemSpec) -> CommandApdu:
@@ -75,9 +92,14 @@ class SocialSecurityCard:
                 f"asked for tag {spec.tag:02X} of EF{sfi:02X}, the card gave tag {tag:02X}"
             )
         try:
-            return decode_value(spec, value)
-        except ValueError as exc:
+            text = decode_value(spec, value)
+        except (ValueError, PersonDataError) as exc:
             raise CorruptResponseError(f"EF{sfi:02X} tag {spec.tag:02X}: {exc}") from None
+        if text and not _plausible(spec, text):
+            raise CorruptResponseError(
+                f"EF{sfi:02X} tag {spec.tag:02X} ({spec.label}) holds an impossible value"
+            )
+        return text
 
     def read_items(self, sfi: int, specs: Iterable[ItemSpec]) -> dict[str, str | None]:
         return {spec.key: self.read_item(sfi, spec) for spec in specs}
