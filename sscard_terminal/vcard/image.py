@@ -50,15 +50,15 @@ class CardImage:
             node = self.tree.by_path.get(path)
             if isinstance(node, RecordEFSpec):
                 if not isinstance(content, tuple) or len(content) > node.max_records:
-                    raise ProfileError(f"image: {path}: bad records")
+                    raise ProfileError(f"{path}: bad records")
                 for rec in content:
                     if not 1 <= len(rec) <= node.record_size:
-                        raise ProfileError(f"image: {path}: record of {len(rec)} bytes")
+                        raise ProfileError(f"{path}: record of {len(rec)} bytes")
             elif isinstance(node, TransparentEFSpec):
                 if not isinstance(content, bytes) or len(content) != node.size:
-                    raise ProfileError(f"image: {path}: transparent EF of wrong size")
+                    raise ProfileError(f"{path}: transparent EF of wrong size")
             else:
-                raise ProfileError(f"image: no EF {path!r} in the profile's tree")
+                raise ProfileError(f"no EF {path!r} in the profile's tree")
 
     def to_json(self) -> dict[str, Any]:
         contents: dict[str, Any] = {}
@@ -93,7 +93,10 @@ class CardImage:
             raise ProfileError(
                 f"{source}: damaged card image ({type(exc).__name__}: {exc})"
             ) from None
-        return cls(profile, atr, contents, persistent)
+        try:
+            return cls(profile, atr, contents, persistent)
+        except ProfileError as exc:
+            raise ProfileError(f"{source}: {exc}") from None
 
     def copy_with(
         self,
