@@ -29,10 +29,12 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sscard_terminal.apdu.command import CommandApdu
 from sscard_terminal.apdu.status import SW, bytes_available, wrong_le
 from sscard_terminal.errors import MalformedApduError
+from sscard_terminal.vcard import security
 from sscard_terminal.vcard.filesystem import (
     DFSpec,
     EFSpec,
@@ -62,8 +64,9 @@ class VolatileState:
 
     current_df: DFSpec
     current_ef: EFSpec | None = None
-    #: security conditions met in the current DF ("pin", "key:04" ...)
-    security: set[str] = field(default_factory=set)
+    #: security conditions met: (path of the DF where met, "pin" or "key:XX").
+    #: A PIN holds in its DF's subtree; a key only in the DF whose key file holds it.
+    security: set[tuple[str, str]] = field(default_factory=set)
     #: the last GET CHALLENGE random, usable once
     challenge: bytes | None = None
     #: response bytes waiting for GET RESPONSE after 61xx
@@ -121,6 +124,11 @@ class CardOS:
             return SW.WRONG_LENGTH.raw
         state = self._state
         pending, state.pending = state.pending, b""
+        persistent = self._image.persistent
+        if persistent.get("card_blocked"):
+            return SW.FUNCTION_NOT_SUPPORTED.raw  # card-spec.md: 6A81 after CARD BLOCK
+        if persistent.get("application_blocked") and state.current_df.path.startswith(_SSSE):
+            return SW.APPLICATION_BLOCKED.raw
         try:
             if apdu.ins == 0xC0:
                 if apdu.cla != 0x00:
@@ -182,14 +190,34 @@ class CardOS:
     def _select_df(self, df: DFSpec) -> None:
         state = self._state
         if df is not state.current_df:
-            state.security.clear()
+            # ISO/IEC 7816-4 clause 5.4: a DF's security status holds in its subtree
+            state.security = {
+                (where, token)
+                for where, token in state.security
+                if df.path == where or df.path.startswith(where + "/")
+            }
             state.challenge = None
         state.current_df = df
         state.current_ef = None
 
+    def _grant(self, token: str) -> None:
+        """Record a met security condition ("pin", "key:XX") in the current DF."""
+        self._state.security.add((self._state.current_df.path, token))
+
+    def _met_here(self) -> set[str]:
+        """The conditions that hold in the current DF."""
+        here = self._state.current_df.path
+        met = set()
+        for where, token in self._state.security:
+            if where == here or (token == "pin" and here.startswith(where + "/")):
+                met.add(token)
+        return met
+
     def _check_access(self, ef: EFSpec, write: bool) -> None:
         rule = ef.write if write else ef.read
-        if not rule.satisfied_by(self._state.security):
+        if rule.free:
+            return
+        if not rule.satisfied_by(self._met_here()):
             raise CardStatus(SW.SECURITY_STATUS_NOT_SATISFIED)
 
     def _ef_for(self, sfi: int) -> EFSpec:
@@ -221,7 +249,15 @@ class CardOS:
 
     def _commit(self, path: str, content: Content) -> None:
         """Save a write atomically, then make it the card's state (all or nothing)."""
-        new_image = self._image.copy_with(path, content)
+        self._save(self._image.copy_with(path, content))
+
+    def _commit_persistent(self, **updates: Any) -> None:
+        """Save persistent counters and flags atomically (PIN tries, key errors ...)."""
+        persistent = dict(self._image.persistent)
+        persistent.update(updates)
+        self._save(self._image.copy_with(persistent=persistent))
+
+    def _save(self, new_image: CardImage) -> None:
         try:
             self._store.save(new_image)
         except OSError:
@@ -263,6 +299,8 @@ class CardOS:
             raise CardStatus(SW.INCORRECT_P1_P2)
         if target is None:
             raise CardStatus(SW.FILE_NOT_FOUND)
+        if self._image.persistent.get("application_blocked") and target.path.startswith(_SSSE):
+            raise CardStatus(SW.APPLICATION_BLOCKED)
         if isinstance(target, DFSpec):
             self._select_df(target)
             return target.fci if p2 == 0x00 else b""
@@ -455,9 +493,20 @@ class CardOS:
         return challenge
 
 
+_SSSE = "MF/SSSE"
 _KNOWN_CLA = frozenset({0x00, 0x04, 0x0C, 0x80, 0x84, 0x01, 0x02, 0x03})
 
+_PROPRIETARY = frozenset({0x80})
+_MACED = frozenset({0x84})
+
 _DISPATCH: dict[int, tuple[Handler, frozenset[int]]] = {
+    0x20: (security.verify, _ISO),
+    0x5E: (security.change_pin, _PROPRIETARY),
+    0x24: (security.reload_pin, _MACED),
+    0x82: (security.external_authenticate, _ISO),
+    0x88: (security.internal_authenticate, _ISO),
+    0x1E: (security.application_block, _MACED),
+    0x16: (security.card_block, _MACED),
     0xA4: (CardOS._select, _ISO),
     0xB2: (CardOS._read_record, _ISO),
     0xDC: (CardOS._update_record, _ISO),

@@ -6,18 +6,21 @@ from pathlib import Path
 
 import yaml
 
+from sscard_terminal.crypto.keyset import load_key_set
 from sscard_terminal.errors import PersonDataError
 from sscard_terminal.vcard.cardos import CardOS
 from sscard_terminal.vcard.image import CardImage, ImageFile
 from sscard_terminal.vcard.personalise import person_file_parts, personalise
-from sscard_terminal.vcard.profile import load_profile
+from sscard_terminal.vcard.profile import load_profile, resolve_key_set_path, resolve_profile_path
 
 
 def new_image(profile_ref: str | Path, person_file: str | Path | None = None) -> CardImage:
     """A freshly personalised card image (the profile's test person without a person file)."""
-    profile = load_profile(profile_ref)
+    profile_path = resolve_profile_path(profile_ref)
+    profile = load_profile(profile_path)
+    key_set = load_key_set(resolve_key_set_path(profile.key_set, relative_to=profile_path.parent))
     if person_file is None:
-        return personalise(profile)
+        return personalise(profile, key_set=key_set)
     path = Path(person_file)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -30,7 +33,7 @@ def new_image(profile_ref: str | Path, person_file: str | Path | None = None) ->
     except PersonDataError as exc:
         msg = str(exc)
         raise PersonDataError(msg if msg.startswith(str(path)) else f"{path}: {msg}") from None
-    return personalise(profile, person, params)
+    return personalise(profile, person, params, key_set)
 
 
 def write_new_image(

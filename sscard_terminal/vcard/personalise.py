@@ -13,18 +13,24 @@ group, birthplace, birth date), with the BCD/GBK encodings and paddings of
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sscard_terminal.codecs.atr import Atr
 from sscard_terminal.codecs.card_id_code import make_card_id_code
 from sscard_terminal.codecs.card_number import is_valid_card_number, make_card_number
 from sscard_terminal.codecs.records import EF05_ITEMS, EF06_ITEMS, ItemSpec, encode_value
 from sscard_terminal.codecs.tlv import build_item
+from sscard_terminal.crypto.ciphers import cipher_for
+from sscard_terminal.crypto.keyset import KeySet, card_key, load_key_set
 from sscard_terminal.errors import PersonDataError
 from sscard_terminal.person import Person, split_name_gbk
+from sscard_terminal.vcard.filesystem import DFSpec
 from sscard_terminal.vcard.image import CardImage, Content
-from sscard_terminal.vcard.profile import Profile, build_tree
+from sscard_terminal.vcard.profile import Profile, build_tree, resolve_key_set_path
+from sscard_terminal.vcard.security import ALGORITHMS, pin_digest
 
 EF05_PATH = "MF/SSSE/EF05"
 EF06_PATH = "MF/SSSE/EF06"
@@ -139,8 +145,29 @@ def holder_records(person: Person) -> tuple[bytes, ...]:
     return _items(EF06_ITEMS, values)
 
 
+def card_keys(profile: Profile, atr: bytes, key_set: KeySet) -> dict[str, dict[str, str]]:
+    """Every DF with an algorithm gets the card's own keys, diversified from the key
+    set's masters with the card factor (ATR historical bytes 6..13) and the city
+    factor of the issuer's region (:mod:`sscard_terminal.crypto.keyset`)."""
+    factor = Atr.parse(atr).diversification_factor
+    keys: dict[str, dict[str, str]] = {}
+    for node in build_tree(profile).mf.walk():
+        if isinstance(node, DFSpec) and node.algorithm in ALGORITHMS:
+            cipher = cipher_for(ALGORITHMS[node.algorithm])
+            keys[node.path] = {
+                f"{key_id:02X}": card_key(
+                    cipher, key_set.master(key_id), factor, profile.issuer.region
+                ).hex().upper()
+                for key_id in key_set.card_key_ids()
+            }
+    return keys
+
+
 def personalise(
-    profile: Profile, person: Person | None = None, params: CardParameters | None = None
+    profile: Profile,
+    person: Person | None = None,
+    params: CardParameters | None = None,
+    key_set: KeySet | None = None,
 ) -> CardImage:
     """A new card image for ``person`` (default: the profile's test person)."""
     if person is None:
@@ -161,8 +188,22 @@ def personalise(
             contents[path] = raw + b"\x00" * (size - len(raw))
     contents[EF05_PATH] = issuer_records(profile, params)
     contents[EF06_PATH] = holder_records(person)
-    persistent: dict[str, Any] = {"pin_tries_left": profile.pin.tries}
-    return CardImage(profile, build_atr(profile, params), contents, persistent)
+    if key_set is None:
+        key_set = load_key_set(resolve_key_set_path(profile.key_set))
+    atr = build_atr(profile, params)
+    salt = secrets.token_hex(8)
+    persistent: dict[str, Any] = {
+        "pin_salt": salt,
+        "pin_digest": pin_digest(salt, profile.pin.initial),
+        "pin_tries_max": profile.pin.tries,
+        "pin_tries_left": profile.pin.tries,
+        "key_tries": profile.key_tries,
+        "key_errors": {},
+        "application_blocked": False,
+        "card_blocked": False,
+        "keys": card_keys(profile, atr, key_set),
+    }
+    return CardImage(profile, atr, contents, persistent)
 
 
 def person_file_parts(data: Mapping[str, Any], source: str) -> tuple[Person, CardParameters | None]:

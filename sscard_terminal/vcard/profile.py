@@ -194,6 +194,8 @@ class Profile(_Model):
     algorithm: Literal["3des", "ssf33", "sm4"]
     key_set: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,40}$")
     pin: PinSpec
+    #: failed EXTERNAL AUTHENTICATEs before a key locks (6983)
+    key_tries: int = Field(default=5, ge=1, le=15)
     issuer: IssuerSpec
     #: the profile's own test person (name, id_number, sex, ethnic_group, birth_date, birthplace)
     test_person: dict[str, Any]

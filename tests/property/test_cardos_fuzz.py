@@ -146,6 +146,7 @@ def test_with_all_security_state_stays_consistent(
     card = CardOS(IMAGES[profile])
     for apdu in prefix + apdus:
         # every condition met, in whatever DF is current
-        card._state.security.update({"pin", "key:04", "key:0A"})
+        for token in ("pin", "key:04", "key:0A", "key:06"):
+            card._grant(token)
         answer_ok(card.process(apdu))
     check_consistent(card)

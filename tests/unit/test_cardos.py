@@ -161,7 +161,7 @@ def test_update_record_after_security_and_tag_append() -> None:
     """
     card = make_card()
     run(card, SELECT_SSSE)
-    card._state.security.add("key:04")
+    card._grant("key:04")
     assert run(card, "00DC0A3003" + "0A0132") == ["9000"]
     assert run(card, "00B20A3003") == ["0A01329000"]
     # unknown tag 4E is appended: the name extension
@@ -173,15 +173,18 @@ def test_update_record_after_security_and_tag_append() -> None:
     assert run(card, "00DC0A3003" + "0A0232") == ["6A85"]
     # too long for the record size
     assert run(card, "00DC0A3032" + "0A30" + "31" * 48) == ["6A84"]
-    # security is lost when another DF is selected, and on reset
+    # a DF's security status holds in its subtree (DF04 and back) ...
     run(card, "00A4040006D15600000503", SELECT_SSSE)
-    assert run(card, "00DC0A3003" + "0A0131") == ["6982"]
+    assert run(card, "00DC0A3003" + "0A0131") == ["9000"]
+    # ... and is lost when the subtree is left
+    run(card, "00A40000023F00", SELECT_SSSE)
+    assert run(card, "00DC0A3003" + "0A0132") == ["6982"]
 
 
 def test_reset_clears_volatile_state() -> None:
     card = make_card()
     run(card, SELECT_SSSE, "00A4020002EF06")
-    card._state.security.add("key:04")
+    card._grant("key:04")
     card.reset()
     assert run(card, "00B2080014") == ["6986"]  # no current EF after reset
     assert card._state.security == set()
@@ -194,7 +197,7 @@ def test_reset_clears_volatile_state() -> None:
 def test_cyclic_append_and_read() -> None:
     card = make_card()
     run(card, SELECT_SSSE, "00A4040006D15600000503")
-    card._state.security.add("pin")
+    card._grant("pin")
     for i in range(32):
         record = bytes([i]) * 0x1C
         assert run(card, "00E200401C" + record.hex()) == ["9000"]
@@ -209,8 +212,8 @@ def test_cyclic_append_and_read() -> None:
 def test_read_binary_with_security_and_offsets() -> None:
     card = make_card()
     run(card, SELECT_SSSE)
-    card._state.security.add("key:0A")
-    card._state.security.add("key:04")
+    card._grant("key:0A")
+    card._grant("key:04")
     assert run(card, "00D6870004DEADBEEF") == ["9000"]
     assert run(card, "00B0870004") == ["DEADBEEF9000"]
     assert run(card, "00B0000204") == ["BEEF0000" + "9000"]  # current EF is EF07 now

@@ -151,7 +151,7 @@ def test_image_round_trip_and_persistent_writes(tmp_path: Path) -> None:
     write_new_image(path, "ningbo-gen2", person_file(tmp_path))
     card = card_from_image(path)
     card.process(bytes.fromhex("00A4040C0F7378312E73682EC9E7BBE1B1A3D5CF"))
-    card._state.security.add("key:04")  # card security is its own layer
+    card._grant("key:04")  # card security is its own layer
     assert card.process(bytes.fromhex("00DC0B3003" + "0B0105")) == b"\x90\x00"
     # a new process (a restart of the serving process) sees the write
     again = card_from_image(path)
@@ -171,7 +171,7 @@ def test_failed_save_leaves_card_and_file_unchanged(tmp_path: Path) -> None:
 
     card = CardOS(ImageFile(path).load(), FullDisk(path))
     card.process(bytes.fromhex("00A4040C0F7378312E73682EC9E7BBE1B1A3D5CF"))
-    card._state.security.add("key:04")
+    card._grant("key:04")
     assert card.process(bytes.fromhex("00DC0B3003" + "0B0105")) == b"\x65\x81"
     assert card.process(bytes.fromhex("00B20B3003")) == bytes.fromhex("0B01049000")  # old value
     assert path.read_bytes() == before
