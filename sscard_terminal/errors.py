@@ -18,6 +18,7 @@ key; callers pass only masked personal data into them.
     |     `- CorruptResponseError
     |- ProfileError                    (2)  a card profile or image that does not validate
     |- PersonDataError                 (2)  personal data that fails its checks
+    |- CardExpiredError                (5)  the card's expiry date has passed
     `- StatusWordError                 (5)  the card refused a command
        |- SecurityStatusNotSatisfiedError
        |- FileNotFoundError_  (exported as CardFileNotFoundError)
@@ -124,6 +125,13 @@ class MuteCardError(CardError):
 
 class CorruptResponseError(CardError):
     hint = "the card's answer was damaged on the way; remove and reinsert the card"
+
+
+class CardExpiredError(SscardError):
+    """The card's expiry date (EF05 tag 06) has passed."""
+
+    exit_code = ExitCode.CARD_REFUSED
+    hint = "the holder needs a new card from the issuer"
 
 
 # -- status words -----------------------------------------------------------

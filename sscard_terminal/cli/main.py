@@ -87,18 +87,84 @@ _reveal_opt = click.option(
 )
 
 
+def _sam_options(func: F) -> F:
+    for option in reversed(
+        [
+            click.option(
+                "--sam",
+                type=click.Choice(["none", "software", "pcsc", "keyservice"]),
+                default="none",
+                show_default=True,
+                help="Security module for authentication (3.0 cards need one to read EF06).",
+            ),
+            click.option("--sam-reader", help="PSAM reader for --sam pcsc [Virtual PCD 00 01]."),
+            click.option(
+                "--key-file", help="Test key-set file for --sam software [ningbo-test-keys]."
+            ),
+            click.option(
+                "--keyservice", "keyservice_url", help="Key service URL for --sam keyservice."
+            ),
+            click.option("--terminal", default="", help="Terminal number (key service, the line)."),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def _open_sam(
+    sam: str, sam_reader: str | None, key_file: str | None, url: str | None, terminal: str
+) -> Any:
+    from sscard_terminal.driver.sam import open_security_module
+
+    if sam == "none":
+        return None
+    if sam == "keyservice":
+        if not url or not terminal:
+            raise UsageError("--sam keyservice needs --keyservice URL and --terminal NUMBER")
+        return open_security_module("keyservice", url=url, terminal=terminal)
+    if sam == "pcsc":
+        return open_security_module("pcsc", reader=sam_reader or "Virtual PCD 00 01")
+    options: dict[str, Any] = {"terminal_number": terminal}
+    if key_file:
+        from sscard_terminal.vcard.profile import resolve_key_set_path
+
+        options["key_file"] = (
+            key_file
+            if "/" in key_file or key_file.endswith(".yaml")
+            else resolve_key_set_path(key_file)
+        )
+    return open_security_module("software", **options)
+
+
 @cli.command()
 @click.option("--reader", help="Reader name (or a unique part of it).")
 @click.option("--json", "as_json", is_flag=True, help="Print the record as JSON.")
 @click.option("--line", "as_line", is_flag=True, help="Print the national iReadCardBas line.")
 @click.option("--device-number", default="", help="This terminal's device number for the line.")
+@click.option("--allow-expired", is_flag=True, help="Read a card past its expiry date.")
+@_sam_options
 @_trace_opt
 @_reveal_opt
 @handle_errors
 def read(
-    reader: str | None, as_json: bool, as_line: bool, device_number: str, trace: bool, reveal: bool
+    reader: str | None,
+    as_json: bool,
+    as_line: bool,
+    device_number: str,
+    allow_expired: bool,
+    sam: str,
+    sam_reader: str | None,
+    key_file: str | None,
+    keyservice_url: str | None,
+    terminal: str,
+    trace: bool,
+    reveal: bool,
 ) -> None:
-    """Read the cardholder record of the card in a reader."""
+    """Read the cardholder record of the card in a reader.
+
+    A 3.0 card's EF06 needs an authentication: give a security module with
+    --sam (software test keys, a PSAM over PC/SC, or the key service).
+    """
     from sscard_terminal.driver.discovery import open_reader
     from sscard_terminal.driver.national import read_national_line
     from sscard_terminal.driver.sscard import SocialSecurityCard
@@ -110,15 +176,27 @@ def read(
         if not logging.getLogger().handlers:
             _setup_logging(1)
         logging.getLogger().setLevel(logging.INFO)
-    transport = open_reader(reader, trace=trace, reveal=reveal)
+    module = _open_sam(sam, sam_reader, key_file, keyservice_url, terminal)
     try:
-        card = SocialSecurityCard(transport)
-        if as_line:
-            click.echo(str(read_national_line(card, device_number=device_number)))
-            return
-        record = card.read()
+        transport = open_reader(reader, trace=trace, reveal=reveal)
+        try:
+            card = SocialSecurityCard(transport)
+            if as_line:
+                line = read_national_line(
+                    card,
+                    terminal_number=module.terminal_number if module else terminal,
+                    device_number=device_number,
+                    sam=module,
+                    check_expiry=not allow_expired,
+                )
+                click.echo(str(line))
+                return
+            record = card.read(sam=module, check_expiry=not allow_expired)
+        finally:
+            transport.close()
     finally:
-        transport.close()
+        if module is not None:
+            module.close()
     if as_json:
         click.echo(json.dumps(record.to_json(reveal=True), ensure_ascii=False, indent=2))
         return
@@ -230,6 +308,151 @@ def card_serve(profile_ref: str | None, image: str | None, slot: int, host: str)
     )
     serve_card(vcard, host=host, port=slot_port(slot), stop=stop)
     click.echo("stopped", err=True)
+
+
+# -- PIN -------------------------------------------------------------------------
+def _pin_options(func: F) -> F:
+    func = click.option(
+        "--pin-pad",
+        "pin_pad",
+        metavar="FILE",
+        help="Use the simulated PIN pad, loaded with the entries of FILE (one per line).",
+    )(func)
+    func = click.option(
+        "--pin-fd",
+        type=int,
+        metavar="N",
+        help="Read the PIN(s) from file descriptor N, one per line.",
+    )(func)
+    return func
+
+
+def _pin_source(pin_fd: int | None, pin_pad: str | None) -> Any:
+    """The PIN never comes from an argument or the environment: prompt, PIN pad or fd."""
+    from sscard_terminal.driver.pin import FdPin, PromptPin, SimulatedPinPad
+
+    if pin_fd is not None and pin_pad is not None:
+        raise UsageError("choose one of --pin-fd and --pin-pad")
+    if pin_fd is not None:
+        return FdPin(pin_fd)
+    if pin_pad is not None:
+        return SimulatedPinPad.from_file(pin_pad)
+    if not sys.stdin.isatty():
+        raise UsageError("no terminal to ask for the PIN", hint="use --pin-fd N or --pin-pad FILE")
+    return PromptPin()
+
+
+@cli.group()
+def pin() -> None:
+    """Verify, change or unblock the card's PIN."""
+
+
+@pin.command("verify")
+@click.option("--reader", help="Reader name (or a unique part of it).")
+@_pin_options
+@handle_errors
+def pin_verify(reader: str | None, pin_fd: int | None, pin_pad: str | None) -> None:
+    """Verify the PIN (shows the tries left when it is wrong)."""
+    from sscard_terminal.driver.discovery import open_reader
+    from sscard_terminal.driver.sscard import SocialSecurityCard
+
+    source = _pin_source(pin_fd, pin_pad)
+    with open_reader(reader) as transport:
+        card = SocialSecurityCard(transport)
+        card.select_ssse()
+        card.verify_pin(source.get_pin("PIN"))
+        click.echo(f"PIN correct ({card.pin_tries()} tries)")
+
+
+@pin.command("change")
+@click.option("--reader", help="Reader name (or a unique part of it).")
+@_pin_options
+@handle_errors
+def pin_change(reader: str | None, pin_fd: int | None, pin_pad: str | None) -> None:
+    """Change the PIN: asks for the old PIN, then the new one twice."""
+    from sscard_terminal.driver.discovery import open_reader
+    from sscard_terminal.driver.sscard import SocialSecurityCard
+
+    source = _pin_source(pin_fd, pin_pad)
+    old = source.get_pin("current PIN")
+    new = source.get_pin("new PIN")
+    if source.get_pin("new PIN again") != new:
+        raise UsageError("the two new PINs differ; nothing was changed")
+    with open_reader(reader) as transport:
+        card = SocialSecurityCard(transport)
+        card.select_ssse()
+        card.change_pin(old, new)
+    click.echo("PIN changed")
+
+
+@pin.command("unblock")
+@click.option("--reader", help="Reader name (or a unique part of it).")
+@click.option(
+    "--reload", "reload_", is_flag=True, help="Set a new PIN instead of unblocking the current one."
+)
+@click.option("--key-file", help="Test key-set file with the PUK [ningbo-test-keys].")
+@_pin_options
+@handle_errors
+def pin_unblock(
+    reader: str | None, reload_: bool, key_file: str | None, pin_fd: int | None, pin_pad: str | None
+) -> None:
+    """Unblock the PIN (issuer operation: EXTERNAL AUTHENTICATE with the PUK, MAC'd 84 24)."""
+    from sscard_terminal.driver.discovery import open_reader
+    from sscard_terminal.driver.sscard import SocialSecurityCard
+
+    source = _pin_source(pin_fd, pin_pad)
+    new_pin = source.get_pin("new PIN" if reload_ else "current PIN")
+    sam = _open_sam("software", None, key_file, None, "")
+    with open_reader(reader) as transport:
+        card = SocialSecurityCard(transport)
+        card.select_ssse()
+        issuer = card.read_issuer(("card_id_code", "spec_version"))
+        card.unblock_pin(sam, new_pin, issuer, reload=reload_)
+        click.echo(f"PIN {'reloaded' if reload_ else 'unblocked'} ({card.pin_tries()} tries)")
+
+
+@card.command("log")
+@click.option("--reader", help="Reader name (or a unique part of it).")
+@click.option("--json", "as_json", is_flag=True, help="Print the records as JSON.")
+@_pin_options
+@handle_errors
+def card_log(reader: str | None, as_json: bool, pin_fd: int | None, pin_pad: str | None) -> None:
+    """Read the medical transaction records (DF04 EF08) after the PIN."""
+    from sscard_terminal.driver.discovery import open_reader
+    from sscard_terminal.driver.sscard import SocialSecurityCard
+
+    source = _pin_source(pin_fd, pin_pad)
+    with open_reader(reader) as transport:
+        card = SocialSecurityCard(transport)
+        card.select_ssse()
+        card.verify_pin(source.get_pin("PIN"))
+        records = card.read_log()
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "type": r.type.name.lower(),
+                        "time": r.when.isoformat(),
+                        "institution": r.institution,
+                        "amount": str(r.amount),
+                        "balance": str(r.balance),
+                        "serial": r.serial,
+                        "flags": r.flags,
+                    }
+                    for r in records
+                ],
+                indent=2,
+            )
+        )
+        return
+    if not records:
+        click.echo("no transaction records")
+    for r in records:
+        click.echo(
+            f"{r.when:%Y-%m-%d %H:%M:%S}  {r.type.name.lower():<12} {r.institution:<13} "
+            f"{r.amount:>10} yuan  balance {r.balance:>10}  #{r.serial}"
+        )
 
 
 # -- demo ------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sscard_terminal.driver.cardholder import CardholderRecord
+from sscard_terminal.driver.sam import SecurityModule
 from sscard_terminal.driver.sscard import SocialSecurityCard
 
 #: the items the line needs, so a line read costs only their APDUs
@@ -90,8 +91,13 @@ def line_from_record(
 
 
 def read_national_line(
-    card: SocialSecurityCard, terminal_number: str = "", device_number: str = ""
+    card: SocialSecurityCard,
+    terminal_number: str = "",
+    device_number: str = "",
+    *,
+    sam: SecurityModule | None = None,
+    check_expiry: bool = False,
 ) -> NationalLine:
     """Read only what the line needs and build it (``iReadCardBas``)."""
-    record = card.read(LINE_ISSUER_KEYS, LINE_HOLDER_KEYS)
+    record = card.read(LINE_ISSUER_KEYS, LINE_HOLDER_KEYS, sam=sam, check_expiry=check_expiry)
     return line_from_record(record, terminal_number, device_number)

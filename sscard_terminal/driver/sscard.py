@@ -10,30 +10,48 @@ or the national reader interface's line (:mod:`sscard_terminal.driver.national`)
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
+from zoneinfo import ZoneInfo
 
 from sscard_terminal.apdu.command import CommandApdu
 from sscard_terminal.codecs.atr import Atr, AtrError
 from sscard_terminal.codecs.card_id_code import parse_card_id_code
 from sscard_terminal.codecs.records import EF05_ITEMS, EF06_ITEMS, ItemSpec, decode_value
 from sscard_terminal.codecs.tlv import parse_item
+from sscard_terminal.codecs.transaction import RECORD_SIZE, TransactionRecord
+from sscard_terminal.crypto.computations import pin_to_bcd
+from sscard_terminal.crypto.keyset import PUK
+from sscard_terminal.crypto.keyset import RK as RKSSSE
 from sscard_terminal.driver.cardholder import CardholderRecord, HolderData, IssuerData
+from sscard_terminal.driver.pin import Pin
+from sscard_terminal.driver.sam import AuthCard, CardContext, SecurityModule, SoftwareSam
 from sscard_terminal.driver.session import CardSession
 from sscard_terminal.errors import (
+    CardExpiredError,
     CorruptResponseError,
     PersonDataError,
     RecordNotFoundError,
     SecurityStatusNotSatisfiedError,
+    error_for_sw,
 )
 from sscard_terminal.transport.base import Transport
 
 #: DF name of the social security application: "sx1.sh.社会保障" in GBK (card-spec.md)
 SSSE_NAME = "sx1.sh.社会保障".encode("gbk")
+DF04_AID = bytes.fromhex("D15600000503")
+DF04_EF08_SFI = 0x08
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 EF05_SFI = 0x05
 EF06_SFI = 0x06
 
 _ISSUER_KEYS = tuple(spec.key for spec in EF05_ITEMS)
 _HOLDER_KEYS = ("id_number", "name", "sex", "ethnic_group", "birthplace", "birth_date")
+
+
+def shanghai_today() -> dt.date:
+    """Card dates are Chinese dates: today in Asia/Shanghai."""
+    return dt.datetime.now(SHANGHAI).date()
 
 
 def _plausible(spec: ItemSpec, text: str) -> bool:
@@ -132,20 +150,112 @@ class SocialSecurityCard:
         self,
         issuer_keys: Iterable[str] = _ISSUER_KEYS,
         holder_keys: Iterable[str] = _HOLDER_KEYS,
+        *,
+        sam: SecurityModule | None = None,
+        check_expiry: bool = False,
+        today: dt.date | None = None,
     ) -> CardholderRecord:
-        """SELECT SSSE, then EF05 and EF06 item by item.
+        """SELECT SSSE, EF05, then (authentication on a 3.0 card) and EF06.
 
-        When EF06 needs an authentication the terminal has not done (a 3.0 card
-        read without a security module), the record has no holder part and
-        says why.
+        With a security module, a 3.0 card is authenticated with RKSSSE (key
+        0A) before EF06 (issue 3, point 4). Without one, EF06 is tried and a
+        refusal (6982) is recorded as the reason the record has no holder part.
+        With ``check_expiry``, a card past its expiry date raises
+        :class:`CardExpiredError` naming the date.
         """
         atr = self.atr
         self.select_ssse()
-        issuer = self.read_issuer(issuer_keys)
+        wanted = set(issuer_keys) | ({"card_id_code", "spec_version"} if sam else set())
+        if check_expiry:
+            wanted.add("expiry_date")
+        issuer = self.read_issuer(wanted)
+        if check_expiry:
+            self.check_not_expired(issuer, today)
         holder: HolderData | None = None
         reason = None
+        if sam is not None and issuer.generation == 3:
+            self.authenticate(sam, RKSSSE, issuer)
         try:
             holder = self.read_holder(holder_keys)
         except SecurityStatusNotSatisfiedError as exc:
             reason = f"EF06 needs authentication first ({exc.sw:04X})"
         return CardholderRecord(atr.raw, atr.historical, issuer, holder, reason)
+
+    @staticmethod
+    def check_not_expired(issuer: IssuerData, today: dt.date | None = None) -> None:
+        today = today or shanghai_today()
+        expiry = issuer.expiry
+        if expiry is not None and expiry < today:
+            raise CardExpiredError(f"the card expired on {expiry.isoformat()}")
+
+    # -- security ---------------------------------------------------------------
+    def context(self, issuer: IssuerData) -> CardContext:
+        """What a security module needs: ATR, card factor, region, algorithm."""
+        atr = self.atr
+        if not issuer.card_id_code or not issuer.spec_version:
+            raise CorruptResponseError("EF05 lacks the card identification code or spec version")
+        algorithm = "sm4" if issuer.generation == 3 else "3des"
+        return CardContext(
+            atr.raw, atr.diversification_factor, issuer.region, issuer.card_id_code, algorithm
+        )
+
+    def authenticate(self, sam: SecurityModule, key_id: int, issuer: IssuerData) -> None:
+        """EXTERNAL AUTHENTICATE with card key ``key_id`` through a security module."""
+        sam.authenticate(AuthCard(self.session, self.context(issuer)), key_id)
+
+    def pin_tries(self) -> int:
+        """The PIN tries left (VERIFY without data answers 63Cx; 6983 = blocked = 0)."""
+        response = self.session.transmit(CommandApdu(0x00, 0x20, 0x00, 0x00))
+        if response.sw & 0xFFF0 == 0x63C0:
+            return response.sw & 0x0F
+        if response.sw == 0x6983:
+            return 0
+        raise error_for_sw(response.sw, "VERIFY (tries)", pin=True)
+
+    def verify_pin(self, pin: Pin) -> None:
+        """VERIFY in the current application (SSSE, or a DF below it)."""
+        apdu = CommandApdu(0x00, 0x20, 0x00, 0x00, pin_to_bcd(pin.reveal()))
+        self.session.send(apdu, what="VERIFY PIN", pin=True)
+
+    def change_pin(self, old: Pin, new: Pin) -> None:
+        """CHANGE PIN (80 5E 01 00): old PIN || FF || new PIN."""
+        data = pin_to_bcd(old.reveal()) + b"\xff" + pin_to_bcd(new.reveal())
+        self.session.send(CommandApdu(0x80, 0x5E, 0x01, 0x00, data), what="CHANGE PIN", pin=True)
+
+    def unblock_pin(self, sam: SoftwareSam, pin: Pin, issuer: IssuerData, *, reload: bool) -> None:
+        """PIN RELOAD (P2 01, sets ``pin``) or UNBLOCK (P2 00, ``pin`` = the current PIN),
+        after EXTERNAL AUTHENTICATE with the PUK (key 06); an issuer operation."""
+        ctx = self.context(issuer)
+        card = AuthCard(self.session, ctx)
+        sam.authenticate(card, PUK)
+        block = sam.encrypted_pin(ctx, PUK, pin.reveal())
+        header = bytes((0x84, 0x24, 0x00, 0x01 if reload else 0x00))
+        sam.maced_command(card, header, block, PUK)
+
+    # -- the medical application (DF04) ---------------------------------------------
+    def select_medical(self) -> None:
+        self.session.send(
+            CommandApdu(0x00, 0xA4, 0x04, 0x00, DF04_AID), what="SELECT DF04", fetch=False
+        )
+
+    def read_log(self) -> list[TransactionRecord]:
+        """The transaction records of DF04 EF08, newest first (after VERIFY)."""
+        self.select_medical()
+        records: list[TransactionRecord] = []
+        for number in range(1, 255):
+            apdu = CommandApdu(0x00, 0xB2, number, (DF04_EF08_SFI << 3) | 0x04, ne=RECORD_SIZE)
+            try:
+                raw = self.session.send(apdu, what=f"READ RECORD DF04 EF08 record {number}")
+            except RecordNotFoundError:
+                break
+            try:
+                records.append(TransactionRecord.from_bytes(raw))
+            except ValueError as exc:
+                raise CorruptResponseError(f"DF04 EF08 record {number}: {exc}") from None
+        return records
+
+    def append_transaction(self, record: TransactionRecord) -> None:
+        """APPEND RECORD to DF04 EF08 (cyclic: the new record becomes record 1)."""
+        self.select_medical()
+        apdu = CommandApdu(0x00, 0xE2, 0x00, DF04_EF08_SFI << 3, record.to_bytes())
+        self.session.send(apdu, what="APPEND RECORD DF04 EF08")
