@@ -30,6 +30,7 @@ from sscard_terminal.errors import (
     PinBlockedError,
     SecurityStatusNotSatisfiedError,
     StatusWordError,
+    UsageError,
     WrongPinError,
 )
 from sscard_terminal.transport.base import open_transport
@@ -46,9 +47,9 @@ TEST_PIN = "123456"  # the profiles' published test PIN
 
 def ecb(alg: str, key: bytes, block: bytes) -> bytes:
     if alg == "sm4":
-        algo = algorithms.SM4(key)
-    else:
-        algo = TripleDES(key if len(key) != 8 else key * 3)
+        algo: algorithms.SM4 | TripleDES = algorithms.SM4(key)
+    else:  # two-key 3DES K1 K2 K1; single DES K K K
+        algo = TripleDES(key + key[:8] if len(key) == 16 else key * 3)
     enc = Cipher(algo, modes.ECB()).encryptor()
     return enc.update(block) + enc.finalize()
 
@@ -78,17 +79,17 @@ def test_session_key_cryptogram_and_mac_kat() -> None:
     assert auth_cryptogram(TDES, k16, r8, r8) == ecb("3des", sk, r8)  # single-DES SK: K K K
     sk16 = ecb("sm4", k16, r8 + bytes(8))
     full = ecb("sm4", sk16, r8 + bytes(8))
-    assert auth_cryptogram(SM4, k16, r8, r8) == bytes(a ^ b for a, b in zip(full[:8], full[8:]))
+    assert auth_cryptogram(SM4, k16, r8, r8) == bytes(a ^ b for a, b in zip(full[:8], full[8:], strict=True))
     # MAC: CBC with the challenge as IV, 80 00 padding, leftmost 4 / XOR of words
     data = bytes.fromhex("841E000104")
     iv = r8
-    block = bytes(a ^ b for a, b in zip(iv, data + b"\x80" + bytes(2)))
+    block = bytes(a ^ b for a, b in zip(iv, data + b"\x80" + bytes(2), strict=True))
     assert mac(TDES, k16, r8, data) == ecb("3des", k16, block)[:4]
     iv16 = r8 + bytes(8)
-    block16 = bytes(a ^ b for a, b in zip(iv16, data + b"\x80" + bytes(10)))
+    block16 = bytes(a ^ b for a, b in zip(iv16, data + b"\x80" + bytes(10), strict=True))
     out = ecb("sm4", k16, block16)
     words = [out[i : i + 4] for i in range(0, 16, 4)]
-    expected = bytes(w0 ^ w1 ^ w2 ^ w3 for w0, w1, w2, w3 in zip(*words))
+    expected = bytes(w0 ^ w1 ^ w2 ^ w3 for w0, w1, w2, w3 in zip(*words, strict=True))
     assert mac(SM4, k16, r8, data) == expected
 
 
@@ -286,7 +287,7 @@ def test_simulated_pin_pad_and_pin_redaction() -> None:
     assert first.reveal() == "1234" and "1234" not in repr(first) and "1234" not in str(first)
     assert pad.get_pin("new PIN").reveal() == "5678"
     assert pad.requests == ["PIN", "new PIN"]
-    with pytest.raises(Exception):
+    with pytest.raises(UsageError, match="no entry left"):
         pad.get_pin("again")
 
 
