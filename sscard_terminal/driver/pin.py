@@ -18,7 +18,7 @@ from __future__ import annotations
 import getpass
 import os
 from collections.abc import Iterable
-from typing import IO, Protocol
+from typing import Protocol
 
 from sscard_terminal.errors import UsageError
 
@@ -86,18 +86,29 @@ class SimulatedPinPad:
 
 
 class FdPin:
-    """One PIN per line from an inherited file descriptor."""
+    """One PIN per line from an inherited file descriptor.
+
+    Reads byte by byte, never past the end of the line, so that several
+    commands can take their PINs one after the other from the same descriptor.
+    """
 
     def __init__(self, fd: int) -> None:
         try:
-            self._stream: IO[str] = os.fdopen(fd, "r", encoding="ascii", closefd=False)
+            os.fstat(fd)
         except OSError as exc:
             raise UsageError(
                 f"cannot read a PIN from file descriptor {fd}: {exc.strerror}"
             ) from None
+        self._fd = fd
 
     def get_pin(self, purpose: str) -> Pin:
-        line = self._stream.readline()
-        if not line:
+        line = bytearray()
+        while len(line) < 64:
+            char = os.read(self._fd, 1)
+            if not char or char == b"\n":
+                break
+            line += char
+        text = line.decode("ascii", errors="replace").strip()
+        if not text:
             raise UsageError(f"no {purpose} on the PIN file descriptor")
-        return Pin(line.strip())
+        return Pin(text)
