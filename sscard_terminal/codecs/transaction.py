@@ -7,7 +7,7 @@ declared once with ``construct`` and used both ways:
 
 | offset | bytes | field | encoding |
 |---|---|---|---|
-| 0 | 1 | type | 01 hospital settlement, 02 pharmacy purchase, 03 registration, 04 refund, 05 cancellation, 06 reversal |
+| 0 | 1 | type | 01 hospital, 02 pharmacy, 03 registration, 04 refund, 05 cancel, 06 reversal |
 | 1 | 4 | date | BCD YYYYMMDD (Asia/Shanghai) |
 | 5 | 3 | time | BCD HHMMSS |
 | 8 | 1 | institution kind | ASCII letter of the institution code (H hospital, P pharmacy) |

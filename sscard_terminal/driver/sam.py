@@ -134,7 +134,8 @@ class SoftwareSam:
 
 
 def open_security_module(name: str, **options: Any) -> SecurityModule:
-    """``software`` (key_file=...), ``pcsc`` (reader=...), ``keyservice`` (url=..., terminal=...)."""
+    """A security module by name: ``software`` (key_file=...), ``pcsc`` (reader=...)
+    or ``keyservice`` (url=..., terminal=...)."""
     if name == "software":
         key_file = options.get("key_file")
         if key_file is None:
