@@ -285,15 +285,31 @@ def _holder_id(image: Any) -> str:
 )
 @click.option("--slot", type=click.IntRange(0, 1), default=0, show_default=True, help="vpcd slot.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Where vpcd (pcscd) runs.")
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    metavar="SPEC",
+    help="Inject a fault (repeatable or comma-joined): remove-after=N, remove-during=N, "
+    "slow[=BAUD], mute, corrupt=N|every[:byte|data|sw], seed=S.",
+)
 @handle_errors
-def card_serve(profile_ref: str | None, image: str | None, slot: int, host: str) -> None:
-    """Connect a virtual card to pcscd's vpcd reader until SIGINT/SIGTERM."""
+def card_serve(
+    profile_ref: str | None, image: str | None, slot: int, host: str, faults: tuple[str, ...]
+) -> None:
+    """Connect a virtual card to pcscd's vpcd reader until SIGINT/SIGTERM
+    (or until a ``remove-*`` fault pulls it)."""
     from sscard_terminal.vcard.factory import card_from_image, card_from_profile
+    from sscard_terminal.vcard.faults import FaultyCard, parse_faults
+    from sscard_terminal.vcard.interface import SimulatedCard
     from sscard_terminal.vpcd.bridge import serve_card, slot_port
 
     if (profile_ref is None) == (image is None):
         raise UsageError("give exactly one of --profile and --image")
-    vcard = card_from_image(image) if image else card_from_profile(profile_ref or "")
+    fault_spec = parse_faults(faults)
+    vcard: SimulatedCard = card_from_image(image) if image else card_from_profile(profile_ref or "")
+    if fault_spec:
+        vcard = FaultyCard(vcard, fault_spec)
     stop = threading.Event()
 
     def _stop(signum: int, frame: Any) -> None:
@@ -301,12 +317,16 @@ def card_serve(profile_ref: str | None, image: str | None, slot: int, host: str)
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
+    with_faults = f" with faults {fault_spec}" if fault_spec else ""
     click.echo(
         f"serving {'image ' + str(image) if image else 'profile ' + str(profile_ref)} "
-        f"on vpcd slot {slot} ({host}:{slot_port(slot)}); Ctrl-C stops",
+        f"on vpcd slot {slot} ({host}:{slot_port(slot)}){with_faults}; Ctrl-C stops",
         err=True,
     )
     serve_card(vcard, host=host, port=slot_port(slot), stop=stop)
+    if isinstance(vcard, FaultyCard) and vcard.pulled:
+        click.echo(f"card pulled after {vcard.answered} APDU(s) (fault {fault_spec})", err=True)
+        return
     click.echo("stopped", err=True)
 
 
@@ -463,6 +483,11 @@ def demo() -> None:
     from sscard_terminal.demo import run_demo
 
     run_demo(click.echo)
+
+
+from sscard_terminal.cli.keyservice import keyservice as _keyservice  # noqa: E402
+
+cli.add_command(_keyservice)
 
 
 def main() -> None:

@@ -1,0 +1,512 @@
+"""The key service's sans-IO core (card-spec.md "Reading without a PSAM: the
+key-service (HSM) mode") and the parts of the client that need no network.
+
+Requests are computed from virtual cards, and the returned cryptogram is checked
+twice: the card itself accepts it, and it equals a computation made here from
+the cipher primitives of ``cryptography`` with the published test keys.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from sscard_terminal.codecs.atr import Atr
+from sscard_terminal.codecs.card_id_code import make_card_id_code
+from sscard_terminal.crypto.keyset import KeySet, load_key_set
+from sscard_terminal.driver.keyservice_client import KeyServiceSam, step1_line
+from sscard_terminal.driver.sam import AuthCard, CardContext
+from sscard_terminal.driver.sscard import SocialSecurityCard
+from sscard_terminal.errors import (
+    SecurityStatusNotSatisfiedError,
+    StatusWordError,
+    UsageError,
+)
+from sscard_terminal.keyservice.core import (
+    CardNotVerified,
+    KeyService,
+    MalformedRequest,
+    Refusal,
+    ReplayedRequest,
+    ServiceBusy,
+    Step1Request,
+    TerminalNotAuthorised,
+    UnknownTerminal,
+)
+from sscard_terminal.keyservice.registry import (
+    DEFAULT_TERMINALS_FILE,
+    TerminalEntry,
+    TerminalRegistry,
+    load_terminals,
+    token_digest,
+)
+from sscard_terminal.transport.base import Transport, open_transport
+from sscard_terminal.vcard.factory import card_from_profile
+from sscard_terminal.vcard.profile import resolve_key_set_path
+
+TERMINAL = "330200000001"
+KEY_SET_PATH = resolve_key_set_path("ningbo-test-keys")
+
+
+# -- fixtures ---------------------------------------------------------------------
+class Clock:
+    """A clock the tests move by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def key_set() -> KeySet:
+    return load_key_set(KEY_SET_PATH)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def service(key_set: KeySet, clock: Clock) -> KeyService:
+    return KeyService(key_set, load_terminals(), replay_window=300.0, clock=clock)
+
+
+@dataclass
+class CardRequest:
+    """A step-1 request computed from a virtual card, and the card to finish on."""
+
+    fields: list[str]
+    ia_answer: str
+    card: AuthCard
+    driver: SocialSecurityCard
+    r2: bytes
+
+    @property
+    def line(self) -> str:
+        return "|".join(self.fields) + "|"
+
+    def with_field(self, index: int, value: str) -> str:
+        fields = list(self.fields)
+        fields[index] = value
+        return "|".join(fields) + "|"
+
+
+def auth_card(transport: Transport) -> tuple[SocialSecurityCard, AuthCard]:
+    """The driver and the AuthCard of a connected card, SSSE selected, EF05 read."""
+    driver = SocialSecurityCard(transport)
+    driver.select_ssse()
+    iss = driver.read_issuer()
+    atr = Atr.parse(transport.atr)
+    assert iss.card_id_code and iss.spec_version
+    ctx = CardContext(
+        atr.raw,
+        atr.diversification_factor,
+        iss.region,
+        iss.card_id_code,
+        "sm4" if iss.spec_version.startswith("3") else "3des",
+    )
+    return driver, AuthCard(driver.session, ctx)
+
+
+def card_request(transport: Transport, terminal: str = TERMINAL) -> CardRequest:
+    """The client's step 1 up to the HTTP request (card-spec.md flow)."""
+    driver, card = auth_card(transport)
+    r1 = card.get_challenge(8)
+    r2 = card.get_challenge(8)
+    process = os.urandom(8)
+    answer = card.internal_authenticate(process, r1)
+    line = step1_line(card.context, process, r1, r2, r2, terminal)
+    return CardRequest(line[:-1].split("|"), answer.hex().upper(), card, driver, r2)
+
+
+@pytest.fixture(params=["ningbo-gen3", "ningbo-gen2"])
+def connected(request: pytest.FixtureRequest) -> Iterator[Transport]:
+    with open_transport("virtual", card=card_from_profile(request.param)) as transport:
+        yield transport
+
+
+@pytest.fixture
+def gen3() -> Iterator[Transport]:
+    with open_transport("virtual", card=card_from_profile("ningbo-gen3")) as transport:
+        yield transport
+
+
+# -- the good path --------------------------------------------------------------
+def test_shipped_registry_lists_the_test_terminals() -> None:
+    registry = load_terminals(DEFAULT_TERMINALS_FILE)
+    assert "330200000001" in registry and "330200000002" in registry
+
+
+def test_accepts_a_card_request_and_the_card_accepts_the_cryptogram(
+    service: KeyService, connected: Transport
+) -> None:
+    req = card_request(connected)
+    cryptogram = service.step1(req.line, req.ia_answer)
+    assert len(cryptogram) == 8
+    req.card.external_authenticate(0x0A, cryptogram, req.r2)
+    holder = req.driver.read_holder()
+    assert holder.id_number and holder.name
+
+
+def test_gen3_ef06_is_refused_without_the_service(gen3: Transport) -> None:
+    driver, _ = auth_card(gen3)
+    with pytest.raises(SecurityStatusNotSatisfiedError) as info:
+        driver.read_holder()
+    assert info.value.sw == 0x6982
+
+
+def test_accepts_lower_case_hex_and_fci_algorithm_codes(
+    service: KeyService, gen3: Transport
+) -> None:
+    req = card_request(gen3)
+    line = req.line.lower().replace("|sm4|", "|03|")
+    cryptogram = service.step1(line, req.ia_answer.lower())
+    req.card.external_authenticate(0x0A, cryptogram, req.r2)
+
+
+# -- known answers, computed independently ------------------------------------------
+def _ecb(algorithm: algorithms.SM4 | TripleDES, data: bytes) -> bytes:
+    enc = Cipher(algorithm, modes.ECB()).encryptor()
+    return enc.update(data) + enc.finalize()
+
+
+def _not(data: bytes) -> bytes:
+    return bytes(b ^ 0xFF for b in data)
+
+
+def _sm4_auth(master: bytes, factors: list[bytes], process: bytes, source: bytes) -> bytes:
+    key = master
+    for f in factors:
+        key = _ecb(algorithms.SM4(key), f + _not(f))
+    sk = _ecb(algorithms.SM4(key), process + bytes(8))
+    block = _ecb(algorithms.SM4(sk), source + bytes(8))
+    return bytes(a ^ b for a, b in zip(block[:8], block[8:], strict=True))
+
+
+def _tdes_auth(master: bytes, factors: list[bytes], process: bytes, source: bytes) -> bytes:
+    key = master
+    for f in factors:
+        k3 = key + key[:8]  # two-key 3DES: K1 K2 K1
+        key = _ecb(TripleDES(k3), f) + _ecb(TripleDES(k3), _not(f))
+    sk = _ecb(TripleDES(key + key[:8]), process)
+    return _ecb(TripleDES(sk * 3), source)
+
+
+Compute = Callable[[bytes, list[bytes], bytes, bytes], bytes]
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "compute"), [("sm4", _sm4_auth), ("3des", _tdes_auth)], ids=["sm4", "3des"]
+)
+def test_cryptogram_known_answer(service: KeyService, algorithm: str, compute: Compute) -> None:
+    data = yaml.safe_load(KEY_SET_PATH.read_text(encoding="utf-8"))
+    keys = {k["id"]: bytes.fromhex(k["value"]) for k in data["keys"]}
+    atr = bytes.fromhex("3B6D000000814A444686603302C38275EE")
+    card_factor = atr[-8:]  # historical bytes 6..13 (the ATR has no TCK)
+    city = b"330200sx"  # Zhejiang rule (card-spec.md "PSAM")
+    ia_process, ia_source = bytes.fromhex("1122334455667788"), bytes.fromhex("A1A2A3A4A5A6A7A8")
+    ea = bytes.fromhex("0F1E2D3C4B5A6978")
+    ia_answer = compute(keys["00"], [card_factor, city], ia_process, ia_source)
+    expected = compute(keys["0A"], [card_factor, city], ea, ea)
+    line = (
+        f"330200|{atr.hex().upper()}|{algorithm}|{make_card_id_code('330200', 0xC38275EE)}|"
+        f"{ia_process.hex()}|{ia_source.hex()}|{ea.hex()}|{ea.hex()}|{TERMINAL}|"
+    )
+    assert service.step1(line, ia_answer.hex()) == expected
+
+
+# -- refusals -------------------------------------------------------------------------
+def _refusal(service: KeyService, line: str, ia_answer: str, **kw: str) -> Refusal:
+    with pytest.raises(Refusal) as info:
+        service.step1(line, ia_answer, **kw)
+    return info.value
+
+
+def test_refuses_an_unknown_terminal_before_looking_at_anything_else(
+    service: KeyService, gen3: Transport
+) -> None:
+    req = card_request(gen3, terminal="330200000099")
+    refusal = _refusal(service, req.line, req.ia_answer)
+    assert isinstance(refusal, UnknownTerminal)
+    assert refusal.reason == "unknown terminal"
+    garbage = "x|y|z|w|v|u|t|s|330200000099|"
+    assert isinstance(_refusal(service, garbage, "nothex"), UnknownTerminal)
+
+
+def test_refuses_a_tampered_ia_answer(service: KeyService, gen3: Transport) -> None:
+    req = card_request(gen3)
+    tampered = bytearray(bytes.fromhex(req.ia_answer))
+    tampered[0] ^= 0x01
+    refusal = _refusal(service, req.line, tampered.hex())
+    assert isinstance(refusal, CardNotVerified)
+    assert refusal.reason == "card answer does not verify"
+
+
+def _flip_hex(text: str, at: int = -1) -> str:
+    digits = list(text)
+    digits[at] = "0" if digits[at] != "0" else "1"
+    return "".join(digits)
+
+
+@pytest.mark.parametrize(
+    ("index", "change", "kind", "reason"),
+    [
+        (4, _flip_hex, CardNotVerified, "card answer does not verify"),  # IA process
+        (5, _flip_hex, CardNotVerified, "card answer does not verify"),  # IA source
+        (1, _flip_hex, CardNotVerified, "card answer does not verify"),  # ATR card factor
+        (2, lambda a: "3des" if a == "sm4" else "sm4", CardNotVerified, "does not verify"),
+        (0, lambda r: "330100", MalformedRequest, "region does not match the card identification"),
+        (3, lambda c: "330100" + c[6:], MalformedRequest, "region does not match"),
+        (1, lambda a: a[:-12] + "3301" + a[-8:], MalformedRequest, "ATR historical bytes 8-9"),
+    ],
+    ids=["ia-process", "ia-source", "atr-factor", "algorithm", "region", "card-id", "atr-region"],
+)
+def test_refuses_tampered_line_fields(
+    service: KeyService,
+    connected: Transport,
+    index: int,
+    change: Callable[[str], str],
+    kind: type[Refusal],
+    reason: str,
+) -> None:
+    req = card_request(connected)
+    refusal = _refusal(service, req.with_field(index, change(req.fields[index])), req.ia_answer)
+    assert isinstance(refusal, kind)
+    assert reason in refusal.reason
+
+
+def test_a_cryptogram_for_another_ea_random_does_not_open_the_card(
+    service: KeyService, gen3: Transport
+) -> None:
+    req = card_request(gen3)
+    cryptogram = service.step1(req.with_field(6, _flip_hex(req.fields[6])), req.ia_answer)
+    with pytest.raises(StatusWordError):
+        req.card.external_authenticate(0x0A, cryptogram, req.r2)
+    with pytest.raises(SecurityStatusNotSatisfiedError):
+        req.driver.read_holder()
+
+
+def test_refuses_a_replayed_ea_process(service: KeyService, gen3: Transport) -> None:
+    req = card_request(gen3)
+    service.step1(req.line, req.ia_answer)
+    # the very same request again
+    assert isinstance(_refusal(service, req.line, req.ia_answer), ReplayedRequest)
+    # a fresh, valid IA for the same card, with the old EA process
+    fresh = card_request(gen3)
+    fields = list(fresh.fields)
+    fields[4] = "FEDCBA9876543210"  # another IA process: answer it with the card
+    answer = fresh.card.internal_authenticate(bytes.fromhex(fields[4]), bytes.fromhex(fields[5]))
+    fields[6] = fields[7] = req.fields[6]
+    refusal = _refusal(service, "|".join(fields) + "|", answer.hex())
+    assert isinstance(refusal, ReplayedRequest)
+    assert "replayed" in refusal.reason
+
+
+def test_refuses_a_replayed_ia_triple_with_a_new_ea_random(
+    service: KeyService, gen3: Transport
+) -> None:
+    req = card_request(gen3)
+    service.step1(req.line, req.ia_answer)
+    fields = list(req.fields)
+    fields[6] = fields[7] = "00112233445566FF"
+    line = "|".join(fields) + "|"
+    assert isinstance(_refusal(service, line, req.ia_answer), ReplayedRequest)
+
+
+def test_randoms_are_spent_even_by_a_refused_request(service: KeyService, gen3: Transport) -> None:
+    req = card_request(gen3)
+    _refusal(service, req.line, "00" * 8)
+    assert isinstance(_refusal(service, req.line, req.ia_answer), ReplayedRequest)
+
+
+def test_randoms_are_forgotten_after_the_window(
+    service: KeyService, clock: Clock, gen3: Transport
+) -> None:
+    req = card_request(gen3)
+    service.step1(req.line, req.ia_answer)
+    clock.now += 299.0
+    assert isinstance(_refusal(service, req.line, req.ia_answer), ReplayedRequest)
+    clock.now += 2.0
+    assert len(service.replay_guard) == 0
+    service.step1(req.line, req.ia_answer)
+
+
+def test_a_full_replay_guard_refuses_instead_of_forgetting(
+    key_set: KeySet, gen3: Transport
+) -> None:
+    service = KeyService(key_set, load_terminals(), max_remembered=4)
+    req = card_request(gen3)
+    service.step1(req.line, req.ia_answer)  # 3 randoms remembered
+    other = card_request(gen3)
+    assert isinstance(_refusal(service, other.line, other.ia_answer), ServiceBusy)
+
+
+@pytest.mark.parametrize(
+    ("index", "value", "reason"),
+    [
+        (4, "01234567890ABCDZ", "IA process: not hex digits"),
+        (4, "0123456789ABCDE", "IA process: odd number of hex digits"),
+        (5, "0123456789ABCD", "IA source: must be 8 bytes"),
+        (6, "", "EA process: empty"),
+        (7, "01 23 45 67 89 AB CD EF", "EA source: not hex digits"),
+        (1, "3B", "ATR: "),
+        (1, "3B6D000000814A4446866033", "ATR: ATR announces 13 historical bytes"),
+        (1, "3B6500000081334302", "ATR: the ATR has fewer than 13 historical bytes"),
+        (1, "zz", "ATR: not hex digits"),
+        (2, "aes", "algorithm: unknown"),
+        (2, "ssf33", "algorithm: SSF33 is not supported"),
+        (3, "330200D156000005C38275EE1D6A10A", "card id code: must be 32 hex digits"),
+        (3, "330200D156000006C38275EE1D6A10A0", "digits 7-16 must be D156000005"),
+        (0, "33020", "region: must be 6 digits"),
+        (8, "3302000001", "terminal no: must be 12 digits"),
+    ],
+)
+def test_refuses_malformed_fields_with_the_field_named(
+    service: KeyService, gen3: Transport, index: int, value: str, reason: str
+) -> None:
+    req = card_request(gen3)
+    refusal = _refusal(service, req.with_field(index, value), req.ia_answer)
+    assert isinstance(refusal, MalformedRequest)
+    assert reason in refusal.reason
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        ("nothexat", "IA answer: not hex digits"),
+        ("0011", "IA answer: must be 8 bytes"),
+        ("", "IA answer: empty"),
+    ],
+)
+def test_refuses_a_malformed_ia_answer(
+    service: KeyService, gen3: Transport, answer: str, reason: str
+) -> None:
+    req = card_request(gen3)
+    refusal = _refusal(service, req.line, answer)
+    assert isinstance(refusal, MalformedRequest)
+    assert reason in refusal.reason
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("330200|3B|sm4|x|1|2|3|4|330200000001", "must end with '|'"),
+        ("330200|3B|sm4|x|1|2|3|330200000001|", "has 8 fields, expected 9"),
+        ("|" * 500, "longer than"),
+    ],
+)
+def test_refuses_a_line_of_the_wrong_shape(service: KeyService, line: str, reason: str) -> None:
+    refusal = _refusal(service, line, "00" * 8)
+    assert isinstance(refusal, MalformedRequest)
+    assert reason in refusal.reason
+
+
+def test_a_malformed_request_spends_no_randoms(service: KeyService, gen3: Transport) -> None:
+    req = card_request(gen3)
+    _refusal(service, req.with_field(2, "aes"), req.ia_answer)
+    service.step1(req.line, req.ia_answer)
+
+
+# -- bearer tokens ------------------------------------------------------------------
+def test_a_terminal_with_a_token_must_present_it(key_set: KeySet, gen3: Transport) -> None:
+    registry = TerminalRegistry.of(
+        [TerminalEntry(number=TERMINAL, token_sha256=token_digest("s3cret-kiosk-1"))]
+    )
+    service = KeyService(key_set, registry)
+    req = card_request(gen3)
+    for token in (None, "wrong"):
+        kw = {} if token is None else {"token": token}
+        refusal = _refusal(service, req.line, req.ia_answer, **kw)
+        assert isinstance(refusal, TerminalNotAuthorised)
+    req.card.external_authenticate(
+        0x0A, service.step1(req.line, req.ia_answer, token="s3cret-kiosk-1"), req.r2
+    )
+
+
+# -- nothing secret in reasons and logs -----------------------------------------------
+def test_reasons_and_logs_hold_no_key_cryptogram_or_ia_answer(
+    service: KeyService, key_set: KeySet, gen3: Transport, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    secrets = {k.value.upper() for k in key_set.keys}
+    req = card_request(gen3)
+    secrets.add(req.ia_answer.upper())
+    cryptogram = service.step1(req.line, req.ia_answer)
+    secrets.add(cryptogram.hex().upper())
+    bad = bytearray(bytes.fromhex(req.ia_answer))
+    bad[7] ^= 0x80
+    secrets.add(bad.hex().upper())
+    other = card_request(gen3)
+    reasons = [
+        _refusal(service, req.line, req.ia_answer).reason,
+        _refusal(service, other.line, bad.hex()).reason,
+        _refusal(service, other.with_field(8, "330200000099"), other.ia_answer).reason,
+    ]
+    text = ("\n".join(reasons) + "\n" + caplog.text).upper()
+    assert "STEP 1 ANSWERED" in text and "STEP 1 REFUSED" in text
+    for secret in secrets:
+        assert secret not in text
+
+
+# -- configuration ------------------------------------------------------------------
+def test_registry_errors_name_the_file_and_field(tmp_path: Path) -> None:
+    path = tmp_path / "terminals.yaml"
+    path.write_text(
+        "schema: sscard-terminals/1\nterminals:\n"
+        "  - {number: '330200000001'}\n  - {number: '330200000001'}\n"
+    )
+    with pytest.raises(UsageError, match="listed twice"):
+        load_terminals(path)
+    path.write_text("schema: sscard-terminals/1\nterminals:\n  - {number: '3302'}\n")
+    with pytest.raises(UsageError, match=r"terminals\.yaml: terminals\.0\.number"):
+        load_terminals(path)
+    with pytest.raises(UsageError, match="cannot read"):
+        load_terminals(tmp_path / "missing.yaml")
+
+
+def test_request_parse_exposes_the_card_factor(gen3: Transport) -> None:
+    req = card_request(gen3)
+    parsed = Step1Request.parse(req.line, req.ia_answer)
+    assert parsed.card_factor == Atr.parse(gen3.atr).diversification_factor
+    assert parsed.algorithm == "sm4" and parsed.terminal == TERMINAL
+
+
+# -- the client, without a network ----------------------------------------------------
+def test_client_authenticates_for_rksse_only(gen3: Transport) -> None:
+    _, card = auth_card(gen3)
+    with KeyServiceSam("http://127.0.0.1:9", TERMINAL) as sam:
+        assert sam.name == "keyservice" and sam.terminal_number == TERMINAL
+        with pytest.raises(UsageError, match="RKSSSE"):
+            sam.authenticate(card, 0x04)
+
+
+@pytest.mark.parametrize(
+    ("url", "terminal", "token", "match"),
+    [
+        ("ftp://127.0.0.1", TERMINAL, None, "not a key-service URL"),
+        ("127.0.0.1:8765", TERMINAL, None, "not a key-service URL"),
+        ("http://127.0.0.1:8765", "1234", None, "12 digits"),
+        ("http://keys.example.org", TERMINAL, "t", "HTTPS only"),
+    ],
+)
+def test_client_checks_its_settings(url: str, terminal: str, token: str | None, match: str) -> None:
+    with pytest.raises(UsageError, match=match):
+        KeyServiceSam(url, terminal, token=token)
+
+
+def test_client_endpoint_from_base_url() -> None:
+    with KeyServiceSam("http://127.0.0.1:8765/", TERMINAL) as sam:
+        assert sam.endpoint == "http://127.0.0.1:8765/keyservice/v1/step1"
+    with KeyServiceSam("https://keys.example.org/keyservice/v1/step1", TERMINAL, token="t") as sam:
+        assert sam.endpoint == "https://keys.example.org/keyservice/v1/step1"
