@@ -5,12 +5,16 @@ card-spec.md "Reading without a PSAM: the key-service (HSM) mode". For RKSSSE
 
 1. takes two GET CHALLENGE randoms ``R1`` and ``R2`` (``R2`` is the card's last
    challenge, which EXTERNAL AUTHENTICATE uses);
-2. runs INTERNAL AUTHENTICATE with a process factor of its own (8 random bytes)
-   and ``R1`` as the source, and keeps the card's answer ``A``;
+2. runs INTERNAL AUTHENTICATE with ``R2`` as the process factor and ``R1`` as the
+   source, and keeps the card's answer ``A``: computed over ``R2``, ``A`` is bound
+   to this authentication, and a recorded IA exchange cannot be replayed with a
+   later EA random (the key service requires IA process = EA process);
 3. sends the line ``region|ATR|algorithm|card id code|IA process|IA source|``
-   ``EA process|EA source|terminal no|`` (EA process = EA source = ``R2``) and ``A``
-   to the key service (``POST /keyservice/v1/step1``, :mod:`sscard_terminal.keyservice.server`),
-   which checks ``A`` with the card's IRK and answers the cryptogram ``C``;
+   ``EA process|EA source|terminal no|`` (IA process = EA process = EA source =
+   ``R2``, IA source = ``R1``) and ``A`` to the key service
+   (``POST /keyservice/v1/step1``, :mod:`sscard_terminal.keyservice.server`),
+   which checks the binding and ``A`` with the card's IRK and answers the
+   cryptogram ``C``;
 4. sends EXTERNAL AUTHENTICATE ``00 82 00 0A`` + ``C`` + ``R2``.
 
 The client shares only the wire format with the service, nothing of its code.
@@ -23,7 +27,6 @@ answer or token is ever logged or put in a message.
 from __future__ import annotations
 
 import logging
-import os
 import re
 from types import TracebackType
 from typing import Any, Self
@@ -181,7 +184,9 @@ class KeyServiceSam:
         r2 = card.get_challenge(8)  # the card's last challenge: EXTERNAL AUTHENTICATE uses it
         if len(r1) != 8 or len(r2) != 8:
             raise CorruptResponseError("GET CHALLENGE answered a random of the wrong length")
-        ia_process = os.urandom(8)
+        # the IA process factor is the EA random R2: it binds the card's answer to
+        # this authentication, so a recorded IA exchange cannot be replayed later
+        ia_process = r2
         answer = card.internal_authenticate(ia_process, r1)
         if len(answer) != 8:
             raise CorruptResponseError(

@@ -2,12 +2,14 @@
 
 card-spec.md "Reading without a PSAM: the key-service (HSM) mode": the terminal
 reads EF05, takes two GET CHALLENGE randoms R1 and R2, runs INTERNAL
-AUTHENTICATE with a process factor of its own and R1, and sends
+AUTHENTICATE with a process factor and R1 as the source, and sends
 
     region|ATR|algorithm|card id code|IA process|IA source|EA process|EA source|terminal no|
 
-with (in this project) the card's INTERNAL AUTHENTICATE answer. :class:`KeyService`
-then, in this order:
+with (in this project) the card's INTERNAL AUTHENTICATE answer. card-spec.md
+leaves the IA process factor to the terminal; this service requires it to be the
+EA process, the card's random R2 (the binding, below). :class:`KeyService` then,
+in this order:
 
 1. refuses a terminal that is not in the registry (:class:`UnknownTerminal`), or
    that does not present its bearer token when it has one
@@ -17,14 +19,17 @@ then, in this order:
    hex digits and lengths, the algorithm, an ATR that parses and carries the card
    factor, a card identification code of the right form whose region is the
    line's region, and ATR historical bytes 8-9 that are the region's first four
-   digits (card-spec.md "ATR");
-3. spends the request's randoms (IA process, IA source, EA process): each may be
-   used once within the replay window, whatever the outcome, for any card
+   digits (card-spec.md "ATR"); and refuses a request whose IA process is not
+   its EA process (:class:`MalformedRequest`, "IA process: must be the EA
+   process random (binding)"), before any random is spent;
+3. spends the request's randoms (IA process, IA source, EA process; a value
+   given twice counts once, so a bound request spends two): each may be used
+   once within the replay window, whatever the outcome, for any card
    (:class:`ReplayedRequest`);
-4. derives the card's IRK (key 00) from the key set's master key (card factor =
-   ATR historical bytes 6..13, then the city factor, :func:`card_key`) and checks
-   the answer equals ``auth_cryptogram(IRK, IA process, IA source)`` in constant
-   time (:class:`CardNotVerified`);
+4. derives the card's IRK (key 00) from the key set's master
+   key (card factor = ATR historical bytes 6..13, then the city factor,
+   :func:`card_key`) and checks the answer equals ``auth_cryptogram(IRK, IA
+   process, IA source)`` in constant time (:class:`CardNotVerified`);
 5. only then returns the EXTERNAL AUTHENTICATE cryptogram for RKSSSE (key 0A):
    ``auth_cryptogram(card RK, EA process, EA source)`` (card-spec.md "Computations").
 
@@ -34,13 +39,22 @@ secret: no key, no cryptogram, no IA answer. Card identification codes are
 logged in full: they identify a card, not a person (no ID number or name ever
 reaches the service), and an audit needs them.
 
-Note on replays: the line does not bind the IA answer to the EA randoms, so a
-recorded (IA process, IA source, IA answer) triple sent again with a fresh EA
-random would buy a cryptogram for that card's next challenge without the card
-being present. The replay guard refuses that within its window (default ten
-minutes); past the window only the terminal registry (with bearer tokens)
-stands in the way. A terminal that used its EA random R2 as the IA process would
-bind the two; the line's format leaves that to the terminal.
+The binding, and replays: the line's format alone does not bind the IA answer
+to the EA randoms. With an IA process of the terminal's choosing, a recorded
+(IA process, IA source, IA answer) triple sent again with a fresh EA random
+would buy a cryptogram for that card's next challenge without the card being
+present; the replay guard refuses that only within its window (default ten
+minutes), and past it only the terminal registry (with bearer tokens) would
+stand in the way. This service closes that gap by requiring IA process = EA
+process: the card's answer is then computed over the EA random R2 of the same
+authentication. A recorded answer then pairs with no other EA random (refused,
+:class:`MalformedRequest`), moving its IA process along makes it fail to verify
+(:class:`CardNotVerified`), and the whole recorded request, answered again once
+the window has passed, yields a cryptogram for the old R2 only, which the card
+no longer accepts once it has issued a new challenge. A terminal that sends an
+IA process of its own (as the bare card-spec.md flow allows) is refused; the
+client, ``KeyServiceSam`` in :mod:`sscard_terminal.driver.keyservice_client`,
+sends R2.
 """
 
 from __future__ import annotations
@@ -351,6 +365,11 @@ class KeyService:
             terminal = _loggable_terminal(fields[-1])
             self._check_terminal(fields[-1], token)
             request = Step1Request.from_fields(fields, ia_answer)
+            if not hmac.compare_digest(request.ia_process, request.ea_process):
+                # the binding: the IA process factor must be the EA random, so an IA
+                # answer recorded once is worth nothing later; checked before any
+                # random is spent, like every other malformed request
+                raise MalformedRequest("IA process: must be the EA process random (binding)")
             self.replay_guard.spend(request.randoms)
             cryptogram = self._answer(request)
         except Refusal as refusal:

@@ -8,7 +8,6 @@ variant of the read belongs beside the other PC/SC tests.
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import socket
@@ -168,9 +167,8 @@ def test_a_url_that_is_no_key_service(url: str, gen3: Transport) -> None:
 def _valid_body(transport: Transport, terminal: str = TERMINAL) -> dict[str, str]:
     _, card = auth_card(transport)
     r1, r2 = card.get_challenge(8), card.get_challenge(8)
-    process = os.urandom(8)
-    answer = card.internal_authenticate(process, r1)
-    line = step1_line(card.context, process, r1, r2, r2, terminal)
+    answer = card.internal_authenticate(r2, r1)  # the IA process is R2 (the binding)
+    line = step1_line(card.context, r2, r1, r2, r2, terminal)
     return {"line": line, "ia_answer": answer.hex().upper()}
 
 

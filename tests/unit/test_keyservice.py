@@ -3,13 +3,14 @@ key-service (HSM) mode") and the parts of the client that need no network.
 
 Requests are computed from virtual cards, and the returned cryptogram is checked
 twice: the card itself accepts it, and it equals a computation made here from
-the cipher primitives of ``cryptography`` with the published test keys.
+the cipher primitives of ``cryptography`` with the published test keys. Every
+request is bound the way the service requires: its IA process is its EA process
+(the card's EA random R2), and the card's IA answer is computed over it.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +55,8 @@ from sscard_terminal.vcard.profile import resolve_key_set_path
 
 TERMINAL = "330200000001"
 KEY_SET_PATH = resolve_key_set_path("ningbo-test-keys")
+#: the refusal of a request whose IA process is not its EA process
+BINDING = "IA process: must be the EA process random (binding)"
 
 
 # -- fixtures ---------------------------------------------------------------------
@@ -97,9 +100,23 @@ class CardRequest:
         return "|".join(self.fields) + "|"
 
     def with_field(self, index: int, value: str) -> str:
+        return self.with_fields({index: value})
+
+    def with_fields(self, changes: dict[int, str]) -> str:
         fields = list(self.fields)
-        fields[index] = value
+        for index, value in changes.items():
+            fields[index] = value
         return "|".join(fields) + "|"
+
+    def bound_to(self, process: bytes, ea_source: bytes | None = None) -> tuple[str, str]:
+        """The line with IA process = EA process = ``process`` (and EA source
+        ``ea_source`` when given), and the card's own IA answer over ``process``
+        and the request's IA source: a genuine, bound request for another EA random."""
+        changes = {4: process.hex().upper(), 6: process.hex().upper()}
+        if ea_source is not None:
+            changes[7] = ea_source.hex().upper()
+        answer = self.card.internal_authenticate(process, bytes.fromhex(self.fields[5]))
+        return self.with_fields(changes), answer.hex().upper()
 
 
 def auth_card(transport: Transport) -> tuple[SocialSecurityCard, AuthCard]:
@@ -120,13 +137,13 @@ def auth_card(transport: Transport) -> tuple[SocialSecurityCard, AuthCard]:
 
 
 def card_request(transport: Transport, terminal: str = TERMINAL) -> CardRequest:
-    """The client's step 1 up to the HTTP request (card-spec.md flow)."""
+    """The client's step 1 up to the HTTP request (card-spec.md flow), bound as the
+    service requires: the IA process is the EA random R2."""
     driver, card = auth_card(transport)
     r1 = card.get_challenge(8)
     r2 = card.get_challenge(8)
-    process = os.urandom(8)
-    answer = card.internal_authenticate(process, r1)
-    line = step1_line(card.context, process, r1, r2, r2, terminal)
+    answer = card.internal_authenticate(r2, r1)
+    line = step1_line(card.context, r2, r1, r2, r2, terminal)
     return CardRequest(line[:-1].split("|"), answer.hex().upper(), card, driver, r2)
 
 
@@ -215,13 +232,14 @@ def test_cryptogram_known_answer(service: KeyService, algorithm: str, compute: C
     atr = bytes.fromhex("3B6D000000814A444686603302C38275EE")
     card_factor = atr[-8:]  # historical bytes 6..13 (the ATR has no TCK)
     city = b"330200sx"  # Zhejiang rule (card-spec.md "PSAM")
-    ia_process, ia_source = bytes.fromhex("1122334455667788"), bytes.fromhex("A1A2A3A4A5A6A7A8")
-    ea = bytes.fromhex("0F1E2D3C4B5A6978")
-    ia_answer = compute(keys["00"], [card_factor, city], ia_process, ia_source)
-    expected = compute(keys["0A"], [card_factor, city], ea, ea)
+    # the EA process is also the IA process (the binding); both sources differ from it
+    process = bytes.fromhex("0F1E2D3C4B5A6978")
+    ia_source, ea_source = bytes.fromhex("A1A2A3A4A5A6A7A8"), bytes.fromhex("1122334455667788")
+    ia_answer = compute(keys["00"], [card_factor, city], process, ia_source)
+    expected = compute(keys["0A"], [card_factor, city], process, ea_source)
     line = (
         f"330200|{atr.hex().upper()}|{algorithm}|{make_card_id_code('330200', 0xC38275EE)}|"
-        f"{ia_process.hex()}|{ia_source.hex()}|{ea.hex()}|{ea.hex()}|{TERMINAL}|"
+        f"{process.hex()}|{ia_source.hex()}|{process.hex()}|{ea_source.hex()}|{TERMINAL}|"
     )
     assert service.step1(line, ia_answer.hex()) == expected
 
@@ -262,7 +280,8 @@ def _flip_hex(text: str, at: int = -1) -> str:
 @pytest.mark.parametrize(
     ("index", "change", "kind", "reason"),
     [
-        (4, _flip_hex, CardNotVerified, "card answer does not verify"),  # IA process
+        (4, _flip_hex, MalformedRequest, BINDING),  # IA process: no longer the EA process
+        (6, _flip_hex, MalformedRequest, BINDING),  # EA process: no longer the IA process
         (5, _flip_hex, CardNotVerified, "card answer does not verify"),  # IA source
         (1, _flip_hex, CardNotVerified, "card answer does not verify"),  # ATR card factor
         (2, lambda a: "3des" if a == "sm4" else "sm4", CardNotVerified, "does not verify"),
@@ -270,7 +289,16 @@ def _flip_hex(text: str, at: int = -1) -> str:
         (3, lambda c: "330100" + c[6:], MalformedRequest, "region does not match"),
         (1, lambda a: a[:-12] + "3301" + a[-8:], MalformedRequest, "ATR historical bytes 8-9"),
     ],
-    ids=["ia-process", "ia-source", "atr-factor", "algorithm", "region", "card-id", "atr-region"],
+    ids=[
+        "ia-process",
+        "ea-process",
+        "ia-source",
+        "atr-factor",
+        "algorithm",
+        "region",
+        "card-id",
+        "atr-region",
+    ],
 )
 def test_refuses_tampered_line_fields(
     service: KeyService,
@@ -286,11 +314,40 @@ def test_refuses_tampered_line_fields(
     assert reason in refusal.reason
 
 
+def test_refuses_an_ia_process_changed_together_with_the_ea_process(
+    service: KeyService, connected: Transport
+) -> None:
+    # changed consistently, the binding holds, and the card's answer does not verify
+    req = card_request(connected)
+    other = _flip_hex(req.fields[4])
+    refusal = _refusal(service, req.with_fields({4: other, 6: other}), req.ia_answer)
+    assert isinstance(refusal, CardNotVerified)
+    assert refusal.reason == "card answer does not verify"
+
+
+def test_refuses_an_ia_process_that_is_not_the_ea_process_and_spends_no_randoms(
+    service: KeyService, gen3: Transport
+) -> None:
+    req = card_request(gen3)
+    other = bytes.fromhex(_flip_hex(req.fields[4]))
+    # the card's own answer over another IA process: only the binding is wrong
+    answer = req.card.internal_authenticate(other, bytes.fromhex(req.fields[5]))
+    refusal = _refusal(service, req.with_field(4, other.hex().upper()), answer.hex())
+    assert isinstance(refusal, MalformedRequest)
+    assert refusal.reason == BINDING
+    assert len(service.replay_guard) == 0
+    # R1 and R2 are still unspent: the bound request is answered and opens the card
+    req.card.external_authenticate(0x0A, service.step1(req.line, req.ia_answer), req.r2)
+    assert req.driver.read_holder().id_number
+
+
 def test_a_cryptogram_for_another_ea_random_does_not_open_the_card(
     service: KeyService, gen3: Transport
 ) -> None:
     req = card_request(gen3)
-    cryptogram = service.step1(req.with_field(6, _flip_hex(req.fields[6])), req.ia_answer)
+    # a genuine request bound to another EA random (the EA source stays R2)
+    line, answer = req.bound_to(bytes.fromhex(_flip_hex(req.fields[6])))
+    cryptogram = service.step1(line, answer)
     with pytest.raises(StatusWordError):
         req.card.external_authenticate(0x0A, cryptogram, req.r2)
     with pytest.raises(SecurityStatusNotSatisfiedError):
@@ -302,26 +359,54 @@ def test_refuses_a_replayed_ea_process(service: KeyService, gen3: Transport) -> 
     service.step1(req.line, req.ia_answer)
     # the very same request again
     assert isinstance(_refusal(service, req.line, req.ia_answer), ReplayedRequest)
-    # a fresh, valid IA for the same card, with the old EA process
+    # a fresh, valid request for the same card (fresh IA source, the card's own
+    # answer), bound to the old EA process
     fresh = card_request(gen3)
-    fields = list(fresh.fields)
-    fields[4] = "FEDCBA9876543210"  # another IA process: answer it with the card
-    answer = fresh.card.internal_authenticate(bytes.fromhex(fields[4]), bytes.fromhex(fields[5]))
-    fields[6] = fields[7] = req.fields[6]
-    refusal = _refusal(service, "|".join(fields) + "|", answer.hex())
+    line, answer = fresh.bound_to(req.r2, ea_source=req.r2)
+    refusal = _refusal(service, line, answer)
     assert isinstance(refusal, ReplayedRequest)
     assert "replayed" in refusal.reason
 
 
-def test_refuses_a_replayed_ia_triple_with_a_new_ea_random(
-    service: KeyService, gen3: Transport
+def test_refuses_a_replayed_ia_triple(service: KeyService, gen3: Transport) -> None:
+    req = card_request(gen3)
+    service.step1(req.line, req.ia_answer)
+    # the recorded IA process, IA source and IA answer with another EA source
+    line = req.with_field(7, "00112233445566FF")
+    assert isinstance(_refusal(service, line, req.ia_answer), ReplayedRequest)
+
+
+def test_a_recorded_ia_exchange_is_worthless_after_the_window(
+    service: KeyService, clock: Clock, gen3: Transport
 ) -> None:
     req = card_request(gen3)
     service.step1(req.line, req.ia_answer)
-    fields = list(req.fields)
-    fields[6] = fields[7] = "00112233445566FF"
-    line = "|".join(fields) + "|"
-    assert isinstance(_refusal(service, line, req.ia_answer), ReplayedRequest)
+    new_ea = "00112233445566FF"
+
+    def forget() -> None:
+        clock.now += 301.0
+        assert len(service.replay_guard) == 0
+
+    # the replay guard has forgotten the randoms; the binding still refuses the
+    # recorded IA triple with a new EA random ...
+    forget()
+    refusal = _refusal(service, req.with_fields({6: new_ea, 7: new_ea}), req.ia_answer)
+    assert isinstance(refusal, MalformedRequest)
+    assert refusal.reason == BINDING
+    # ... and with its IA process moved along too, the recorded answer does not verify
+    forget()
+    moved = req.with_fields({4: new_ea, 6: new_ea, 7: new_ea})
+    refusal = _refusal(service, moved, req.ia_answer)
+    assert isinstance(refusal, CardNotVerified)
+    # the whole recorded request is answered again, but only for the old R2: a card
+    # that has issued a new challenge since does not accept it
+    forget()
+    cryptogram = service.step1(req.line, req.ia_answer)
+    new_r2 = req.card.get_challenge(8)
+    with pytest.raises(StatusWordError):
+        req.card.external_authenticate(0x0A, cryptogram, new_r2)
+    with pytest.raises(SecurityStatusNotSatisfiedError):
+        req.driver.read_holder()
 
 
 def test_randoms_are_spent_even_by_a_refused_request(service: KeyService, gen3: Transport) -> None:
@@ -345,9 +430,10 @@ def test_randoms_are_forgotten_after_the_window(
 def test_a_full_replay_guard_refuses_instead_of_forgetting(
     key_set: KeySet, gen3: Transport
 ) -> None:
-    service = KeyService(key_set, load_terminals(), max_remembered=4)
+    service = KeyService(key_set, load_terminals(), max_remembered=3)
     req = card_request(gen3)
-    service.step1(req.line, req.ia_answer)  # 3 randoms remembered
+    service.step1(req.line, req.ia_answer)
+    assert len(service.replay_guard) == 2  # R1, and R2 (IA process = EA process) once
     other = card_request(gen3)
     assert isinstance(_refusal(service, other.line, other.ia_answer), ServiceBusy)
 
@@ -480,6 +566,7 @@ def test_request_parse_exposes_the_card_factor(gen3: Transport) -> None:
     parsed = Step1Request.parse(req.line, req.ia_answer)
     assert parsed.card_factor == Atr.parse(gen3.atr).diversification_factor
     assert parsed.algorithm == "sm4" and parsed.terminal == TERMINAL
+    assert parsed.ia_process == parsed.ea_process
 
 
 # -- the client, without a network ----------------------------------------------------
