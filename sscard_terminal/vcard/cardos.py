@@ -29,7 +29,7 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from sscard_terminal.apdu.command import CommandApdu
 from sscard_terminal.apdu.status import SW, bytes_available, wrong_le
@@ -80,7 +80,15 @@ _ISO = frozenset({0x00})
 
 
 class CardOS:
-    """A social security card built from a card image."""
+    """A social security card built from a card image.
+
+    ``dispatch`` (INS -> handler and the CLA bytes it accepts) and ``known_cla``
+    are class attributes, so a card OS built on this one (the PSAM,
+    :mod:`sscard_terminal.vcard.psam`) brings its own instruction table.
+    """
+
+    dispatch: ClassVar[dict[int, tuple[Handler, frozenset[int]]]]
+    known_cla: ClassVar[frozenset[int]]
 
     def __init__(
         self,
@@ -134,10 +142,10 @@ class CardOS:
                 if apdu.cla != 0x00:
                     raise CardStatus(SW.CLA_NOT_SUPPORTED)
                 return self._get_response(apdu, pending)
-            entry = _DISPATCH.get(apdu.ins)
-            if apdu.cla not in _KNOWN_CLA:
+            entry = self.dispatch.get(apdu.ins)
+            if apdu.cla not in self.known_cla:
                 raise CardStatus(SW.CLA_NOT_SUPPORTED)
-            if apdu.cla & 0x03:
+            if apdu.cla & 0x03 and not apdu.cla & 0x80:  # channels of interindustry CLAs
                 raise CardStatus(SW.LOGICAL_CHANNEL_NOT_SUPPORTED)
             if entry is None:
                 raise CardStatus(SW.INS_NOT_SUPPORTED)
@@ -515,3 +523,6 @@ _DISPATCH: dict[int, tuple[Handler, frozenset[int]]] = {
     0xD6: (CardOS._update_binary, _ISO),
     0x84: (CardOS._get_challenge, _ISO),
 }
+
+CardOS.dispatch = _DISPATCH
+CardOS.known_cla = _KNOWN_CLA

@@ -3,7 +3,10 @@
 An image holds everything a card keeps across power cycles: its profile (so
 an image is self-contained and can be served without the profile file), the
 contents of every EF, and persistent counters (PIN tries and the like). It is
-stored as JSON with hex strings (hex only at the edges).
+stored as JSON with hex strings (hex only at the edges). The profile is a
+social security card's (:class:`~sscard_terminal.vcard.profile.Profile`) or a
+PSAM's (:class:`~sscard_terminal.vcard.psam_profile.PsamProfile`); the image
+format is the same for both.
 
 Every write the card accepts is saved atomically (:class:`ImageFile`): the
 whole image goes to a temporary file in the same directory, which is flushed,
@@ -25,8 +28,25 @@ from typing import Any, Protocol
 from sscard_terminal.errors import ProfileError
 from sscard_terminal.vcard.filesystem import FileTree, RecordEFSpec, TransparentEFSpec
 from sscard_terminal.vcard.profile import Profile, build_tree, profile_from_mapping
+from sscard_terminal.vcard.psam_profile import (
+    PsamProfile,
+    build_psam_tree,
+    is_psam_profile_data,
+    psam_profile_from_mapping,
+)
 
 IMAGE_FORMAT = "sscard-card-image/1"
+
+#: what an image is built from: a social security card's profile, or a PSAM's
+AnyProfile = Profile | PsamProfile
+
+
+def tree_of(profile: AnyProfile) -> FileTree:
+    """The file specification of either kind of profile."""
+    if isinstance(profile, PsamProfile):
+        return build_psam_tree(profile)
+    return build_tree(profile)
+
 
 #: the contents of one EF: bytes for a transparent EF, a tuple of records otherwise
 Content = bytes | tuple[bytes, ...]
@@ -34,7 +54,7 @@ Content = bytes | tuple[bytes, ...]
 
 @dataclass
 class CardImage:
-    profile: Profile
+    profile: AnyProfile
     atr: bytes
     contents: dict[str, Content]
     #: persistent counters and flags (e.g. PIN tries left); plain JSON values
@@ -42,7 +62,7 @@ class CardImage:
     tree: FileTree = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.tree = build_tree(self.profile)
+        self.tree = tree_of(self.profile)
         self._check()
 
     def _check(self) -> None:
@@ -79,7 +99,12 @@ class CardImage:
     def from_json(cls, data: Mapping[str, Any], source: str = "image") -> CardImage:
         if not isinstance(data, Mapping) or data.get("format") != IMAGE_FORMAT:
             raise ProfileError(f"{source}: not a card image (format {IMAGE_FORMAT} expected)")
-        profile = profile_from_mapping(data.get("profile"), f"{source}: profile")
+        raw_profile = data.get("profile")
+        profile: AnyProfile
+        if is_psam_profile_data(raw_profile):
+            profile = psam_profile_from_mapping(raw_profile, f"{source}: profile")
+        else:
+            profile = profile_from_mapping(raw_profile, f"{source}: profile")
         try:
             atr = bytes.fromhex(data["atr"])
             contents: dict[str, Content] = {}
@@ -132,8 +157,20 @@ class VolatileStore:
 class ImageFile:
     """A card image on disk, saved atomically (temporary file, fsync, rename)."""
 
+    #: the points of :meth:`save` where :meth:`_step` is called, in order: before
+    #: writing the temporary file, before its flush and fsync, before the rename,
+    #: before the directory's fsync, and after the save
+    SAVE_STEPS = ("write", "fsync", "replace", "sync-dir", "saved")
+
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+
+    def _step(self, name: str) -> None:
+        """Called at each of :attr:`SAVE_STEPS` of a save; does nothing.
+
+        The anti-tearing tests override it to cut the power at that point (by
+        raising a ``BaseException``, which no card code catches).
+        """
 
     def load(self) -> CardImage:
         try:
@@ -153,16 +190,21 @@ class ImageFile:
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
         try:
             with os.fdopen(fd, "wb") as fh:
+                self._step("write")
                 fh.write(payload)
+                self._step("fsync")
                 fh.flush()
                 os.fsync(fh.fileno())
+            self._step("replace")
             os.replace(tmp, self.path)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
+        self._step("sync-dir")
         dir_fd = os.open(directory, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+        self._step("saved")

@@ -379,3 +379,28 @@ def resolve_key_set_path(name: str, relative_to: Path | None = None) -> Path:
         if candidate.is_file():
             return candidate
     raise ProfileError(f"key set {name!r} not found in {', '.join(str(d / 'keys') for d in dirs)}")
+
+
+# -- generic helpers, shared with other kinds of profile (vcard.psam_profile) --------
+def tree_from_node(root: FileNode) -> FileTree:
+    """The file specification described by a validated root :class:`FileNode`,
+    whatever kind of card it belongs to (ISO/IEC 7816-4 clause 7.1)."""
+    mf = _node_to_spec(root, "")
+    assert isinstance(mf, DFSpec)
+    return FileTree(mf)
+
+
+def parse_hex(text: str, what: str) -> bytes:
+    """Hex bytes from a profile field (spaces allowed); ValueError names ``what``."""
+    return _hex(text, what)
+
+
+def read_yaml(path: Path) -> Any:
+    """The data of a YAML file; read and syntax errors become a :class:`ProfileError`
+    that names the file."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProfileError(f"{path}: cannot read: {exc}") from None
+    except yaml.YAMLError as exc:
+        raise ProfileError(f"{path}: not valid YAML: {exc}".replace("\n", " ")) from None

@@ -30,7 +30,12 @@ def test_wheel_ships_profiles_and_resolves_names(tmp_path: Path) -> None:
     )
     (wheel,) = (tmp_path / "dist").glob("*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    for profile in ("ningbo-gen2.yaml", "ningbo-gen3.yaml", "keys/ningbo-test-keys.yaml"):
+    for profile in (
+        "ningbo-gen2.yaml",
+        "ningbo-gen3.yaml",
+        "psam-ningbo.yaml",
+        "keys/ningbo-test-keys.yaml",
+    ):
         assert f"sscard_terminal/card_profiles/{profile}" in names
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
