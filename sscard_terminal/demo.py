@@ -1,9 +1,11 @@
 """The main job (`sscard demo`, `./run demo`): virtual cards read through real PC/SC.
 
 Starts pcscd if none runs, personalises a 2nd- and a 3rd-generation Ningbo
-card into card images under a temporary directory, serves each through
-pcscd's vpcd reader, and reads it with the driver over pyscard, as a kiosk
-would. Prints the national line, the cardholder record and the APDU count.
+card into card images under a temporary directory and serves them through
+pcscd's vpcd reader (slot 0), with the virtual PSAM in the SAM slot (slot 1),
+then reads them with the driver over pyscard as a kiosk would: the national
+line and the cardholder record of the 2.0 card, the 3.0 card without and with
+authentication through the PSAM, and the PIN through a simulated PIN pad.
 """
 
 from __future__ import annotations
@@ -11,18 +13,24 @@ from __future__ import annotations
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sscard_terminal.driver.national import LINE_HOLDER_KEYS, LINE_ISSUER_KEYS, line_from_record
+from sscard_terminal.driver.pin import SimulatedPinPad
 from sscard_terminal.driver.sscard import SocialSecurityCard
 from sscard_terminal.errors import ReaderError
 from sscard_terminal.system.pcscd import ensure_pcscd, vpcd_installed
 from sscard_terminal.transport.base import open_transport
-from sscard_terminal.vcard.factory import card_from_image, write_new_image
+from sscard_terminal.vcard.factory import card_from_image, card_from_profile, write_new_image
+from sscard_terminal.vcard.interface import SimulatedCard
 from sscard_terminal.vpcd.bridge import serve_card, slot_port
 
 READER_SLOT0 = "Virtual PCD 00 00"
+READER_SLOT1 = "Virtual PCD 00 01"
+#: the published test PIN of the shipped profiles, typed by the simulated PIN pad
+DEMO_PIN = "123456"
 
 
 def wait_for_card(reader: str, present: bool = True, timeout: float = 10.0) -> None:
@@ -39,9 +47,34 @@ def wait_for_card(reader: str, present: bool = True, timeout: float = 10.0) -> N
     raise ReaderError(f"the virtual card did not {state} in {reader!r} within {timeout:.0f} s")
 
 
-def run_demo(
-    echo: Callable[[str], None] = print, profiles: tuple[str, ...] = ("ningbo-gen2", "ningbo-gen3")
-) -> None:
+@contextmanager
+def served(card: SimulatedCard, slot: int) -> Iterator[str]:
+    """Serve ``card`` on a vpcd slot until the block ends; yields the reader name."""
+    reader = READER_SLOT0 if slot == 0 else READER_SLOT1
+    wait_for_card(reader, present=False)
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=serve_card, args=(card,), kwargs={"port": slot_port(slot), "stop": stop}, daemon=True
+    )
+    thread.start()
+    try:
+        wait_for_card(reader)
+        yield reader
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        wait_for_card(reader, present=False)
+
+
+def _table(echo: Callable[[str], None], text: str) -> None:
+    for row in text.splitlines():
+        echo("  " + row)
+
+
+def run_demo(echo: Callable[[str], None] = print) -> None:
+    from sscard_terminal.cli.render import record_table
+    from sscard_terminal.driver.psam import PsamSam
+
     if not vpcd_installed():
         raise ReaderError(
             "vpcd is not installed", hint="run ./run demo, which installs vsmartcard-vpcd"
@@ -49,42 +82,51 @@ def run_demo(
     pcscd = ensure_pcscd()
     try:
         with tempfile.TemporaryDirectory(prefix="sscard-demo-") as tmp:
-            for profile in profiles:
-                image_path = Path(tmp) / f"{profile}.json"
-                write_new_image(image_path, profile)
-                echo(f"== {profile}: card image {image_path.name}, served on vpcd slot 0")
-                card = card_from_image(image_path)
-                stop = threading.Event()
-                thread = threading.Thread(
-                    target=serve_card,
-                    args=(card,),
-                    kwargs={"port": slot_port(0), "stop": stop},
-                    daemon=True,
-                )
-                thread.start()
-                try:
-                    wait_for_card(READER_SLOT0)
-                    with open_transport("pcsc", reader=READER_SLOT0) as transport:
-                        driver = SocialSecurityCard(transport)
-                        line_record = driver.read(LINE_ISSUER_KEYS, LINE_HOLDER_KEYS)
-                        line_apdus = driver.session.stats.apdus
-                        driver.session.stats.reset()
-                        record = driver.read()
-                        full_apdus = driver.session.stats.apdus
-                    echo(f"iReadCardBas line ({line_apdus} APDUs through PC/SC):")
-                    echo("  " + str(line_from_record(line_record)))
-                    if record.holder is None:
-                        echo(
-                            f"  EF06: {record.holder_unavailable}; reading it needs card security"
-                        )
-                    from sscard_terminal.cli.render import record_table
+            gen2 = Path(tmp) / "ningbo-gen2.json"
+            write_new_image(gen2, "ningbo-gen2")
+            echo("== ningbo-gen2 (spec 2.00, 3DES): card image served on vpcd slot 0")
+            with (
+                served(card_from_image(gen2), 0) as reader,
+                open_transport("pcsc", reader=reader) as transport,
+            ):
+                driver = SocialSecurityCard(transport)
+                line_record = driver.read(LINE_ISSUER_KEYS, LINE_HOLDER_KEYS)
+                echo(f"iReadCardBas line ({driver.session.stats.apdus} APDUs through PC/SC):")
+                echo("  " + str(line_from_record(line_record)))
+                driver.session.stats.reset()
+                record = driver.read()
+                echo(f"cardholder record ({driver.session.stats.apdus} APDUs):")
+                _table(echo, record_table(record))
 
-                    echo(f"cardholder record ({full_apdus} APDUs):")
-                    for row in record_table(record).splitlines():
-                        echo("  " + row)
-                finally:
-                    stop.set()
-                    thread.join(timeout=5)
-                    wait_for_card(READER_SLOT0, present=False)
+            gen3 = Path(tmp) / "ningbo-gen3.json"
+            write_new_image(gen3, "ningbo-gen3")
+            echo("== ningbo-gen3 (spec 3.00, SM4) on slot 0, the virtual PSAM on slot 1")
+            with (
+                served(card_from_image(gen3), 0) as reader,
+                served(card_from_profile("psam-ningbo"), 1) as psam_reader,
+            ):
+                with open_transport("pcsc", reader=reader) as transport:
+                    driver = SocialSecurityCard(transport)
+                    plain = driver.read(LINE_ISSUER_KEYS, LINE_HOLDER_KEYS)
+                    echo(
+                        f"without authentication the card refuses EF06: {plain.holder_unavailable}"
+                    )
+                    echo("  " + str(line_from_record(plain)))
+                with (
+                    PsamSam.open(psam_reader) as sam,
+                    open_transport("pcsc", reader=reader) as transport,
+                ):
+                    driver = SocialSecurityCard(transport)
+                    record = driver.read(LINE_ISSUER_KEYS, LINE_HOLDER_KEYS, sam=sam)
+                    echo(
+                        f"with the PSAM (terminal {sam.terminal_number}): "
+                        f"{driver.session.stats.apdus} card APDUs, "
+                        f"{sam.session.stats.apdus} PSAM APDUs"
+                    )
+                    echo("  " + str(line_from_record(record, sam.terminal_number, "K0001")))
+                    pad = SimulatedPinPad([DEMO_PIN])
+                    driver.select_ssse()
+                    driver.verify_pin(pad.get_pin("PIN"))
+                    echo(f"PIN verified on the simulated PIN pad ({driver.pin_tries()} tries left)")
     finally:
         pcscd.stop()
