@@ -298,6 +298,14 @@ class PcscTransport(TransportBase):
         if hresult != scard.SCARD_S_SUCCESS:
             raise self._transaction_error(hresult)
         if len(response) < 2:
+            # vpcd hands an empty answer on as a success when the card's end of the
+            # connection closes mid-command: a card pulled (or a card process killed)
+            # while it held the command. Tell that from a damaged answer.
+            if self._card_gone():
+                raise CardRemovedError(
+                    f"the card in reader {self.reader_name!r} was removed during the command "
+                    f"(it answered {len(response)} bytes)"
+                )
             raise CorruptResponseError(
                 f"the card in reader {self.reader_name!r} answered {len(response)} bytes, "
                 "less than a status word"

@@ -17,6 +17,11 @@ Two details matter:
 * vpcd listens on all network interfaces: it is a test device and must never
   be installed on a production terminal.
 
+A card that raises :class:`~sscard_terminal.vcard.faults.CardPulled` (fault
+injection: the card left the reader) ends the service: the connection is
+dropped at once, as a card leaving the slot breaks its contacts, and not made
+again, so pcscd sees the reader empty.
+
 Connection events are logged on the ``sscard_terminal.vpcd`` logger; APDU
 contents never at INFO level (they may hold a PIN), only the header at DEBUG.
 """
@@ -35,6 +40,7 @@ from types import TracebackType
 from typing import Self
 
 from sscard_terminal.errors import UsageError
+from sscard_terminal.vcard.faults import CardMute, CardPulled
 from sscard_terminal.vcard.interface import SimulatedCard
 from sscard_terminal.vpcd.framing import Apdu, UnknownControl, VpcdEvent, VpcdFramer, frame, handle
 
@@ -103,6 +109,9 @@ def serve_card(
     ``on_event``, if given, is called in this thread with every event: the
     :class:`Connected` / :class:`Disconnected` of the bridge and every
     message from vpcd (after the card has handled it).
+
+    Returns early when the card raises :class:`CardPulled`: the card has left
+    the reader, so the connection is dropped and not made again.
     """
     stop = stop if stop is not None else threading.Event()
     refused_before = False
@@ -122,8 +131,12 @@ def serve_card(
         log.info("card connected to vpcd at %s:%d", host, port)
         _notify(on_event, Connected(host, port))
         reason = "stopped"
+        pulled = False
         try:
             reason = _serve_connection(sock, card, stop, on_event)
+        except CardPulled as exc:
+            pulled = True
+            reason = f"card pulled: {exc}"
         except OSError as exc:
             reason = f"connection error: {exc}"
         finally:
@@ -131,6 +144,8 @@ def serve_card(
             _power_off(card)
         log.info("card disconnected from vpcd at %s:%d (%s)", host, port, reason)
         _notify(on_event, Disconnected(reason))
+        if pulled:
+            return
         if not stop.is_set():
             stop.wait(reconnect_delay)
 
@@ -217,6 +232,12 @@ def _handle_safely(card: SimulatedCard, event: VpcdEvent) -> bytes | None:
         log.debug("vpcd %s", type(event).__name__)
     try:
         return handle(card, event)
+    except CardPulled:
+        raise
+    except CardMute:
+        # a mute card gives no ATR: nothing to answer to a power event
+        log.debug("simulated card is mute (%s)", type(event).__name__)
+        return None
     except Exception:
         log.exception("simulated card failed on %s", type(event).__name__)
         return frame(_NO_PRECISE_DIAGNOSIS) if isinstance(event, Apdu) else None
