@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo
 from sscard_terminal.apdu.command import CommandApdu
 from sscard_terminal.codecs.atr import Atr, AtrError
 from sscard_terminal.codecs.card_id_code import parse_card_id_code
+from sscard_terminal.codecs.card_number import is_valid_card_number
+from sscard_terminal.codecs.id_number import IdNumber, is_region_code
 from sscard_terminal.codecs.records import EF05_ITEMS, EF06_ITEMS, ItemSpec, decode_value
 from sscard_terminal.codecs.tlv import parse_item
 from sscard_terminal.codecs.transaction import RECORD_SIZE, TransactionRecord
@@ -35,6 +37,7 @@ from sscard_terminal.errors import (
     SecurityStatusNotSatisfiedError,
     error_for_sw,
 )
+from sscard_terminal.person import ETHNIC_GROUP_CODES
 from sscard_terminal.transport.base import Transport
 
 #: DF name of the social security application: "sx1.sh.社会保障" in GBK (card-spec.md)
@@ -54,19 +57,73 @@ def shanghai_today() -> dt.date:
     return dt.datetime.now(SHANGHAI).date()
 
 
+_NAME_SPEC = next(s for s in EF06_ITEMS if s.key == "name")
+_EXT_SPEC = next(s for s in EF06_ITEMS if s.key == "name_ext")
+_DATE_KEYS = frozenset({"issue_date", "expiry_date", "birth_date"})
+#: items with no redundancy of their own: read twice and compared (see read_item)
+REREAD_KEYS = frozenset({"name", "name_ext", "card_id_code"})
+
+
+def _is_date(text: str) -> bool:
+    try:
+        dt.datetime.strptime(text, "%Y%m%d")
+    except ValueError:
+        return False
+    return len(text) == 8
+
+
 def _plausible(spec: ItemSpec, text: str) -> bool:
     """Reject values no issued card can hold, so a damaged answer is an error,
-    not a result: BCD items other than the card identification code are decimal,
-    and the card identification code has its fixed layout."""
-    if spec.key == "card_id_code":
-        try:
+    not a result. Every check is a fact of the standards, true of any card:
+    the card identification code's layout (LD/T 32), the card number's check
+    character, the ID number's GB 11643 check digit and birth date, real
+    calendar dates, the code lists of sex (GB/T 2261.1) and ethnic group
+    (GB 3304), a GB/T 2260 region code for the birthplace."""
+    key = spec.key
+    try:
+        if key == "card_id_code":
             parse_card_id_code(text)
-        except (ValueError, PersonDataError):
-            return False
-        return True
-    if spec.kind == "cn":
-        return text.isdigit()
+        elif key == "card_number":
+            return text == text.upper() and is_valid_card_number(text)
+        elif key == "id_number":
+            IdNumber.parse(text)
+        elif key in _DATE_KEYS:
+            return _is_date(text)
+        elif key == "sex":
+            return text in ("1", "2", "9")
+        elif key == "ethnic_group":
+            return text in ETHNIC_GROUP_CODES
+        elif key == "birthplace":
+            return is_region_code(text)
+        elif key == "spec_version":
+            return len(text) == 4 and text[0].isdigit() and text[1] == "." and text[2:].isdigit()
+        elif spec.kind == "cn":
+            return text.isdigit()
+    except (ValueError, PersonDataError):
+        return False
     return True
+
+
+def _consistent(atr: Atr, issuer: IssuerData, holder: HolderData | None) -> str | None:
+    """Cross-checks between items (a reason when they disagree): the region in the
+    card identification code and in ATR historical bytes 8-9 (card-spec.md "ATR"),
+    the issue date before the expiry date, and sex and birth date against the ID
+    number (GB 11643)."""
+    if (
+        issuer.card_id_code
+        and len(atr.historical) >= 13
+        and issuer.card_id_code[:4] != atr.region_prefix
+    ):
+        return "the card identification code's region differs from the ATR's"
+    if issuer.issue_date and issuer.expiry_date and issuer.issue_date >= issuer.expiry_date:
+        return "the issue date is not before the expiry date"
+    if holder is not None and holder.id_number:
+        number = IdNumber.parse(holder.id_number)
+        if holder.birth_date and holder.birth_date != number.birth_date.strftime("%Y%m%d"):
+            return "the birth date differs from the ID number's"
+        if holder.sex in ("1", "2") and holder.sex != number.sex:
+            return "the sex differs from the ID number's"
+    return None
 
 
 def read_record_by_tag(sfi: int, spec: ItemSpec) -> CommandApdu:
@@ -80,9 +137,13 @@ def read_record_by_tag(sfi: int, spec: ItemSpec) -> CommandApdu:
 class SocialSecurityCard:
     """A social security card behind a transport (connected by the caller or here)."""
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Transport, *, verify_reads: bool = False) -> None:
+        """``verify_reads`` reads every item twice and compares the answers, for
+        links that do not detect damaged bytes themselves (a contact reader's T=0
+        parity or T=1 checksum does); names are always read twice."""
         self.transport = transport
         self.session = CardSession(transport)
+        self.verify_reads = verify_reads
 
     # -- steps ------------------------------------------------------------------
     def select_ssse(self, *, fetch_fci: bool = False) -> bytes:
@@ -95,12 +156,15 @@ class SocialSecurityCard:
 
     def read_item(self, sfi: int, spec: ItemSpec) -> str | None:
         """One data item as text, or None when the card has no such item (6A83)."""
+        what = f"READ RECORD EF{sfi:02X} tag {spec.tag:02X}"
         try:
-            raw = self.session.send(
-                read_record_by_tag(sfi, spec), what=f"READ RECORD EF{sfi:02X} tag {spec.tag:02X}"
-            )
+            raw = self.session.send(read_record_by_tag(sfi, spec), what=what)
         except RecordNotFoundError:
             return None
+        if self.verify_reads or spec.key in REREAD_KEYS:
+            again = self.session.send(read_record_by_tag(sfi, spec), what=what)
+            if again != raw:
+                raise CorruptResponseError(f"two reads of EF{sfi:02X} tag {spec.tag:02X} differ")
         try:
             tag, value = parse_item(raw)
         except ValueError as exc:
@@ -128,14 +192,14 @@ class SocialSecurityCard:
         return IssuerData(**{k: values.get(k) for k in _ISSUER_KEYS})
 
     def read_holder(self, keys: Iterable[str] = _HOLDER_KEYS) -> HolderData:
+        """EF06 items. The name extension (tag 4E) continues a name that fills
+        all 30 bytes of tag 09, so it is only read when tag 09 is full."""
         wanted = set(keys)
-        if "name" in wanted:
-            wanted.add("name_ext")
         values = self.read_items(EF06_SFI, (s for s in EF06_ITEMS if s.key in wanted))
         name = values.pop("name", None)
-        extension = values.pop("name_ext", None)
-        if name is not None or extension is not None:
-            name = (name or "") + (extension or "")
+        if name is not None and len(name.encode("gbk")) >= _NAME_SPEC.length:
+            extension = self.read_item(EF06_SFI, _EXT_SPEC)
+            name += extension or ""
         return HolderData(name=name, **{k: values.get(k) for k in _HOLDER_KEYS if k != "name"})
 
     @property
@@ -179,6 +243,9 @@ class SocialSecurityCard:
             holder = self.read_holder(holder_keys)
         except SecurityStatusNotSatisfiedError as exc:
             reason = f"EF06 needs authentication first ({exc.sw:04X})"
+        problem = _consistent(atr, issuer, holder)
+        if problem is not None:
+            raise CorruptResponseError(f"the card's data is inconsistent: {problem}")
         return CardholderRecord(atr.raw, atr.historical, issuer, holder, reason)
 
     @staticmethod

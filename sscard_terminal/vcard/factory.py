@@ -81,6 +81,7 @@ def card_from_image(path: str | Path) -> CardOS:
     """A card (or PSAM) whose every accepted write is saved back to the image atomically."""
     store = ImageFile(path)
     image = store.load()
+    store.remove_stale_temporaries()  # the card is served from here on: it owns the file
     if isinstance(image.profile, PsamProfile):
         return PsamOS(image, store)
     return CardOS(image, store)

@@ -92,7 +92,8 @@ class CardImage:
             "profile": self.profile.model_dump(mode="json", by_alias=True),
             "atr": self.atr.hex().upper(),
             "contents": contents,
-            "persistent": self.persistent,
+            # a deep copy: a saved state must not change with the card afterwards
+            "persistent": json.loads(json.dumps(self.persistent)),
         }
 
     @classmethod
@@ -171,6 +172,16 @@ class ImageFile:
         The anti-tearing tests override it to cut the power at that point (by
         raising a ``BaseException``, which no card code catches).
         """
+
+    def remove_stale_temporaries(self) -> int:
+        """Remove temporary files that a killed save left behind (they never hold
+        the card's state: the rename is what makes a save count)."""
+        removed = 0
+        for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+            with contextlib.suppress(FileNotFoundError):
+                stale.unlink()
+                removed += 1
+        return removed
 
     def load(self) -> CardImage:
         try:

@@ -12,7 +12,8 @@
   at most once, by EXTERNAL AUTHENTICATE or by a MAC'd command.
 - EXTERNAL AUTHENTICATE (00 82 00 KeyID): cryptogram(8) + source(8) [+ key version];
   SK = E(K, last challenge); a wrong cryptogram counts against the key, which locks
-  (6983) after the profile's number of failures.
+  (6983) after the profile's number of failures. Like VERIFY, the attempt is
+  counted and saved before the comparison, and cleared after a success.
 - INTERNAL AUTHENTICATE (00 88 00 00): process(8) + source(8) -> 8-byte cryptogram
   with the IRK (key 00).
 - APPLICATION BLOCK (84 1E 00 01) and CARD BLOCK (84 16 00 00): MAC with the BK
@@ -189,15 +190,15 @@ def external_authenticate(card: CardOS, apdu: CommandApdu) -> bytes:
         raise _status(SW.AUTH_METHOD_BLOCKED)
     given, source = apdu.data[:8], apdu.data[8:16]
     expected = auth_cryptogram(_cipher(card), key, challenge, source)
+    # counter first, as VERIFY does: the failure is saved before the comparison
+    # decides, so pulling the card at any moment never spares an attempt
     table = dict(card.image.persistent.get("key_errors", {}))
+    table[name] = errors + 1
+    card._commit_persistent(key_errors=table)
     if not hmac.compare_digest(given, expected):
-        table[name] = errors + 1
-        card._commit_persistent(key_errors=table)
         left = limit - errors - 1
         raise _status(pin_tries_left(left) if left else SW.AUTH_METHOD_BLOCKED)
-    if errors:
-        table.pop(name, None)
-        card._commit_persistent(key_errors=table)
+    card._commit_persistent(key_errors={k: v for k, v in table.items() if k != name})
     card._grant(f"key:{key_id:02X}")
     return b""
 

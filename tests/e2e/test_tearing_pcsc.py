@@ -164,6 +164,20 @@ def plan(rng: random.Random, image: CardImage, round_no: int) -> Write:
     return Write(kind, pin_to_bcd("99" + f"{round_no:04d}"))
 
 
+def _difference(after: dict[str, Any], states: list[dict[str, Any]]) -> str:
+    """Where the torn image differs from the nearest reference state (for the message)."""
+    parts = []
+    for i, state in enumerate(states):
+        keys = [k for k in ("contents", "persistent", "atr") if after.get(k) != state.get(k)]
+        detail = {
+            k: (after["persistent"].get(k), state["persistent"].get(k))
+            for k in after["persistent"]
+            if k != "keys" and after["persistent"].get(k) != state["persistent"].get(k)
+        }
+        parts.append(f"state {i}: differs in {keys} {detail}")
+    return "; ".join(parts)
+
+
 def reference_states(image: CardImage, write: Write, sam: SoftwareSam) -> list[dict[str, Any]]:
     """Every state the write path can leave on disk: before it, and after each save."""
     store = RecordingStore()
@@ -274,7 +288,8 @@ def test_killing_the_card_process_mid_write_never_tears_the_image(
         after = ImageFile(image_path).load().to_json()  # parses and validates
         assert after in states, (
             f"round {round_no} ({write.kind}, kill after {delay * 1000:.2f} ms): "
-            "the image is none of the states the write passes through"
+            "the image is none of the states the write passes through: "
+            f"{_difference(after, states)}"
         )
         check_sane(after)
         index = states.index(after)

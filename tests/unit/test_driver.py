@@ -54,7 +54,9 @@ def test_full_read_gen2() -> None:
     with open_transport("virtual", card=card("ningbo-gen2", who)) as transport:
         driver = SocialSecurityCard(transport)
         record = driver.read()
-        assert driver.session.stats.apdus == 15
+        # SELECT, 7 + 6 items (no 4E: the name does not fill tag 09), and the
+        # card identification code and the name read twice
+        assert driver.session.stats.apdus == 16
     assert record.holder is not None
     assert record.holder.id_number == who.id_number
     assert record.holder.name == who.name
@@ -79,7 +81,9 @@ def test_national_line_gen2_fields_and_count() -> None:
     with open_transport("virtual", card=vcard) as transport:
         driver = SocialSecurityCard(transport)
         line = read_national_line(driver, terminal_number="", device_number="K0001")
-        assert driver.session.stats.apdus == 9
+        # SELECT, 5 EF05 items and the card identification code again, the ID
+        # number, the name twice and (a full tag 09) the name extension twice
+        assert driver.session.stats.apdus == 12
     text = str(line)
     assert text.endswith("|") and text.count("|") == 11
     items = NationalLine.parse(text).as_dict()
@@ -90,6 +94,15 @@ def test_national_line_gen2_fields_and_count() -> None:
     assert items["card reset info"] == Atr.parse(vcard.atr).historical.hex().upper()
     assert items["spec version"] == "2.00"
     assert items["terminal number"] == "" and items["terminal device number"] == "K0001"
+
+
+def test_national_line_of_a_short_name_costs_10_apdus() -> None:
+    who = person("王小明")
+    with open_transport("virtual", card=card("ningbo-gen2", who)) as transport:
+        driver = SocialSecurityCard(transport)
+        line = read_national_line(driver).as_dict()
+        assert driver.session.stats.apdus == 10
+    assert line["name"] == who.name
 
 
 def test_gen3_line_leaves_ef06_items_empty() -> None:

@@ -160,6 +160,17 @@ def test_image_round_trip_and_persistent_writes(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
 
 
+def test_serving_removes_temporaries_of_killed_saves(tmp_path: Path) -> None:
+    path = tmp_path / "card.json"
+    write_new_image(path, "ningbo-gen2", person_file(tmp_path))
+    stale = tmp_path / ".card.json.abc123.tmp"
+    stale.write_text("half a save", encoding="utf-8")
+    other = tmp_path / ".other.json.abc123.tmp"
+    other.write_text("not ours", encoding="utf-8")
+    card_from_image(path)
+    assert not stale.exists() and other.exists()
+
+
 def test_failed_save_leaves_card_and_file_unchanged(tmp_path: Path) -> None:
     path = tmp_path / "card.json"
     write_new_image(path, "ningbo-gen2", person_file(tmp_path))
