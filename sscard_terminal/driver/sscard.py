@@ -19,11 +19,18 @@ from sscard_terminal.codecs.atr import Atr, AtrError
 from sscard_terminal.codecs.card_id_code import parse_card_id_code
 from sscard_terminal.codecs.card_number import is_valid_card_number
 from sscard_terminal.codecs.id_number import IdNumber, is_region_code
-from sscard_terminal.codecs.records import EF05_ITEMS, EF06_ITEMS, ItemSpec, decode_value
-from sscard_terminal.codecs.tlv import parse_item
+from sscard_terminal.codecs.records import (
+    EF05_ITEMS,
+    EF06_ITEMS,
+    ITEMS_BY_KEY,
+    ItemSpec,
+    decode_value,
+    encode_value,
+)
+from sscard_terminal.codecs.tlv import build_item, parse_item
 from sscard_terminal.codecs.transaction import RECORD_SIZE, TransactionRecord
 from sscard_terminal.crypto.computations import pin_to_bcd
-from sscard_terminal.crypto.keyset import PUK
+from sscard_terminal.crypto.keyset import PUK, UK
 from sscard_terminal.crypto.keyset import RK as RKSSSE
 from sscard_terminal.driver.cardholder import CardholderRecord, HolderData, IssuerData
 from sscard_terminal.driver.pin import Pin
@@ -35,6 +42,7 @@ from sscard_terminal.errors import (
     PersonDataError,
     RecordNotFoundError,
     SecurityStatusNotSatisfiedError,
+    UsageError,
     error_for_sw,
 )
 from sscard_terminal.person import ETHNIC_GROUP_CODES
@@ -298,6 +306,53 @@ class SocialSecurityCard:
         block = sam.encrypted_pin(ctx, PUK, pin.reveal())
         header = bytes((0x84, 0x24, 0x00, 0x01 if reload else 0x00))
         sam.maced_command(card, header, block, PUK)
+
+    # -- protected writes -------------------------------------------------------------
+    def update_item(self, sam: SecurityModule, issuer: IssuerData, key: str, text: str) -> None:
+        """An issuer update of one EF05/EF06 data item: EXTERNAL AUTHENTICATE with
+        UKSSSE (key 04), then UPDATE RECORD by tag (an item the card lacks is
+        appended). The value is encoded and padded as its layout declares."""
+        spec = ITEMS_BY_KEY.get(key)
+        if spec is None:
+            raise UsageError(f"no EF05/EF06 data item {key!r}")
+        sfi = EF05_SFI if spec in EF05_ITEMS else EF06_SFI
+        try:
+            value = encode_value(spec, text)
+        except (ValueError, PersonDataError) as exc:
+            raise UsageError(f"{spec.where}: {exc}") from None
+        self.select_ssse()
+        self.authenticate(sam, UK, issuer)
+        apdu = CommandApdu(0x00, 0xDC, spec.tag, sfi << 3, build_item(spec.tag, value))
+        self.session.send(apdu, what=f"UPDATE RECORD EF{sfi:02X} tag {spec.tag:02X}")
+
+    def update_medical_item(
+        self, sam: SecurityModule, issuer: IssuerData, tag: int, value: bytes
+    ) -> None:
+        """A medical DF04 EF05 data item (tags 80-8F, 7D-7F): EXTERNAL AUTHENTICATE
+        with DF04's update key (UK1DF04, key 04 of DF04), then UPDATE RECORD by tag."""
+        if not (0x80 <= tag <= 0x8F or 0x7D <= tag <= 0x7F):
+            raise UsageError(f"DF04 EF05 holds tags 80-8F and 7D-7F, not {tag:02X}")
+        self.select_ssse()
+        self.select_medical()
+        self.authenticate(sam, UK, issuer)
+        apdu = CommandApdu(0x00, 0xDC, tag, 0x05 << 3, build_item(tag, value))
+        self.session.send(apdu, what=f"UPDATE RECORD DF04 EF05 tag {tag:02X}")
+
+    def read_medical_item(self, tag: int) -> bytes | None:
+        """A DF04 EF05 data item's value (after the PIN or RK1DF04), None if absent."""
+        self.select_medical()
+        apdu = CommandApdu(0x00, 0xB2, tag, 0x05 << 3, ne=256)
+        try:
+            raw = self.session.send(apdu, what=f"READ RECORD DF04 EF05 tag {tag:02X}")
+        except RecordNotFoundError:
+            return None
+        try:
+            found, value = parse_item(raw)
+        except ValueError as exc:
+            raise CorruptResponseError(f"DF04 EF05 tag {tag:02X}: {exc}") from None
+        if found != tag:
+            raise CorruptResponseError(f"asked for DF04 EF05 tag {tag:02X}, got {found:02X}")
+        return value
 
     # -- the medical application (DF04) ---------------------------------------------
     def select_medical(self) -> None:

@@ -182,15 +182,27 @@ def test_cli_serves_the_psam_and_reads_the_line_with_it(served_card, reader_empt
         with sam:
             assert sam.terminal_number == TERMINAL_NUMBER
         result = subprocess.run(
-            [*CLI, "read", "--line", "--sam", "pcsc", "--reader", card.reader],
+            [
+                *CLI,
+                "read",
+                "--line",
+                "--sam",
+                "pcsc",
+                "--reader",
+                card.reader,
+                "--device-number",
+                "K0001",
+            ],
             capture_output=True,
             text=True,
             timeout=60,
         )
         assert result.returncode == 0, result.stderr
         items = result.stdout.strip().split("|")
+        assert len(items) == 12 and items[11] == ""  # eleven items, each ending in "|"
+        assert all(items[:11]), items  # all eleven fields filled
         assert items[1] == PERSON.id_number and items[4] == PERSON.name
-        assert items[6] == "3.00" and items[9] == TERMINAL_NUMBER
+        assert items[6] == "3.00" and items[9] == TERMINAL_NUMBER and items[10] == "K0001"
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0

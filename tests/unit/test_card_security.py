@@ -296,3 +296,36 @@ def test_atr_factor_matches_personalisation() -> None:
     card = make("ningbo-gen3")
     factor = Atr.parse(card.atr).diversification_factor
     assert factor[2:4] == bytes.fromhex("3302")
+
+
+@pytest.mark.parametrize("profile", ["ningbo-gen2", "ningbo-gen3"])
+def test_issuer_update_of_ef06_after_ukssse(profile: str) -> None:
+    driver, _ = driver_for(make(profile))
+    driver.select_ssse()
+    issuer = driver.read_issuer()
+    driver.update_item(SAM, issuer, "birthplace", "330281")
+    record = driver.read(sam=SAM)
+    assert record.holder is not None and record.holder.birthplace == "330281"
+    # without the update key nothing is written: after a reset there is no UKSSSE
+    driver.transport.reset()
+    driver.select_ssse()
+    plain = driver.session.transmit(
+        CommandApdu(0x00, 0xDC, 0x0C, 0x30, bytes.fromhex("0C03330211"))
+    )
+    assert plain.sw == 0x6982
+
+
+def test_medical_df04_records_need_uk1df04_and_pin_to_read() -> None:
+    driver, _ = driver_for(make("ningbo-gen3"))
+    driver.select_ssse()
+    issuer = driver.read_issuer(("card_id_code", "spec_version"))
+    driver.update_medical_item(SAM, issuer, 0x80, b"\x01\x02\x03")
+    driver.select_ssse()
+    with pytest.raises(SecurityStatusNotSatisfiedError):
+        driver.read_medical_item(0x80)
+    driver.select_ssse()
+    driver.verify_pin(Pin(TEST_PIN))
+    assert driver.read_medical_item(0x80) == b"\x01\x02\x03"
+    assert driver.read_medical_item(0x81) is None
+    with pytest.raises(UsageError):
+        driver.update_medical_item(SAM, issuer, 0x08, b"\x00")
