@@ -75,7 +75,7 @@ def serve(
     replay_window: float,
 ) -> None:
     """Serve POST /keyservice/v1/step1 until SIGINT/SIGTERM."""
-    from sscard_terminal.cli.main import handle_errors  # here: main imports this module
+    from sscard_terminal.cli.options import handle_errors
 
     handle_errors(run_serve)(host, port, key_set_ref, terminals_file, replay_window)
 

@@ -1,0 +1,302 @@
+"""The HTTP application (FastAPI): the national endpoint and the admin API.
+
+- ``POST /fsi/api/rsfComIfsService/callService``: every transaction
+  (settlement-interface.md, "Transport"); also reachable as
+  ``/fsi/api/signInSignOutService/signIn``. Business errors are HTTP 200 with
+  infcode -1; HTTP 400/413 only for bodies that are no JSON object.
+- ``/admin/...``: the operator's API, with ``Authorization: Bearer <token>``.
+- ``GET /health``; the OpenAPI description at ``/openapi.json`` (``/docs``).
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import anyio
+import anyio.to_thread
+from fastapi import APIRouter, Depends, FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from sscard_terminal.center import admin, wire
+from sscard_terminal.center.clock import Clock, system_clock
+from sscard_terminal.center.db import Database
+from sscard_terminal.center.envelope import RequestEnvelope
+from sscard_terminal.center.policy import Policy
+from sscard_terminal.center.refusals import Refusal
+from sscard_terminal.center.service import CenterService
+
+__all__ = ["CALL_SERVICE", "app_from_env", "create_app", "prepare_to_serve"]
+
+CALL_SERVICE = "/fsi/api/rsfComIfsService/callService"
+SIGN_IN = "/fsi/api/signInSignOutService/signIn"
+
+
+class ResponseEnvelope(BaseModel):
+    """The response envelope (settlement-interface.md, "Response envelope")."""
+
+    infcode: int
+    inf_refmsgid: str | None = None
+    refmsg_time: str | None = None
+    respond_time: str | None = None
+    err_msg: str | None = None
+    err_code: str | None = None
+    warn_msg: str | None = None
+    output: dict[str, Any] | None = None
+
+
+def _json(value: Any, status: int = 200) -> Response:
+    return Response(wire.dumps(value), status_code=status, media_type="application/json")
+
+
+def _refusal_response(refusal: Refusal) -> Response:
+    status = 404 if isinstance(refusal, admin.NotFound) else 409
+    return _json({"infcode": -1, "err_code": refusal.code, "err_msg": refusal.err_msg}, status)
+
+
+def create_app(
+    db: Database,
+    policy: Policy,
+    *,
+    admin_token: str | None,
+    clock: Clock = system_clock,
+) -> FastAPI:
+    """The application over one database and one area's policy."""
+    service = CenterService(db, policy, clock)
+    app = FastAPI(
+        title="sscard-terminal settlement center",
+        version="1",
+        description=(
+            "A stand-in for the city's medical-insurance platform: the national interface "
+            "for designated institutions (callService) and an admin API. See docs/center.md."
+        ),
+    )
+    app.state.service = service
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        parts = []
+        for error in exc.errors()[:8]:
+            where = ".".join(str(p) for p in error.get("loc", ()))
+            parts.append(f"{where}: {error.get('msg', 'invalid')}")
+        text = "; ".join(parts)
+        return _json(
+            {
+                "infcode": -1,
+                "err_code": "input.invalid",
+                "err_msg": f"输入不合法 ({text}) / invalid input: {text}",
+            },
+            422,
+        )
+
+    envelope_schema = RequestEnvelope.model_json_schema()
+
+    inline = db.is_sqlite
+    # PostgreSQL: a few messages at a time in threads (more only fight over the GIL)
+    limiter = anyio.CapacityLimiter(4)
+
+    async def call_service(request: Request) -> Response:
+        body = await request.body()
+        if inline:
+            # SQLite has one writer at a time: a message runs on the event loop
+            # itself (about a millisecond), sparing a thread hop per message
+            status, answer = service.handle(body)
+        else:
+            status, answer = await anyio.to_thread.run_sync(service.handle, body, limiter=limiter)
+        return Response(answer, status_code=status, media_type="application/json")
+
+    for path, name in ((CALL_SERVICE, "callService"), (SIGN_IN, "signIn")):
+        app.add_api_route(
+            path,
+            call_service,
+            methods=["POST"],
+            name=name,
+            summary="Call a national transaction (infno in the envelope)"
+            if path == CALL_SERVICE
+            else "Sign in (9001) - same as callService",
+            response_model=ResponseEnvelope,
+            openapi_extra={
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": envelope_schema}},
+                }
+            },
+            responses={
+                400: {"description": "not a JSON object: never reached the business layer"},
+                413: {"description": "the body is too large"},
+            },
+            tags=["national interface"],
+        )
+
+    @app.get("/health", tags=["operations"])
+    def health() -> dict[str, str]:
+        return {"status": "ok", "database": db.backend, "area": policy.admdvs}
+
+    install_admin_errors(app)
+    app.include_router(_admin_router(db, policy, admin_token, clock, service))
+    return app
+
+
+def prepare_to_serve(db: Database) -> None:
+    """What a long-running server does once its application is built: SQLite
+    checkpoints in the background, and the startup objects frozen out of the
+    garbage collector's way (no full collection walks them in mid-request)."""
+    import gc
+
+    db.start_checkpointer()
+    gc.collect()
+    gc.freeze()
+
+
+def _admin_router(
+    db: Database, policy: Policy, token: str | None, clock: Clock, service: CenterService
+) -> APIRouter:
+    def require_token(authorization: Annotated[str | None, Header()] = None) -> None:
+        if token is None:
+            raise _AdminHTTPError(
+                503, "admin.disabled", "管理接口未启用", "the admin API is not enabled"
+            )
+        given = (authorization or "").removeprefix("Bearer ").strip()
+        if not given or not hmac.compare_digest(given.encode(), token.encode()):
+            raise _AdminHTTPError(
+                401, "admin.token", "管理令牌无效", "missing or wrong admin token"
+            )
+
+    router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_token)])
+
+    def run(operation: Callable[[Session], dict[str, Any]]) -> Response:
+        try:
+            with db.transaction() as session:
+                return _json(operation(session))
+        except Refusal as refusal:
+            return _refusal_response(refusal)
+
+    @router.post("/institutions", summary="Register an institution (returns its secret once)")
+    def create_institution(req: admin.InstitutionIn) -> Response:
+        service.forget_institution(req.fixmedins_code)
+        return run(lambda s: admin.create_institution(s, clock(), req))
+
+    @router.post("/institutions/{code}/secret", summary="Give an institution a new secret")
+    def rotate_secret(code: str) -> Response:
+        response = run(lambda s: admin.rotate_secret(s, code))
+        service.forget_institution(code)
+        return response
+
+    @router.post("/persons", summary="Register a person (ID number checked, rule k)")
+    def create_person(req: admin.PersonIn) -> Response:
+        return run(lambda s: admin.create_person(s, policy, clock(), req))
+
+    @router.get("/persons/{psn_no}", summary="A person, enrolments, account and cards")
+    def get_person(psn_no: str) -> Response:
+        return run(lambda s: admin.person_view(s, policy, clock(), psn_no))
+
+    @router.patch("/persons/{psn_no}", summary="Change non-critical details (rule g)")
+    def change_person(psn_no: str, changes: dict[str, Any]) -> Response:
+        return run(lambda s: admin.change_person(s, psn_no, changes))
+
+    @router.post("/persons/{psn_no}/enrolments", summary="Enrol in an insutype")
+    def enrol(psn_no: str, req: admin.EnrolmentIn) -> Response:
+        return run(lambda s: admin.enrol(s, policy, psn_no, req))
+
+    @router.post("/persons/{psn_no}/contributions", summary="Record months paid (rules a, b)")
+    def contributions(psn_no: str, req: admin.ContributionIn) -> Response:
+        return run(lambda s: admin.add_contributions(s, clock(), psn_no, req))
+
+    @router.post("/persons/{psn_no}/account/credit", summary="Credit the personal account")
+    def credit(psn_no: str, req: admin.CreditIn) -> Response:
+        return run(lambda s: admin.credit_account(s, psn_no, req))
+
+    @router.post("/persons/{psn_no}/cards", summary="Apply for a card (rules i, j)")
+    def apply_card(psn_no: str, req: admin.CardApplicationIn) -> Response:
+        return run(lambda s: admin.apply_card(s, policy, clock(), psn_no, req))
+
+    @router.post("/persons/{psn_no}/filings", summary="Record a filing (rule f, 5301)")
+    def filing(psn_no: str, req: admin.FilingIn) -> Response:
+        return run(lambda s: admin.add_filing(s, psn_no, req))
+
+    @router.post("/persons/{psn_no}/sporadic-claims", summary="Sporadic claim (rules c, d)")
+    def claim(psn_no: str, req: admin.ClaimIn) -> Response:
+        return run(lambda s: admin.sporadic_claim(s, policy, clock(), psn_no, req))
+
+    @router.post(
+        "/cards/{card_no}/loss", summary="Loss report: temporary, formal, damaged (rule c)"
+    )
+    def loss(card_no: str, req: admin.LossReportIn) -> Response:
+        return run(lambda s: admin.report_loss(s, policy, clock(), card_no, req))
+
+    @router.post("/cards/{card_no}/loss/cancel", summary="Cancel a temporary loss (ID + card)")
+    def cancel_loss(card_no: str, req: admin.CancelLossIn) -> Response:
+        return run(lambda s: admin.cancel_temporary_loss(s, clock(), card_no, req))
+
+    @router.post("/cards/{card_no}/replacement", summary="Replace a lost or damaged card")
+    def replace(card_no: str, req: admin.ReplacementIn) -> Response:
+        return run(lambda s: admin.replace_card(s, policy, clock(), card_no, req))
+
+    @router.post("/cards/{card_no}/financial-account", summary="Activate the financial account")
+    def activate(card_no: str) -> Response:
+        return run(lambda s: admin.activate_financial_account(s, card_no))
+
+    @router.patch("/cards/{card_no}", summary="Change card data: always refused (rule g, Q7)")
+    def change_card(card_no: str, changes: dict[str, Any]) -> Response:
+        return run(lambda s: admin.change_card(s, card_no, changes))
+
+    @router.get("/cards/{card_no}/person-file", summary="The person file for this card's image")
+    def person_file(card_no: str) -> Response:
+        return run(lambda s: admin.person_file(s, card_no))
+
+    @router.put("/catalogue", summary="Add or change a catalogue item")
+    def catalogue(req: admin.CatalogueIn) -> Response:
+        return run(lambda s: admin.upsert_catalogue(s, req))
+
+    @router.post("/seed", summary="Seed demo data and/or N generated persons")
+    def seed(req: SeedIn) -> Response:
+        from sscard_terminal.center import seed as seeding
+
+        try:
+            result = seeding.seed(db, policy, clock(), persons=req.persons, demo=req.demo)
+        except Refusal as refusal:
+            return _refusal_response(refusal)
+        return _json(result)
+
+    return router
+
+
+class SeedIn(BaseModel):
+    """Seeding through the API: demo data and up to 100,000 generated persons
+    (more with ``sscard center seed``)."""
+
+    persons: int = Field(default=0, ge=0, le=100_000)
+    demo: bool = True
+
+
+class _AdminHTTPError(Exception):
+    def __init__(self, status: int, code: str, zh: str, en: str) -> None:
+        super().__init__(en)
+        self.status, self.code, self.text = status, code, f"{zh} / {en}"
+
+
+def install_admin_errors(app: FastAPI) -> None:
+    @app.exception_handler(_AdminHTTPError)
+    async def _handler(request: Request, exc: _AdminHTTPError) -> Response:
+        return _json({"infcode": -1, "err_code": exc.code, "err_msg": exc.text}, exc.status)
+
+
+def app_from_env() -> FastAPI:
+    """The application configured by the environment (``sscard center serve
+    --workers N`` starts each worker process with it): SSCARD_CENTER_DB,
+    SSCARD_CENTER_POLICY and SSCARD_CENTER_ADMIN_TOKEN."""
+    import os
+
+    from sscard_terminal.center.masking import install_log_masking
+    from sscard_terminal.center.policy import load_policy
+
+    install_log_masking()
+    db = Database(os.environ["SSCARD_CENTER_DB"])
+    policy = load_policy(os.environ.get("SSCARD_CENTER_POLICY", "330200"))
+    app = create_app(db, policy, admin_token=os.environ.get("SSCARD_CENTER_ADMIN_TOKEN"))
+    prepare_to_serve(db)
+    return app

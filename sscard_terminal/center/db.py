@@ -1,0 +1,181 @@
+"""Storage: the engine, one transaction per message, and the migrations.
+
+The URL is a SQLAlchemy URL: ``sqlite:///path`` (the default, no server at
+all) or ``postgresql+psycopg://user@host:port/db``; a bare path means a
+SQLite file and ``postgresql://`` means psycopg 3.
+
+SQLite runs in WAL mode with ``synchronous=NORMAL``; every transaction starts
+with ``BEGIN IMMEDIATE`` so that a transaction holds the write lock from its
+first read and two messages never book on the same stale balance, and
+writers of one process take turns on a lock instead of waiting in SQLite's
+busy handler. PostgreSQL runs READ COMMITTED with row locks (``SELECT ... FOR
+UPDATE``) on the balances a message changes. Engines hide SQL parameters
+in their errors, so that no personal data reaches a log through them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+__all__ = ["DEFAULT_URL", "Database", "current_revision", "downgrade", "migrate", "normalise_url"]
+
+DEFAULT_URL = "sqlite:///sscard-center.db"
+
+
+def normalise_url(url: str) -> str:
+    """A SQLAlchemy URL from what a user typed: a bare path is a SQLite file."""
+    text = url.strip()
+    if "://" not in text:
+        return f"sqlite:///{Path(text).expanduser()}"
+    if text.startswith("postgresql://") or text.startswith("postgres://"):
+        return "postgresql+psycopg://" + text.split("://", 1)[1]
+    return text
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB of pages per connection
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Database:
+    """An engine, its sessions, and a per-message transaction."""
+
+    def __init__(self, url: str = DEFAULT_URL, *, pool_size: int = 10) -> None:
+        self.url = normalise_url(url)
+        parsed = make_url(self.url)
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        if self.is_sqlite:
+            self.engine = create_engine(
+                self.url,
+                connect_args={"check_same_thread": False, "timeout": 30},
+                hide_parameters=True,
+            )
+            _sqlite_setup(self.engine)
+        else:
+            self.engine = create_engine(
+                self.url,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_pre_ping=True,
+                hide_parameters=True,
+            )
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
+        self._lock = threading.Lock() if self.is_sqlite else None
+        self._checkpointer: tuple[threading.Thread, threading.Event] | None = None
+
+    @property
+    def backend(self) -> str:
+        return "sqlite" if self.is_sqlite else "postgresql"
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One database transaction: committed when the block ends, rolled back when
+        it raises."""
+        guard = self._lock if self._lock is not None else contextlib.nullcontext()
+        with guard, self.sessions.begin() as session:
+            yield session
+
+    @contextlib.contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """One database transaction on a plain connection (the message pipeline)."""
+        guard = self._lock if self._lock is not None else contextlib.nullcontext()
+        with guard, self.engine.begin() as connection:
+            yield connection
+
+    def start_checkpointer(self, interval: float = 1.0) -> None:
+        """SQLite: take WAL checkpoints off the request path.
+
+        Connections stop checkpointing when they commit (which would put the
+        checkpoint's writes and fsync in some message's latency); a daemon
+        thread checkpoints every ``interval`` seconds instead (PASSIVE: it never
+        waits for, nor blocks, a writer)."""
+        if not self.is_sqlite or self._checkpointer is not None:
+            return
+
+        @event.listens_for(self.engine, "connect")
+        def _no_autocheckpoint(dbapi_connection: Any, record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
+            cursor.close()
+
+        self.engine.dispose()  # connections made before follow the new rule
+        stop = threading.Event()
+
+        def run() -> None:
+            while not stop.wait(interval):
+                try:
+                    with self.engine.connect() as connection:
+                        connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+                except Exception:  # pragma: no cover - retried at the next interval
+                    continue
+
+        thread = threading.Thread(target=run, name="sqlite-checkpointer", daemon=True)
+        thread.start()
+        self._checkpointer = (thread, stop)
+
+    def dispose(self) -> None:
+        if self._checkpointer is not None:
+            thread, stop = self._checkpointer
+            stop.set()
+            thread.join(timeout=5)
+            self._checkpointer = None
+        self.engine.dispose()
+
+    def masked_url(self) -> str:
+        """The URL with any password hidden (for logs)."""
+        return make_url(self.url).render_as_string(hide_password=True)
+
+
+def _alembic_config(connection: Any) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    location = resources.files("sscard_terminal.center") / "migrations"
+    config.set_main_option("script_location", str(location))
+    config.attributes["connection"] = connection
+    return config
+
+
+def migrate(db: Database, revision: str = "head") -> None:
+    """Bring the schema to ``revision`` (Alembic ``upgrade``)."""
+    from alembic import command
+
+    with db.engine.begin() as connection:
+        command.upgrade(_alembic_config(connection), revision)
+
+
+def downgrade(db: Database, revision: str = "base") -> None:
+    """Take the schema back to ``revision`` (Alembic ``downgrade``; base = empty)."""
+    from alembic import command
+
+    with db.engine.begin() as connection:
+        command.downgrade(_alembic_config(connection), revision)
+
+
+def current_revision(db: Database) -> str | None:
+    """The schema's Alembic revision, None for an empty database."""
+    from alembic.runtime.migration import MigrationContext
+
+    with db.engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()

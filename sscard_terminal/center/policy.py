@@ -1,0 +1,240 @@
+"""Policy parameters per area, as validated data (issue 4, point 4).
+
+A policy file (YAML or JSON) holds every number and list the rules use, so
+that rules stay pure functions of their inputs and a city's parameters are
+data, not code. ``policies/330200.yaml`` is Ningbo's and the default. The
+schema is :class:`Policy`; :func:`load_policy` takes an area code (a file
+shipped in ``policies/``) or a path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+__all__ = [
+    "DEFAULT_AREA",
+    "FundPolicy",
+    "Policy",
+    "PolicyError",
+    "load_policy",
+]
+
+DEFAULT_AREA = "330200"
+
+
+class PolicyError(ValueError):
+    """A policy file that does not validate; the message names file and field."""
+
+
+def _decimal(value: Any) -> Decimal:
+    if isinstance(value, bool | float):
+        raise ValueError("write decimals as quoted text, e.g. '0.85' (floats are not exact)")
+    if isinstance(value, int | str | Decimal):
+        try:
+            result = Decimal(str(value))
+        except ArithmeticError:
+            raise ValueError(f"not a decimal: {value!r}") from None
+        if not result.is_finite():
+            raise ValueError("must be finite")
+        return result
+    raise ValueError(f"not a decimal: {value!r}")
+
+
+def _money(value: Any) -> Decimal:
+    result = _decimal(value)
+    if result < 0 or result.as_tuple().exponent < -2:  # type: ignore[operator]
+        raise ValueError("an amount is >= 0 with at most 2 decimals")
+    return result.quantize(Decimal("0.01"))
+
+
+def _ratio(value: Any) -> Decimal:
+    result = _decimal(value)
+    if not Decimal(0) <= result <= Decimal(1):
+        raise ValueError("a ratio is between 0 and 1")
+    return result
+
+
+Money = Annotated[Decimal, BeforeValidator(_money)]
+Ratio = Annotated[Decimal, BeforeValidator(_ratio)]
+Level = Literal["0", "1", "2", "3"]
+Region = Annotated[str, Field(pattern=r"^\d{6}$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BenefitsPolicy(_Strict):
+    """Rules a and b: when benefits start and when they are suspended."""
+
+    #: benefits start this many months after the first paid month (Q1: 1)
+    start_after_months: int = Field(ge=0, le=12)
+    #: care in month T is refused when T - last paid month > this (3)
+    max_gap_months: int = Field(ge=0, le=24)
+
+
+class CardPolicy(_Strict):
+    """Rules c, d and j: fees, replacement deadline, which credentials settle."""
+
+    fee: Money
+    first_card_fee: Money
+    replacement_working_days: int = Field(ge=1, le=60)
+    settlement_cert_types: list[Literal["01", "02", "03"]]
+    lookup_cert_types: list[Literal["01", "02", "03"]]
+
+    @model_validator(mode="after")
+    def _fees(self) -> CardPolicy:
+        if self.first_card_fee > self.fee:
+            raise ValueError("first_card_fee cannot exceed fee")
+        return self
+
+
+class CalendarPolicy(_Strict):
+    """Working days: Monday to Friday, minus ``holidays``, plus ``workdays``
+    (weekend days worked in exchange, 调休)."""
+
+    holidays: list[dt.date] = []
+    workdays: list[dt.date] = []
+
+
+class SporadicPolicy(_Strict):
+    """Rule d: sporadic reimbursement claims (零星报销)."""
+
+    #: claims accepted up to and including this many months after the bill date
+    claim_months: int = Field(ge=1, le=36)
+
+
+class MinorsPolicy(_Strict):
+    """Rule i: a minor's card application."""
+
+    age_of_majority: int = Field(ge=14, le=21)
+    relationship_proofs: list[str] = Field(min_length=1)
+    guardian_relations: list[str] = Field(min_length=1)
+
+
+class LegacyScheme(_Strict):
+    """Rule e: a scheme whose insured get a card but no medical use until enrolled
+    in ``requires_insutype``."""
+
+    name_zh: str
+    name_en: str
+    requires_insutype: str
+
+
+class OutOfAreaPolicy(_Strict):
+    """Rule f: care outside the insured person's city."""
+
+    needs_filing: bool
+    refused_med_types: list[str]
+    cross_province: bool = False
+
+
+class FundPolicy(_Strict):
+    """Rule h for one insutype: deductible per year, pooled-fund ratio by
+    institution level ("0" pharmacies and unrated, "1".."3" hospital levels),
+    annual cap, and whether the insured have a personal account."""
+
+    fund_pay_type: str = Field(pattern=r"^\d{6}$")
+    deductible: Money
+    annual_cap: Money
+    pool_ratio: dict[Level, Ratio]
+    personal_account: bool
+
+    @field_validator("pool_ratio")
+    @classmethod
+    def _all_levels(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        missing = {"0", "1", "2", "3"} - set(value)
+        if missing:
+            raise ValueError(f"pool_ratio needs every level; missing {sorted(missing)}")
+        return value
+
+
+class MoneyPolicy(_Strict):
+    """Rule h: catalogue classes and the funds."""
+
+    class_b_selfpay_prop: Ratio
+    insutypes: dict[str, FundPolicy]
+
+
+class Policy(_Strict):
+    """All parameters of one area (a city's medical-insurance planning area)."""
+
+    schema_: Literal["sscard-center-policy/1"] = Field(alias="schema")
+    admdvs: Region
+    name: str
+    timezone: Literal["Asia/Shanghai"]
+    city_prefix: str = Field(pattern=r"^\d{4}$")
+    province_prefix: str = Field(pattern=r"^\d{2}$")
+    benefits: BenefitsPolicy
+    cards: CardPolicy
+    calendar: CalendarPolicy
+    sporadic: SporadicPolicy
+    minors: MinorsPolicy
+    legacy_schemes: dict[str, LegacyScheme]
+    out_of_area: OutOfAreaPolicy
+    money: MoneyPolicy
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Policy:
+        if not self.admdvs.startswith(self.city_prefix):
+            raise ValueError("admdvs must lie in city_prefix")
+        if not self.city_prefix.startswith(self.province_prefix):
+            raise ValueError("city_prefix must lie in province_prefix")
+        for key, scheme in self.legacy_schemes.items():
+            if scheme.requires_insutype not in self.money.insutypes:
+                raise ValueError(
+                    f"legacy_schemes.{key}: insutype {scheme.requires_insutype} has no fund"
+                )
+        return self
+
+    def fund(self, insutype: str) -> FundPolicy | None:
+        return self.money.insutypes.get(insutype)
+
+
+def _read(path: Path, text: str) -> Policy:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"{path}: not YAML/JSON: {exc}") from None
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+            for e in exc.errors(include_url=False, include_input=False)
+        )
+        raise PolicyError(f"{path}: {problems}") from None
+
+
+def load_policy(ref: str | Path = DEFAULT_AREA) -> Policy:
+    """The policy of an area code shipped in ``policies/`` (``"330200"``) or of a file."""
+    return _load(str(ref))
+
+
+@lru_cache(maxsize=16)
+def _load(ref: str) -> Policy:
+    candidate = Path(ref)
+    if candidate.suffix in {".yaml", ".yml", ".json"} or candidate.exists():
+        if not candidate.is_file():
+            raise PolicyError(f"{candidate}: no such policy file")
+        return _read(candidate, candidate.read_text(encoding="utf-8"))
+    shipped = resources.files("sscard_terminal.center") / "policies" / f"{ref}.yaml"
+    if not shipped.is_file():
+        raise PolicyError(f"no policy for area {ref!r} (ship policies/{ref}.yaml or give a path)")
+    return _read(Path(str(shipped)), shipped.read_text(encoding="utf-8"))

@@ -1,0 +1,89 @@
+"""Sporadic reimbursement (零星报销) windows: rules d and c.
+
+Rule d (guide Q5): a person who has no card yet pays emergency expenses at a
+designated institution in cash, and "sporadic reimbursement ... shall be
+submitted ... within 6 months from the date of issuing the settlement bill";
+"overdue ... will not be accepted". Up to and including the day 6 calendar
+months after the bill date (2026-08-31 -> 2027-02-28) is in time.
+
+Rule c (use Q3): "the medical expenses incurred during the replacement period
+can be applied for sporadic reimbursement", the replacement being applied for
+within 5 working days of the loss report. Bills from the day of the loss
+report up to the day the new card is issued are covered; when the
+replacement was applied for late (or not yet, and the deadline has passed),
+bills after the deadline are not.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sscard_terminal.center.clock import add_months
+from sscard_terminal.center.refusals import Refusal
+
+__all__ = ["claim_deadline", "require_in_replacement_gap", "require_in_time", "require_no_card"]
+
+
+def claim_deadline(bill_date: dt.date, months: int) -> dt.date:
+    """The last day a claim for a bill of ``bill_date`` is accepted."""
+    return add_months(bill_date, months)
+
+
+def require_in_time(bill_date: dt.date, claim_date: dt.date, months: int) -> None:
+    """Refuse a claim made after the window, or for a bill dated after the claim."""
+    if bill_date > claim_date:
+        raise Refusal(
+            "sporadic.future_bill",
+            f"票据日期 {bill_date} 晚于申请日期 {claim_date}",
+            f"the bill date {bill_date} is after the claim date {claim_date}",
+        )
+    deadline = claim_deadline(bill_date, months)
+    if claim_date > deadline:
+        raise Refusal(
+            "sporadic.too_late",
+            f"零星报销须在结算票据开具之日起{months}个月内（截至 {deadline}）申请，逾期不予受理",
+            f"a sporadic claim must be made within {months} months of the bill date "
+            f"(by {deadline}); later claims are not accepted",
+        )
+
+
+def require_no_card(bill_date: dt.date, card_issue_dates: list[dt.date]) -> None:
+    """Rule d: the "no card yet" route is for care before the first card was issued."""
+    earlier = [d for d in card_issue_dates if d <= bill_date]
+    if earlier:
+        raise Refusal(
+            "sporadic.had_card",
+            f"{bill_date} 已持有社保卡，应持卡直接结算",
+            f"the person held a card on {bill_date} and settles with it directly",
+        )
+
+
+def require_in_replacement_gap(
+    bill_date: dt.date,
+    reported_on: dt.date,
+    deadline: dt.date,
+    applied_on: dt.date | None,
+    new_card_issued_on: dt.date | None,
+) -> None:
+    """Rule c: the bill falls between the loss report and the new card, with the
+    replacement applied for by ``deadline`` (else only bills up to the deadline)."""
+    if bill_date < reported_on:
+        raise Refusal(
+            "sporadic.before_loss",
+            f"票据日期 {bill_date} 早于挂失日期 {reported_on}",
+            f"the bill date {bill_date} is before the loss report of {reported_on}",
+        )
+    if new_card_issued_on is not None and bill_date >= new_card_issued_on:
+        raise Refusal(
+            "sporadic.after_new_card",
+            f"{new_card_issued_on} 起已有新卡，应持新卡结算",
+            f"a new card was issued on {new_card_issued_on}: settle with it",
+        )
+    in_time = applied_on is not None and applied_on <= deadline
+    if not in_time and bill_date > deadline:
+        raise Refusal(
+            "sporadic.replacement_late",
+            f"挂失后须在5个工作日内（截至 {deadline}）申请补换卡，此后的费用不予零星报销",
+            f"the replacement had to be applied for within 5 working days (by {deadline}); "
+            "expenses after that are not reimbursed",
+        )

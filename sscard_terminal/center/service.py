@@ -1,0 +1,338 @@
+"""The message pipeline: bytes in, response envelope out (issue 4, points 1, 5, 6).
+
+For each message, in this order:
+
+1. parse JSON (amounts as Decimal) - not JSON, or not an object: HTTP 400;
+2. validate the envelope - refused (infcode -1), not journaled;
+3. open ONE database transaction; find the institution and check the
+   HMAC-SM3 signature in cainfo - refused, not journaled (so nobody can use
+   up another institution's msgids);
+4. check the sign_no (except for 9001) - refused, not journaled;
+5. validate the input node and run the transaction inside a savepoint; a
+   refusal rolls the savepoint back, so a refused message books nothing;
+6. journal the message and its answer (ID numbers and names masked) and
+   commit: the booking and its journal entry are one transaction.
+
+The journal's unique key (institution, msgid) makes repeats idempotent: a
+repeated msgid fails at step 6, its whole transaction rolls back, and the
+original answer is read from the journal and sent instead (a different body
+under the same msgid is refused). An unexpected error rolls everything back
+and answers infcode -1 ``internal`` with HTTP 200: never a 500, never a
+half-booked message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import threading
+import time
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from sscard_terminal.center import envelope as env_mod
+from sscard_terminal.center import signature, store, wire
+from sscard_terminal.center.clock import Clock, system_clock
+from sscard_terminal.center.db import Database
+from sscard_terminal.center.masking import ID_KEYS, NAME_KEYS, mask_json
+from sscard_terminal.center.policy import Policy
+from sscard_terminal.center.refusals import Refusal
+from sscard_terminal.center.transactions import REGISTRY
+from sscard_terminal.center.transactions.context import MessageContext
+from sscard_terminal.center.transactions.reversal import ANY_DIGEST
+from sscard_terminal.center.transactions.signin import require_signed_in
+
+__all__ = ["CenterService", "request_digest"]
+
+log = logging.getLogger("sscard_terminal.center")
+
+MAX_BODY = 4 * 1024 * 1024
+#: how long an institution (and its secret) is cached; admin changes in this
+#: process take effect at once, changes made elsewhere within this time
+INSTITUTION_TTL = 5.0
+
+
+def request_digest(infno: str, canonical_input: str) -> str:
+    """What makes two messages with one msgid the same message: infno and input."""
+    return hashlib.sha256(f"{infno}\n{canonical_input}".encode()).hexdigest()
+
+
+class _NotJournaled(Exception):
+    """A refusal answered without a journal entry (authentication, session)."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.err_msg)
+        self.refusal = refusal
+
+
+class _Repeated(Exception):
+    """The msgid is in the journal already."""
+
+
+class CenterService:
+    """Handles messages; thread-safe (one connection per message)."""
+
+    def __init__(self, db: Database, policy: Policy, clock: Clock = system_clock) -> None:
+        self.db = db
+        self.policy = policy
+        self.clock = clock
+        self._institutions: dict[str, tuple[float, Any]] = {}
+        self._cache_lock = threading.Lock()
+
+    def forget_institution(self, code: str | None = None) -> None:
+        """Drop cached institutions (after the admin API changed one)."""
+        with self._cache_lock:
+            if code is None:
+                self._institutions.clear()
+            else:
+                self._institutions.pop(code, None)
+
+    # -- entry point ---------------------------------------------------------------
+    def handle(self, body: bytes) -> tuple[int, bytes]:
+        """HTTP status and response body for one request body."""
+        received = self.clock()
+        if len(body) > MAX_BODY:
+            return 413, self._http_error("http.too_large", "报文过大", "the message is too large")
+        try:
+            raw = wire.loads(body)
+        except wire.WireError:
+            return 400, self._http_error("http.not_json", "报文不是JSON", "the body is not JSON")
+        if not isinstance(raw, dict):
+            return 400, self._http_error(
+                "http.not_object", "报文必须是JSON对象", "the body must be a JSON object"
+            )
+        try:
+            envelope = env_mod.parse_envelope(raw)
+            canonical_input = wire.canonical(envelope.input)
+        except Refusal as refusal:
+            return 200, self._refused(refusal, received)
+        except wire.WireError:
+            return 400, self._http_error("http.not_json", "报文不是JSON", "the body is not JSON")
+        digest = request_digest(envelope.infno, canonical_input)
+        for attempt in range(3):
+            try:
+                return 200, self._handle(raw, envelope, canonical_input, digest, received)
+            except _NotJournaled as exc:
+                return 200, self._refused(exc.refusal, received)
+            except (_Repeated, IntegrityError) as exc:
+                # the msgid is journaled (maybe by a concurrent copy): answer from there
+                answer = self._replay(envelope, digest)
+                if answer is not None:
+                    return 200, answer
+                log.warning("retrying %s after %s", envelope.infno, type(exc).__name__)
+            except OperationalError as exc:
+                # a deadlock or serialisation failure: the transaction rolled back
+                log.warning(
+                    "retrying %s after %s: %s",
+                    envelope.infno,
+                    type(exc).__name__,
+                    str(exc.orig).splitlines()[0] if exc.orig else "",
+                )
+                if attempt == 2:
+                    break
+            except Exception:
+                log.exception("internal error in %s (nothing was booked)", envelope.infno)
+                break
+        internal = Refusal(
+            "internal",
+            "中心内部错误，未记账，请稍后重试或用5203查询",
+            "internal error in the center; nothing was booked: retry, or query with 5203",
+        )
+        return 200, self._refused(internal, received)
+
+    # -- the transaction ---------------------------------------------------------------
+    def _institution(self, conn: Connection, code: str) -> Any:
+        now = time.monotonic()
+        cached = self._institutions.get(code)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        row = conn.execute(store.INSTITUTION, {"code": code}).first()
+        if row is not None:
+            with self._cache_lock:
+                self._institutions[code] = (now + INSTITUTION_TTL, row)
+        return row
+
+    def _handle(
+        self,
+        raw: dict[str, Any],
+        envelope: env_mod.RequestEnvelope,
+        canonical_input: str,
+        digest: str,
+        received: dt.datetime,
+    ) -> bytes:
+        with self.db.begin() as conn:
+            institution = self._authenticate(conn, raw, envelope, canonical_input)
+            ctx = MessageContext(
+                conn=conn,
+                envelope=envelope,
+                institution=institution,
+                policy=self.policy,
+                now=received,
+            )
+            tx = REGISTRY.get(envelope.infno)
+            if tx is not None and tx.needs_sign_in:
+                try:
+                    require_signed_in(ctx)
+                except Refusal as refusal:
+                    if conn.execute(
+                        store.JOURNAL, {"code": envelope.fixmedins_code, "msgid": envelope.msgid}
+                    ).first():
+                        raise _Repeated() from None
+                    raise _NotJournaled(refusal) from None
+            answer = self._run(conn, ctx, tx)
+            body = wire.dumps(answer)
+            masked_answer = mask_json(answer)
+            stored_answer = body if masked_answer is answer else wire.dumps(masked_answer)
+            masked_request = {k: v for k, v in raw.items() if k != "cainfo"}
+            conn.execute(
+                store.NEW_JOURNAL,
+                {
+                    "fixmedins_code": envelope.fixmedins_code,
+                    "msgid": envelope.msgid,
+                    "infno": envelope.infno,
+                    "received_at": received.replace(tzinfo=None),
+                    "request_digest": digest,
+                    "psn_no": ctx.psn_no,
+                    "infcode": answer["infcode"],
+                    "request": wire.dumps(mask_json(masked_request)).decode("utf-8"),
+                    "response": stored_answer.decode("utf-8"),
+                    "setl_id": ctx.setl_id,
+                    "mdtrt_id": ctx.mdtrt_id,
+                    "reversed_by": None,
+                },
+            )
+        log.info(
+            "%s %s %s infcode=%s",
+            envelope.fixmedins_code,
+            envelope.infno,
+            envelope.msgid,
+            answer["infcode"],
+        )
+        return body
+
+    def _authenticate(
+        self,
+        conn: Connection,
+        raw: dict[str, Any],
+        envelope: env_mod.RequestEnvelope,
+        canonical_input: str,
+    ) -> Any:
+        institution = self._institution(conn, envelope.fixmedins_code)
+        if institution is None:
+            raise _NotJournaled(
+                Refusal(
+                    "auth.institution",
+                    f"定点机构 {envelope.fixmedins_code} 未登记",
+                    f"institution {envelope.fixmedins_code} is not registered",
+                )
+            )
+        if not envelope.cainfo:
+            raise _NotJournaled(
+                Refusal(
+                    "auth.unsigned",
+                    "报文未签名（cainfo 为空）",
+                    "the message is not signed (no cainfo)",
+                )
+            )
+        if envelope.signtype != signature.SIGNTYPE:
+            raise _NotJournaled(
+                Refusal(
+                    "auth.signtype",
+                    f"签名类型 signtype 须为 {signature.SIGNTYPE}",
+                    f"signtype must be {signature.SIGNTYPE}",
+                )
+            )
+        if not signature.verify(raw, institution.secret, canonical_input=canonical_input):
+            raise _NotJournaled(
+                Refusal(
+                    "auth.signature",
+                    "签名验证失败：报文被改动，或不是用本机构密钥签名",
+                    "wrong signature: the message was altered or not signed with this "
+                    "institution's secret",
+                )
+            )
+        return institution
+
+    def _run(self, conn: Connection, ctx: MessageContext, tx: Any) -> dict[str, Any]:
+        if tx is None:
+            refusal = Refusal(
+                "infno.unsupported",
+                f"不支持的交易 infno={ctx.envelope.infno}",
+                f"transaction {ctx.envelope.infno} is not supported",
+            )
+            return self._failure(refusal, ctx.now)
+        savepoint = conn.begin_nested()
+        try:
+            try:
+                data = tx.input_model.model_validate(ctx.envelope.input)
+            except ValidationError as exc:
+                raise env_mod.pydantic_refusal(exc, "input") from None
+            output = tx.handler(ctx, data)
+        except Refusal as refusal:
+            savepoint.rollback()
+            ctx.setl_id = ctx.mdtrt_id = None
+            return self._failure(refusal, ctx.now)
+        except BaseException:
+            savepoint.rollback()
+            raise
+        savepoint.commit()
+        return env_mod.success(
+            output,
+            admdvs=self.policy.admdvs,
+            received=ctx.now,
+            answered=self.clock(),
+            warn_msg="; ".join(ctx.warnings) or None,
+        )
+
+    def _replay(self, envelope: env_mod.RequestEnvelope, digest: str) -> bytes | None:
+        """The original answer of a journaled msgid, with the masked ID number and
+        name of the person filled in again from the persons table (they never
+        change, rule g); None when the msgid is not journaled."""
+        with self.db.begin() as conn:
+            entry = conn.execute(
+                store.JOURNAL, {"code": envelope.fixmedins_code, "msgid": envelope.msgid}
+            ).first()
+            if entry is None:
+                return None
+            if entry.request_digest not in (digest, ANY_DIGEST) or entry.infno != envelope.infno:
+                refusal = Refusal(
+                    "msgid.reused",
+                    f"报文ID {envelope.msgid} 已用于另一笔交易，请使用新的 msgid",
+                    f"msgid {envelope.msgid} was already used for a different message; "
+                    "use a new msgid",
+                )
+                return self._refused(refusal, self.clock())
+            text = entry.response
+            if entry.psn_no and any(f'"{k}"' in text for k in ID_KEYS | NAME_KEYS):
+                person = conn.execute(store.PERSON, {"psn_no": entry.psn_no}).first()  # full
+                if person is not None:
+                    return wire.dumps(_fill(wire.loads(text), person))
+            return str(text).encode("utf-8")
+
+    # -- answers -------------------------------------------------------------------
+    def _failure(self, refusal: Refusal, received: dt.datetime) -> dict[str, Any]:
+        return env_mod.failure(
+            refusal, admdvs=self.policy.admdvs, received=received, answered=self.clock()
+        )
+
+    def _refused(self, refusal: Refusal, received: dt.datetime) -> bytes:
+        return wire.dumps(self._failure(refusal, received))
+
+    def _http_error(self, code: str, zh: str, en: str) -> bytes:
+        return wire.dumps({"infcode": -1, "err_code": code, "err_msg": f"{zh} / {en}"})
+
+
+def _fill(value: Any, person: Any, key: str | None = None) -> Any:
+    if isinstance(value, dict):
+        return {k: _fill(v, person, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, person, key) for v in value]
+    if key == "certno" and isinstance(value, str):
+        return person.id_number
+    if key == "psn_name" and isinstance(value, str):
+        return person.name
+    return value

@@ -1,0 +1,495 @@
+"""``sscard center``: run and feed the settlement center (issue 4).
+
+Thin calls into :mod:`sscard_terminal.center`; every error is one line with the
+cause and what to do. A refusal by the center ends ``call`` with exit code 7
+(``ExitCode.CENTER_REFUSED``), an answer that never came with 8.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import secrets
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from sscard_terminal.errors import ExitCode
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+ENV_DB = "SSCARD_CENTER_DB"
+ENV_TOKEN = "SSCARD_CENTER_ADMIN_TOKEN"
+
+
+class CenterCliError(Exception):
+    def __init__(self, message: str, code: int = ExitCode.USAGE) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _errors(func: F) -> F:
+    """One line and an exit code, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from sscard_terminal.center.policy import PolicyError
+        from sscard_terminal.center.refusals import Refusal
+
+        try:
+            return func(*args, **kwargs)
+        except CenterCliError as exc:
+            click.echo(f"sscard center: {exc}", err=True)
+            sys.exit(int(exc.code))
+        except Refusal as exc:
+            click.echo(f"sscard center: {exc.err_msg}", err=True)
+            sys.exit(int(ExitCode.CENTER_REFUSED))
+        except PolicyError as exc:
+            click.echo(f"sscard center: policy: {exc}", err=True)
+            sys.exit(int(ExitCode.USAGE))
+        except KeyboardInterrupt:
+            click.echo("sscard center: interrupted", err=True)
+            sys.exit(130)
+        except OSError as exc:
+            click.echo(
+                f"sscard center: {exc.strerror or exc} ({exc.filename or 'system'})", err=True
+            )
+            sys.exit(1)
+        except Exception as exc:  # database unreachable, a bug: still one line
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            click.echo(f"sscard center: {type(exc).__name__}: {first[:200]}", err=True)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+_db_option = click.option(
+    "--db",
+    "db_url",
+    default=lambda: os.environ.get(ENV_DB, "sqlite:///sscard-center.db"),
+    show_default="sqlite:///sscard-center.db, or $SSCARD_CENTER_DB",
+    help="Database URL (sqlite:///file.db, postgresql+psycopg://user@host/db) or a file path.",
+)
+_policy_option = click.option(
+    "--policy",
+    "policy_ref",
+    default="330200",
+    show_default=True,
+    help="Area code of a shipped policy, or a policy file (YAML/JSON).",
+)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read (secrets, tokens)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.chmod(path, 0o600)
+
+
+def _admin_token(token_file: Path) -> str:
+    if os.environ.get(ENV_TOKEN):
+        return os.environ[ENV_TOKEN]
+    if token_file.exists():
+        token = token_file.read_text(encoding="utf-8").strip()
+        if len(token) < 16:
+            raise CenterCliError(f"{token_file}: the admin token must be 16 characters or more")
+        return token
+    token = secrets.token_urlsafe(32)
+    _write_private(token_file, token + "\n")
+    return token
+
+
+@click.group()
+def center() -> None:
+    """The settlement center: the national interface over HTTP, with the city's rules."""
+
+
+@center.command()
+@_db_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@_policy_option
+@click.option(
+    "--admin-token-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("sscard-center.admin-token"),
+    show_default=True,
+    help=f"Admin token (made with mode 0600 when missing; ${ENV_TOKEN} wins).",
+)
+@click.option(
+    "--ssl-certfile",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Serve HTTPS with this certificate (PEM).",
+)
+@click.option(
+    "--ssl-keyfile",
+    type=click.Path(exists=True, dir_okay=False),
+    help="The certificate's private key (PEM).",
+)
+@click.option(
+    "--migrate/--no-migrate",
+    default=True,
+    show_default=True,
+    help="Bring the schema up to date first.",
+)
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes (for PostgreSQL; SQLite has one writer at a time).",
+)
+@_errors
+def serve(
+    db_url: str,
+    host: str,
+    port: int,
+    policy_ref: str,
+    admin_token_file: Path,
+    ssl_certfile: str | None,
+    ssl_keyfile: str | None,
+    migrate: bool,
+    log_level: str,
+    workers: int,
+) -> None:
+    """Serve POST /fsi/api/rsfComIfsService/callService and the admin API."""
+    import uvicorn
+
+    from sscard_terminal.center.api import create_app, prepare_to_serve
+    from sscard_terminal.center.db import Database
+    from sscard_terminal.center.db import migrate as run_migrations
+    from sscard_terminal.center.masking import install_log_masking
+    from sscard_terminal.center.policy import load_policy
+
+    if (ssl_certfile is None) != (ssl_keyfile is None):
+        raise CenterCliError("give both --ssl-certfile and --ssl-keyfile, or neither")
+    policy = load_policy(policy_ref)
+    db = Database(db_url)
+    if migrate:
+        run_migrations(db)
+    token = _admin_token(admin_token_file)
+    if workers > 1:
+        if db.is_sqlite:
+            click.echo(
+                "warning: SQLite has one writer at a time; more workers wait on each other",
+                err=True,
+            )
+        os.environ.update(
+            SSCARD_CENTER_DB=db.url,
+            SSCARD_CENTER_POLICY=policy_ref,
+            SSCARD_CENTER_ADMIN_TOKEN=token,
+        )
+        db.dispose()
+        click.echo(f"center for {policy.admdvs} on {host}:{port}, {workers} workers", err=True)
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+        uvicorn.run(
+            "sscard_terminal.center.api:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=log_level,
+            ssl_certfile=ssl_certfile,
+            ssl_keyfile=ssl_keyfile,
+            server_header=False,
+        )
+        return
+    app = create_app(db, policy, admin_token=token)
+    prepare_to_serve(db)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+        server_header=False,
+    )
+    install_log_masking()
+    scheme = "https" if ssl_certfile else "http"
+    source = f"${ENV_TOKEN}" if os.environ.get(ENV_TOKEN) else str(admin_token_file)
+    click.echo(
+        f"center for {policy.admdvs} on {scheme}://{host}:{port} "
+        f"({db.backend}: {db.masked_url()}); admin token in {source}",
+        err=True,
+    )
+    # uvicorn stops gracefully on SIGTERM and then raises the signal again: let that
+    # end the process with status 0 instead of being killed by it
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        db.dispose()
+
+
+@center.command()
+@_db_option
+@_errors
+def migrate(db_url: str) -> None:
+    """Create or upgrade the schema (Alembic)."""
+    from sscard_terminal.center.db import Database, current_revision
+    from sscard_terminal.center.db import migrate as run_migrations
+
+    db = Database(db_url)
+    run_migrations(db)
+    click.echo(f"schema at revision {current_revision(db)} ({db.masked_url()})")
+
+
+@center.command()
+@_db_option
+@_policy_option
+@click.option(
+    "--persons",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 9_999_999),
+    help="Generated persons to add (7200000 = Ningbo's card count).",
+)
+@click.option(
+    "--demo/--no-demo",
+    default=True,
+    show_default=True,
+    help="The demo institutions, catalogue and named persons of the guide.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("center-seed"),
+    show_default=True,
+    help="Where institutions.json and the person files go.",
+)
+@click.option(
+    "--person-file",
+    "person_files",
+    multiple=True,
+    metavar="CARD_NO",
+    help="Also write the person file of this card (repeatable).",
+)
+@_errors
+def seed(
+    db_url: str, policy_ref: str, persons: int, demo: bool, out: Path, person_files: tuple[str, ...]
+) -> None:
+    """Seed demo data and generated persons; write secrets and person files."""
+    from sscard_terminal.center import admin
+    from sscard_terminal.center import seed as seeding
+    from sscard_terminal.center.clock import system_clock
+    from sscard_terminal.center.db import Database
+    from sscard_terminal.center.db import migrate as run_migrations
+    from sscard_terminal.center.policy import load_policy
+
+    policy = load_policy(policy_ref)
+    db = Database(db_url)
+    run_migrations(db)
+    now = system_clock()
+    if demo:
+        result = seeding.seed(db, policy, now, demo=True)
+        if result.get("demo"):
+            _write_demo(out, result["demo"])
+            click.echo(
+                f"demo data: {len(result['demo']['persons'])} persons, "
+                f"{len(result['demo']['institutions'])} institutions; secrets in "
+                f"{out / 'institutions.json'}, person files in {out / 'persons'}"
+            )
+        else:
+            click.echo(f"demo data already there; {result.get('demo_note', '')}")
+    if persons:
+        with click.progressbar(
+            length=persons,
+            label=f"seeding {persons} persons",
+            file=sys.stderr,
+            show_pos=True,
+            show_eta=True,
+        ) as bar:
+            added = seeding.seed_bulk(db, policy, now, persons, progress=bar.update)
+        click.echo(f"added {added['added']} generated persons (now {added['total_generated']})")
+    for card_no in person_files:
+        with db.transaction() as session:
+            data = admin.person_file(session, card_no)
+        path = out / "persons" / f"{card_no.upper()}.json"
+        _write_person_file(path, data)
+        click.echo(f"wrote {path}")
+    db.dispose()
+
+
+def _write_person_file(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def _write_demo(out: Path, demo: dict[str, Any]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    _write_private(
+        out / "institutions.json",
+        json.dumps(demo["institutions"], ensure_ascii=False, indent=2) + "\n",
+    )
+    index = {}
+    for key, person in demo["persons"].items():
+        if person["person_file"] is not None:
+            _write_person_file(out / "persons" / f"{key}.json", person["person_file"])
+        index[key] = {k: v for k, v in person.items() if k not in ("person_file", "id_number")}
+    (out / "demo.json").write_text(
+        json.dumps(index, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
+
+
+@center.command("person-file")
+@_db_option
+@click.option("--card-no", required=True, help="The card's number.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@_errors
+def person_file(db_url: str, card_no: str, out: Path) -> None:
+    """Write the person file of any card, for `sscard card new --profile ningbo-gen3 --person`."""
+    from sscard_terminal.center import admin
+    from sscard_terminal.center.db import Database
+
+    db = Database(db_url)
+    with db.transaction() as session:
+        data = admin.person_file(session, card_no)
+    _write_person_file(out, data)
+    click.echo(f"wrote {out}: sscard card new --profile ningbo-gen3 --person {out} --out IMAGE")
+
+
+@center.command()
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write here instead of standard output.",
+)
+@_errors
+def openapi(out: Path | None) -> None:
+    """Print the OpenAPI description of the national endpoint and the admin API."""
+    from sscard_terminal.center.api import create_app
+    from sscard_terminal.center.db import Database
+    from sscard_terminal.center.policy import load_policy
+
+    app = create_app(Database("sqlite://"), load_policy(), admin_token=None)
+    text = json.dumps(app.openapi(), ensure_ascii=False, indent=2) + "\n"
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {out}")
+
+
+@center.command()
+@click.option(
+    "--secret-file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="File holding the institution's secret.",
+)
+@click.argument("envelope_file", type=click.File("rb"), default="-")
+@_errors
+def sign(secret_file: str, envelope_file: Any) -> None:
+    """Print the canonical string and cainfo of an envelope (to debug a client's signing)."""
+    from sscard_terminal.center import signature, wire
+
+    envelope = wire.loads(envelope_file.read())
+    if not isinstance(envelope, dict):
+        raise CenterCliError("the envelope must be a JSON object")
+    secret = Path(secret_file).read_text(encoding="utf-8").strip()
+    click.echo(signature.canonical_string(envelope))
+    click.echo(signature.sign(envelope, secret))
+
+
+@center.command()
+@click.option("--url", default="http://127.0.0.1:8080", show_default=True)
+@click.option(
+    "--institutions",
+    "institutions_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="institutions.json written by `sscard center seed`.",
+)
+@click.option("--code", "fixmedins_code", required=True, help="The sending institution.")
+@click.option("--opter", default="0001", show_default=True)
+@click.option("--insuplc", default="", help="insuplc_admdvs of the envelope.")
+@click.argument("infno")
+@click.argument("input_json")
+@_errors
+def call(
+    url: str,
+    institutions_file: str,
+    fixmedins_code: str,
+    opter: str,
+    insuplc: str,
+    infno: str,
+    input_json: str,
+) -> None:
+    """Sign in (9001) and send one transaction; print the answer.
+
+    Exit code 7 when the center refuses (infcode -1), 8 when no answer came.
+    """
+    import httpx
+
+    from sscard_terminal.center import signature, wire
+    from sscard_terminal.center.api import CALL_SERVICE
+    from sscard_terminal.center.clock import system_clock
+
+    known = json.loads(Path(institutions_file).read_text(encoding="utf-8"))
+    inst = next((i for i in known if i["fixmedins_code"] == fixmedins_code), None)
+    if inst is None:
+        raise CenterCliError(f"{fixmedins_code} is not in {institutions_file}")
+    payload = wire.loads(input_json)
+    counter = iter(range(1, 10000))
+
+    def envelope(number: str, body: Any, sign_no: str) -> dict[str, Any]:
+        now = system_clock().replace(tzinfo=None)
+        env = {
+            "infno": number,
+            "msgid": f"{fixmedins_code}{now:%Y%m%d%H%M%S}"
+            f"{(os.getpid() * 10 + next(counter)) % 10000:04d}",
+            "mdtrtarea_admvs": inst["admdvs"],
+            "insuplc_admdvs": insuplc,
+            "recer_sys_code": "FSI_LOCAL",
+            "signtype": signature.SIGNTYPE,
+            "infver": "V1.0",
+            "opter_type": "1",
+            "opter": opter,
+            "opter_name": opter,
+            "inf_time": f"{now:%Y-%m-%d %H:%M:%S}",
+            "fixmedins_code": fixmedins_code,
+            "fixmedins_name": inst["fixmedins_name"],
+            "sign_no": sign_no,
+            "input": body,
+        }
+        env["cainfo"] = signature.sign(env, inst["secret"])
+        return env
+
+    def post(env: dict[str, Any]) -> dict[str, Any]:
+        try:
+            response = httpx.post(
+                url.rstrip("/") + CALL_SERVICE, content=wire.dumps(env), timeout=30
+            )
+        except httpx.ConnectError as exc:
+            raise CenterCliError(f"cannot reach {url} ({exc}); nothing was sent", 1) from None
+        except httpx.HTTPError:
+            raise CenterCliError(
+                f"no answer to {env['msgid']}: query it with 5203 or reverse it with 2601",
+                ExitCode.OUTCOME_UNKNOWN,
+            ) from None
+        answer = wire.loads(response.content)
+        if not isinstance(answer, dict):
+            raise CenterCliError(f"HTTP {response.status_code}: not an envelope")
+        return answer
+
+    signed = post(envelope("9001", {"signIn": {"opter_no": opter, "mac": "", "ip": ""}}, ""))
+    if str(signed.get("infcode")) != "0":
+        raise CenterCliError(f"sign-in refused: {signed.get('err_msg')}", ExitCode.CENTER_REFUSED)
+    answer = post(envelope(infno, payload, signed["output"]["signinoutb"]["sign_no"]))
+    click.echo(wire.dumps(answer).decode("utf-8"))
+    if str(answer.get("infcode")) != "0":
+        raise CenterCliError(f"refused: {answer.get('err_msg')}", ExitCode.CENTER_REFUSED)

@@ -1,0 +1,361 @@
+"""``sscard hospital swipe|refund``, ``sscard pharmacy buy|cancel``,
+``sscard kiosk register``: the terminal flows (issue 5, points 3 and 5).
+
+Thin calls into :mod:`sscard_terminal.terminal.flows`. Each command takes the
+card reader (``--reader``), the security module (``--sam``), the PIN as
+``sscard pin`` does (hidden prompt, ``--pin-pad FILE`` or ``--pin-fd N``), the
+terminal's configuration (``--config terminal.yaml`` and the same overrides
+as ``sscard journal resolve``) and ``--center URL``; it shows its progress on
+stderr and prints the receipt (text, or ``--json``) on stdout. The exit codes
+are the foundation issue's (:class:`sscard_terminal.errors.ExitCode`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from sscard_terminal.cli.journal import _config_option, _journal_option, _terminal_config
+from sscard_terminal.cli.options import (
+    _open_sam,
+    _pin_options,
+    _pin_source,
+    _sam_options,
+    handle_errors,
+)
+from sscard_terminal.errors import UsageError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_TERMINAL_KEYS = (
+    "fixmedins_code",
+    "fixmedins_name",
+    "mdtrtarea_admvs",
+    "secret_file",
+    "opter",
+    "opter_name",
+    "opter_type",
+    "timeout",
+)
+
+
+def _flow_options(func: F) -> F:
+    """--reader, the SAM, the PIN, the terminal and the output options."""
+    options = [
+        click.option("--reader", help="Reader name (or a unique part of it)."),
+        click.option("--center", "center_url", default=None, help="The center's base URL."),
+        _config_option,
+        _journal_option,
+        click.option("--fixmedins-code", default=None, help="Institution code (12 characters)."),
+        click.option("--fixmedins-name", default=None, help="Institution name."),
+        click.option(
+            "--admvs", "mdtrtarea_admvs", default=None, help="Division of care (6 digits)."
+        ),
+        click.option(
+            "--secret-file",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=None,
+            help="File holding the institution's secret (owner-readable).",
+        ),
+        click.option("--opter", default=None, help="Operator or terminal number."),
+        click.option("--opter-name", default=None, help="Operator or terminal name."),
+        click.option(
+            "--opter-type",
+            type=click.Choice(["1", "2", "3"]),
+            default=None,
+            help="1 operator, 2 self-service kiosk, 3 mobile.",
+        ),
+        click.option(
+            "--timeout", type=click.FloatRange(0.1, 600), default=None, help="HTTP timeout (s)."
+        ),
+        click.option("--json", "as_json", is_flag=True, help="Print the receipt as JSON."),
+        click.option("--quiet", "-q", is_flag=True, help="No progress on stderr."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return _pin_options(_sam_options(func))
+
+
+def _open_card(reader: str | None) -> Any:
+    """The connected transport of the card (PC/SC); a seam for tests."""
+    from sscard_terminal.driver.discovery import open_reader
+
+    return open_reader(reader)
+
+
+@contextmanager
+def _session(kw: dict[str, Any], *, kiosk: bool = False) -> Iterator[dict[str, Any]]:
+    """Open the security module, the card, the PIN source and the client from
+    the common options; close them all at the end."""
+    from sscard_terminal.driver.sscard import SocialSecurityCard
+
+    overrides = {key: kw.pop(key, None) for key in _TERMINAL_KEYS}
+    if kiosk and overrides["opter_type"] is None:
+        overrides["opter_type"] = "2"
+    config = _terminal_config(kw.pop("config_path"), kw.pop("journal_path"), overrides)
+    pins = _pin_source(kw.pop("pin_fd"), kw.pop("pin_pad"))
+    quiet = kw.pop("quiet")
+    sam = _open_sam(
+        kw.pop("sam"), kw.pop("sam_reader"), kw.pop("key_file"), kw.pop("keyservice_url"),
+        kw.pop("terminal"),
+    )  # fmt: skip
+    try:
+        client = config.client(kw.pop("center_url"))
+        try:
+            transport = _open_card(kw.pop("reader"))
+            try:
+                yield {
+                    "card": SocialSecurityCard(transport),
+                    "sam": sam,
+                    "pins": pins,
+                    "client": client,
+                    "progress": None if quiet else _progress,
+                    "journal": config.journal_path,
+                }
+            finally:
+                transport.close()
+        finally:
+            client.close()
+    finally:
+        if sam is not None:
+            sam.close()
+
+
+def _progress(step: str) -> None:
+    click.echo(f"… {step}", err=True)
+
+
+def _show(receipt: Any, as_json: bool) -> None:
+    click.echo(receipt.to_json_text() if as_json else receipt.to_text())
+
+
+def _confirm(yes: bool) -> Callable[[Any], bool]:
+    """Show the split (fund, account, cash) and ask, unless --yes."""
+
+    def ask(split: Any) -> bool:
+        click.echo(
+            f"total {split.medfee_sumamt}  fund {split.fund_pay_sumamt}  "
+            f"account {split.acct_pay}  cash {split.psn_cash_pay}",
+            err=True,
+        )
+        if yes:
+            return True
+        return click.confirm("settle?", default=True, err=True)
+
+    return ask
+
+
+def _items(items_file: Path | None, item: tuple[str, ...]) -> list[Any]:
+    from sscard_terminal.terminal.flows import load_items, parse_item
+
+    found = (load_items(items_file) if items_file else []) + [parse_item(t) for t in item]
+    if not found:
+        raise UsageError("no items", hint="give --items FILE or --item CODE:COUNT:PRICE[:NAME]")
+    return found
+
+
+def _payments(payment_fails: bool) -> Any:
+    from sscard_terminal.terminal.payment import SimulatedPayments
+
+    return SimulatedPayments(fail_next=1 if payment_fails else 0)
+
+
+_items_options = [
+    click.option(
+        "--items",
+        "items_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help='JSON file of items: [{"code", "count", "price", "name"}].',
+    ),
+    click.option("--item", multiple=True, metavar="CODE:COUNT:PRICE[:NAME]", help="One item."),
+]
+_yes_option = click.option("--yes", "-y", is_flag=True, help="Settle without asking.")
+_payment_option = click.option(
+    "--payment-fails", is_flag=True, help="The simulated payment provider declines the payment."
+)
+
+
+def _with(options: list[Any]) -> Callable[[F], F]:
+    def apply(func: F) -> F:
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return apply
+
+
+# -- hospital --------------------------------------------------------------------------------
+@click.group()
+def hospital() -> None:
+    """Hospital outpatient settlement by card: swipe and refund."""
+
+
+@hospital.command("swipe")
+@_flow_options
+@_with(_items_options)
+@click.option("--dise-codg", default=None, help="Diagnosis code (ICD-10), for 2203.")
+@click.option("--dise-name", default=None, help="Diagnosis name.")
+@_yes_option
+@handle_errors
+def hospital_swipe(
+    items_file: Path | None,
+    item: tuple[str, ...],
+    dise_codg: str | None,
+    dise_name: str | None,
+    yes: bool,
+    as_json: bool,
+    **kw: Any,
+) -> None:
+    """Card, PIN, 1101, 2201, 2203, 2204, 2206 (the split), 2207, card record, receipt."""
+    from sscard_terminal.terminal import flows
+
+    lines = _items(items_file, item)
+    with _session(kw) as s:
+        receipt = flows.hospital_swipe(
+            s["card"], s["sam"], s["pins"], s["client"], lines,
+            confirm=_confirm(yes), dise_codg=dise_codg, dise_name=dise_name,
+            progress=s["progress"],
+        )  # fmt: skip
+    _show(receipt, as_json)
+
+
+@hospital.command("refund")
+@_flow_options
+@click.option("--setl-id", required=True, help="The settlement to refund.")
+@click.option("--mdtrt-id", required=True, help="Its visit.")
+@handle_errors
+def hospital_refund(setl_id: str, mdtrt_id: str, as_json: bool, **kw: Any) -> None:
+    """Card, PIN, 1101, 2208 (then 2205 and 2202), card record, receipt."""
+    from sscard_terminal.terminal import flows
+
+    with _session(kw) as s:
+        receipt = flows.hospital_refund(
+            s["card"], s["sam"], s["pins"], s["client"],
+            setl_id=setl_id, mdtrt_id=mdtrt_id, progress=s["progress"],
+        )  # fmt: skip
+    _show(receipt, as_json)
+
+
+# -- pharmacy --------------------------------------------------------------------------------
+@click.group()
+def pharmacy() -> None:
+    """Pharmacy purchase by card: buy and cancel."""
+
+
+@pharmacy.command("buy")
+@_flow_options
+@_with(_items_options)
+@_yes_option
+@_payment_option
+@handle_errors
+def pharmacy_buy(
+    items_file: Path | None,
+    item: tuple[str, ...],
+    yes: bool,
+    payment_fails: bool,
+    as_json: bool,
+    **kw: Any,
+) -> None:
+    """Card, PIN, 1101, 2101, the cash part, 2102, card record, receipt."""
+    from sscard_terminal.terminal import flows
+
+    lines = _items(items_file, item)
+    with _session(kw) as s:
+        receipt = flows.pharmacy_purchase(
+            s["card"], s["sam"], s["pins"], s["client"], lines, _payments(payment_fails),
+            confirm=_confirm(yes), progress=s["progress"],
+        )  # fmt: skip
+    _show(receipt, as_json)
+
+
+@pharmacy.command("cancel")
+@_flow_options
+@click.option("--setl-id", required=True, help="The settlement to cancel.")
+@click.option("--mdtrt-id", required=True, help="Its mdtrt_id (from the receipt).")
+@handle_errors
+def pharmacy_cancel(setl_id: str, mdtrt_id: str, as_json: bool, **kw: Any) -> None:
+    """Card, PIN, 1101, 2103, card record, receipt."""
+    from sscard_terminal.terminal import flows
+
+    with _session(kw) as s:
+        receipt = flows.pharmacy_cancel(
+            s["card"], s["sam"], s["pins"], s["client"],
+            setl_id=setl_id, mdtrt_id=mdtrt_id, progress=s["progress"],
+        )  # fmt: skip
+    _show(receipt, as_json)
+
+
+# -- kiosk -----------------------------------------------------------------------------------
+@click.group()
+def kiosk() -> None:
+    """Self-service kiosk: registration with a queue number."""
+
+
+@kiosk.command("register")
+@_flow_options
+@click.option(
+    "--schedule",
+    "schedule_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The hospital's schedule (default: the demo schedule).",
+)
+@click.option("--department", default=None, help="Department code or name.")
+@click.option("--doctor", default=None, help="Doctor code or name.")
+@click.option(
+    "--queue",
+    "queue_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Queue-number file (default: next to the journal).",
+)
+@_yes_option
+@_payment_option
+@handle_errors
+def kiosk_register(
+    schedule_file: Path | None,
+    department: str | None,
+    doctor: str | None,
+    queue_file: Path | None,
+    yes: bool,
+    payment_fails: bool,
+    as_json: bool,
+    **kw: Any,
+) -> None:
+    """Card, PIN, 1101, department and doctor, 2201, 2204, 2206, payment, 2207, receipt.
+
+    Without --department/--doctor, shows the schedule.
+    """
+    from sscard_terminal.terminal import flows
+    from sscard_terminal.terminal.schedule import load_schedule
+
+    schedule = load_schedule(schedule_file)
+    if not department or not doctor:
+        for dept in schedule.departments:
+            for doc in dept.doctors:
+                click.echo(
+                    f"{dept.code} {dept.name}  {doc.code} {doc.name} {doc.title}  "
+                    f"{Decimal(doc.fee):>6} yuan  {doc.places} places"
+                )
+        raise UsageError("choose a --department and a --doctor from the schedule")
+    with _session(kw, kiosk=True) as s:
+        journal: Path = s["journal"]
+        queue = flows.QueueBook(queue_file or journal.with_name(journal.stem + "-queue.db"))
+        try:
+            receipt = flows.kiosk_register(
+                s["card"], s["sam"], s["pins"], s["client"], schedule, department, doctor,
+                _payments(payment_fails), queue=queue, confirm=_confirm(yes),
+                progress=s["progress"],
+            )  # fmt: skip
+        finally:
+            queue.close()
+    _show(receipt, as_json)
+
+
+#: the groups to add to ``sscard`` (cli/main.py: ``cli.add_command(...)``)
+COMMANDS = (hospital, pharmacy, kiosk)

@@ -1,0 +1,122 @@
+"""Options and helpers shared by the ``sscard`` commands: error handling with
+the exit codes of :class:`sscard_terminal.errors.ExitCode`, the security-module
+options and the PIN sources (a PIN never comes from an argument)."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from sscard_terminal.errors import SscardError, UsageError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"sscard: {message}", err=True)
+    sys.exit(code)
+
+
+def handle_errors(func: F) -> F:
+    """Turn our errors into one line and an exit code; never show a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except SscardError as exc:
+            _fail(exc.one_line(), int(exc.exit_code))
+        except KeyboardInterrupt:
+            _fail("interrupted", 130)
+        except OSError as exc:
+            _fail(f"{exc.strerror or exc} ({getattr(exc, 'filename', '') or 'system'})", 1)
+        except Exception as exc:  # a bug: still one line, and say where to look
+            logging.getLogger(__name__).debug("internal error", exc_info=True)
+            _fail(f"internal error ({type(exc).__name__}); run with -vv for details", 1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _sam_options(func: F) -> F:
+    for option in reversed(
+        [
+            click.option(
+                "--sam",
+                type=click.Choice(["none", "software", "pcsc", "keyservice"]),
+                default="none",
+                show_default=True,
+                help="Security module for authentication (3.0 cards need one to read EF06).",
+            ),
+            click.option("--sam-reader", help="PSAM reader for --sam pcsc [Virtual PCD 00 01]."),
+            click.option(
+                "--key-file", help="Test key-set file for --sam software [ningbo-test-keys]."
+            ),
+            click.option(
+                "--keyservice", "keyservice_url", help="Key service URL for --sam keyservice."
+            ),
+            click.option("--terminal", default="", help="Terminal number (key service, the line)."),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def _open_sam(
+    sam: str, sam_reader: str | None, key_file: str | None, url: str | None, terminal: str
+) -> Any:
+    from sscard_terminal.driver.sam import open_security_module
+
+    if sam == "none":
+        return None
+    if sam == "keyservice":
+        if not url or not terminal:
+            raise UsageError("--sam keyservice needs --keyservice URL and --terminal NUMBER")
+        return open_security_module("keyservice", url=url, terminal=terminal)
+    if sam == "pcsc":
+        return open_security_module("pcsc", reader=sam_reader or "Virtual PCD 00 01")
+    options: dict[str, Any] = {"terminal_number": terminal}
+    if key_file:
+        from sscard_terminal.vcard.profile import resolve_key_set_path
+
+        options["key_file"] = (
+            key_file
+            if "/" in key_file or key_file.endswith(".yaml")
+            else resolve_key_set_path(key_file)
+        )
+    return open_security_module("software", **options)
+
+
+def _pin_options(func: F) -> F:
+    func = click.option(
+        "--pin-pad",
+        "pin_pad",
+        metavar="FILE",
+        help="Use the simulated PIN pad, loaded with the entries of FILE (one per line).",
+    )(func)
+    func = click.option(
+        "--pin-fd",
+        type=int,
+        metavar="N",
+        help="Read the PIN(s) from file descriptor N, one per line.",
+    )(func)
+    return func
+
+
+def _pin_source(pin_fd: int | None, pin_pad: str | None) -> Any:
+    """The PIN never comes from an argument or the environment: prompt, PIN pad or fd."""
+    from sscard_terminal.driver.pin import FdPin, PromptPin, SimulatedPinPad
+
+    if pin_fd is not None and pin_pad is not None:
+        raise UsageError("choose one of --pin-fd and --pin-pad")
+    if pin_fd is not None:
+        return FdPin(pin_fd)
+    if pin_pad is not None:
+        return SimulatedPinPad.from_file(pin_pad)
+    if not sys.stdin.isatty():
+        raise UsageError("no terminal to ask for the PIN", hint="use --pin-fd N or --pin-pad FILE")
+    return PromptPin()

@@ -1,0 +1,188 @@
+"""A terminal's configuration: ``terminal.yaml``.
+
+Everything a terminal needs to speak the interface (settlement-interface.md,
+"Request envelope": fixmedins_code/name, mdtrtarea_admvs, opter_type, opter,
+opter_name, recer_sys_code, dev_no), where its center is, and where its
+journal lives. The institution's secret is never in the file: it names a file
+that holds it (readable by its owner only), so that the configuration can be
+shown and copied without the secret. Relative paths are relative to the
+configuration file. For example::
+
+    center: http://127.0.0.1:8080
+    journal: journal-H33020300001-0001.db
+    timeout: 15
+    msgid_slot: 0              # 0-99: each terminal of the institution its own
+    institution:
+      fixmedins_code: H33020300001
+      fixmedins_name: 宁波市第一医院
+      mdtrtarea_admvs: "330203"
+      secret_file: H33020300001.secret
+    operator:
+      opter_type: 1            # 1 operator, 2 self-service kiosk
+      opter: "0001"
+      opter_name: 收费员01
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from sscard_terminal.settlement.client import InstitutionConfig, Operator, SettlementClient
+from sscard_terminal.settlement.envelope import DEFAULT_RECER_SYS_CODE, OpterType
+from sscard_terminal.settlement.errors import ConfigError
+
+__all__ = ["EXAMPLE", "InstitutionSection", "OperatorSection", "TerminalConfig", "read_secret"]
+
+EXAMPLE = __doc__.split("For example::\n\n", 1)[1] if __doc__ else ""
+
+
+class InstitutionSection(BaseModel):
+    """``institution:`` of terminal.yaml."""
+
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+
+    fixmedins_code: str = Field(pattern=r"^[A-Z0-9]{12}$")
+    fixmedins_name: str = Field(min_length=1, max_length=200)
+    mdtrtarea_admvs: str = Field(pattern=r"^\d{6}$")
+    secret_file: Path
+    recer_sys_code: str = Field(default=DEFAULT_RECER_SYS_CODE, min_length=1, max_length=10)
+
+
+class OperatorSection(BaseModel):
+    """``operator:`` of terminal.yaml."""
+
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+
+    opter_type: str = Field(default="1", pattern=r"^[123]$")
+    opter: str = Field(min_length=1, max_length=30)
+    opter_name: str = Field(min_length=1, max_length=50)
+    dev_no: str = Field(default="", max_length=100)
+    mac: str = Field(default="", max_length=64)
+    ip: str = Field(default="", max_length=64)
+
+
+class TerminalConfig(BaseModel):
+    """terminal.yaml."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    center: str | None = None
+    journal: Path | None = None
+    timeout: float = Field(default=15.0, gt=0, le=600)
+    msgid_slot: int = Field(default=0, ge=0, le=99)
+    institution: InstitutionSection
+    operator: OperatorSection
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> TerminalConfig:
+        """Read and check a terminal.yaml; relative paths become relative to it."""
+        where = Path(path)
+        try:
+            raw = yaml.safe_load(where.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read {where}: {exc.strerror or exc}",
+                hint="give --config, or set SSCARD_TERMINAL_CONFIG",
+            ) from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{where} is not YAML: {exc}") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{where}: a terminal configuration is a YAML mapping")
+        config = cls.from_mapping(raw, source=str(where))
+        return config.relative_to(where.parent)
+
+    @classmethod
+    def from_mapping(cls, raw: dict[str, Any], *, source: str = "terminal.yaml") -> TerminalConfig:
+        """Check a configuration given as a mapping."""
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as exc:
+            parts = []
+            for error in exc.errors(include_url=False, include_input=False)[:6]:
+                where = ".".join(str(p) for p in error["loc"])
+                parts.append(f"{where}: {error['msg']}")
+            raise ConfigError(f"{source}: " + "; ".join(parts)) from None
+
+    def relative_to(self, base: Path) -> TerminalConfig:
+        """Relative paths made relative to ``base``."""
+        secret = self.institution.secret_file
+        journal = self.journal
+        return self.model_copy(
+            update={
+                "institution": self.institution.model_copy(
+                    update={"secret_file": secret if secret.is_absolute() else base / secret}
+                ),
+                "journal": base / self.journal_path
+                if journal is None or not journal.is_absolute()
+                else journal,
+            }
+        )
+
+    @property
+    def journal_path(self) -> Path:
+        """The journal file: as configured, else journal-<code>-<opter>.db here."""
+        if self.journal is not None:
+            return self.journal
+        return Path(f"journal-{self.institution.fixmedins_code}-{self.operator.opter}.db")
+
+    def institution_config(self) -> InstitutionConfig:
+        """The institution with its secret read from ``secret_file``."""
+        section = self.institution
+        return InstitutionConfig(
+            fixmedins_code=section.fixmedins_code,
+            fixmedins_name=section.fixmedins_name,
+            mdtrtarea_admvs=section.mdtrtarea_admvs,
+            secret=read_secret(section.secret_file),
+            recer_sys_code=section.recer_sys_code,
+        )
+
+    def operator_config(self) -> Operator:
+        section = self.operator
+        return Operator(
+            opter_type=OpterType(section.opter_type),
+            opter=section.opter,
+            opter_name=section.opter_name,
+            dev_no=section.dev_no,
+            mac=section.mac,
+            ip=section.ip,
+        )
+
+    def client(self, center: str | None = None) -> SettlementClient:
+        """A :class:`SettlementClient` for this terminal (``center`` overrides the file)."""
+        url = center or self.center
+        if not url:
+            raise ConfigError("no center URL", hint="give --center URL or `center:` in the file")
+        return SettlementClient(
+            url,
+            self.institution_config(),
+            self.operator_config(),
+            self.journal_path,
+            self.timeout,
+            msgid_slot=self.msgid_slot,
+        )
+
+
+def read_secret(path: str | os.PathLike[str]) -> str:
+    """The institution's secret from its file (first line, stripped). Refuses a
+    file that others than its owner's group can read."""
+    where = Path(path)
+    try:
+        mode = where.stat().st_mode
+        text = where.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read the secret file {where}: {exc.strerror or exc}") from None
+    if os.name == "posix" and mode & stat.S_IROTH:
+        raise ConfigError(
+            f"the secret file {where} is readable by everyone",
+            hint=f"chmod 600 {where}",
+        )
+    secret = text.strip().splitlines()[0].strip() if text.strip() else ""
+    if not secret:
+        raise ConfigError(f"the secret file {where} is empty")
+    return secret

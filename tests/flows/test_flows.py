@@ -1,0 +1,545 @@
+"""End-to-end tests of the terminal flows (issue 5, point 3): the real center
+(SQLite, the demo seed, uvicorn on a free port), the demo persons' cards made
+from the center's person files and run in-process (virtual transport), the
+software SAM and a simulated PIN pad."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "center"))
+
+from center_helpers import Admin  # noqa: E402
+
+from sscard_terminal.center.api import create_app  # noqa: E402
+from sscard_terminal.center.clock import system_clock  # noqa: E402
+from sscard_terminal.center.db import Database, migrate  # noqa: E402
+from sscard_terminal.center.policy import load_policy  # noqa: E402
+from sscard_terminal.center.seed import seed_demo  # noqa: E402
+from sscard_terminal.codecs.transaction import TransactionType  # noqa: E402
+from sscard_terminal.driver.pin import SimulatedPinPad  # noqa: E402
+from sscard_terminal.driver.sam import open_security_module  # noqa: E402
+from sscard_terminal.driver.sscard import SocialSecurityCard  # noqa: E402
+from sscard_terminal.errors import PinError, WrongPinError  # noqa: E402
+from sscard_terminal.settlement import (  # noqa: E402
+    InstitutionConfig,
+    Operator,
+    SettlementClient,
+)
+from sscard_terminal.settlement.envelope import OpterType  # noqa: E402
+from sscard_terminal.settlement.errors import CenterRefused  # noqa: E402
+from sscard_terminal.settlement.journal import Status  # noqa: E402
+from sscard_terminal.terminal.flows import (  # noqa: E402
+    Declined,
+    Item,
+    NotEligible,
+    QueueBook,
+    hospital_refund,
+    hospital_swipe,
+    kiosk_register,
+    load_items,
+    parse_item,
+    pharmacy_cancel,
+    pharmacy_purchase,
+)
+from sscard_terminal.terminal.payment import PaymentFailed, SimulatedPayments  # noqa: E402
+from sscard_terminal.terminal.schedule import load_schedule  # noqa: E402
+from sscard_terminal.transport.base import open_transport  # noqa: E402
+from sscard_terminal.vcard.cardos import CardOS  # noqa: E402
+from sscard_terminal.vcard.factory import new_image  # noqa: E402
+
+ADMIN_TOKEN = "flows-tests-admin-token-0123456789abcdef"
+HOSPITAL = "H33020300001"
+PHARMACY = "P33020300003"
+PIN = "123456"  # ningbo-gen3's initial PIN
+CLASS_A_SERVICE = "001102000010000"  # 普通门诊诊查费, cap 25.00
+CLASS_A_DRUG = "XC10AAA005A001010100004"  # 阿托伐他汀钙片
+CLASS_B_DRUG = "XR05CBA020E001010100002"  # 氨溴索口服溶液
+CLASS_C = "310100001"  # 自费体检项目
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Center:
+    db: Database
+    base_url: str
+    admin: Admin
+    demo: dict[str, Any]
+    server: uvicorn.Server
+    thread: threading.Thread
+
+    def institution(self, code: str) -> InstitutionConfig:
+        inst = next(i for i in self.demo["institutions"] if i["fixmedins_code"] == code)
+        return InstitutionConfig(code, inst["fixmedins_name"], inst["admdvs"], inst["secret"])
+
+    def person(self, key: str) -> dict[str, Any]:
+        return self.demo["persons"][key]  # type: ignore[no-any-return]
+
+    def balance(self, psn_no: str) -> Decimal:
+        view = self.admin.request("GET", f"/persons/{psn_no}")
+        return Decimal(str(view["account_balance"]))
+
+
+@pytest.fixture(scope="module")
+def center(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Center]:
+    tmp = tmp_path_factory.mktemp("center")
+    policy = load_policy()
+    db = Database(f"sqlite:///{tmp}/center.db")
+    migrate(db)
+    demo = seed_demo(db, policy, system_clock())
+    app = create_app(db, policy, admin_token=ADMIN_TOKEN)
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+        time.sleep(0.01)
+    base = f"http://127.0.0.1:{port}"
+    admin = Admin(httpx.Client(base_url=base, timeout=30), ADMIN_TOKEN)
+    try:
+        yield Center(db, base, admin, demo, server, thread)
+    finally:
+        admin.http.close()
+        server.should_exit = True
+        thread.join(timeout=10)
+        db.dispose()
+
+
+_SLOTS: dict[str, int] = {}
+
+
+@pytest.fixture
+def make_client(center: Center, tmp_path: Path) -> Iterator[Any]:
+    made: list[SettlementClient] = []
+
+    def make(code: str = HOSPITAL, *, opter: str = "0001", kiosk: bool = False) -> SettlementClient:
+        journal = tmp_path / f"journal-{code}-{opter}.db"
+        # msgids are unique per institution: each journal (terminal) its own slot
+        slot = _SLOTS.setdefault(str(journal), len(_SLOTS) % 100)
+        client = SettlementClient(
+            center.base_url,
+            center.institution(code),
+            Operator(
+                OpterType.KIOSK if kiosk else OpterType.OPERATOR,
+                opter,
+                "自助机" if kiosk else "收费员甲",
+            ),
+            journal,
+            10.0,
+            msgid_slot=slot,
+        )
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        client.close()
+
+
+def card_of(center: Center, key: str, tmp_path: Path) -> SocialSecurityCard:
+    """The demo person's card, personalised from the center's person file."""
+    person_file = tmp_path / f"{key}.json"
+    person_file.write_text(
+        json.dumps(center.person(key)["person_file"], ensure_ascii=False), encoding="utf-8"
+    )
+    transport = open_transport("virtual", card=CardOS(new_image("ningbo-gen3", person_file)))
+    transport.connect()
+    return SocialSecurityCard(transport)
+
+
+@pytest.fixture
+def sam() -> Iterator[Any]:
+    module = open_security_module("software")
+    yield module
+    module.close()
+
+
+def card_log(card: SocialSecurityCard) -> list[Any]:
+    card.select_ssse()
+    return card.read_log()
+
+
+def hospital_items() -> list[Item]:
+    return [
+        Item(CLASS_A_SERVICE, Decimal(1), Decimal("30.00"), "诊查费"),
+        Item(CLASS_B_DRUG, Decimal(2), Decimal("60.00"), "氨溴索口服溶液"),
+        Item(CLASS_C, Decimal(1), Decimal("100.00"), "体检"),
+    ]
+
+
+# -- hospital --------------------------------------------------------------------------------
+def test_hospital_swipe_and_refund(
+    center: Center, make_client: Any, sam: Any, tmp_path: Path
+) -> None:
+    client = make_client()
+    card = card_of(center, "normal", tmp_path)
+    psn_no = center.person("normal")["psn_no"]
+    before = center.balance(psn_no)
+    shown = []
+
+    def confirm(split: Any) -> bool:
+        shown.append(split)
+        return True
+
+    steps: list[str] = []
+    apdus: list[bytes] = []
+    transmit = card.transport.transmit
+
+    def counted(command: bytes) -> bytes:
+        apdus.append(command)
+        return transmit(command)
+
+    card.transport.transmit = counted  # type: ignore[method-assign]
+    receipt = hospital_swipe(
+        card,
+        sam,
+        SimulatedPinPad([PIN]),
+        client,
+        hospital_items(),
+        confirm=confirm,
+        dise_codg="J06.900",
+        dise_name="上呼吸道感染",
+        progress=steps.append,
+    )
+    card.transport.transmit = transmit  # type: ignore[method-assign]
+    print(f"card APDUs of a hospital swipe: {len(apdus)}")
+    assert len(apdus) < 25  # issue 5, point 7
+    assert receipt.total == Decimal("250.00")
+    assert receipt.total == receipt.fund + receipt.account + receipt.cash
+    assert shown and shown[0].psn_cash_pay == receipt.cash and shown[0].acct_pay == receipt.account
+    assert receipt.setl_id and receipt.msgid and receipt.extra["card_record"] == "written"
+    assert receipt.balance == before - receipt.account == center.balance(psn_no)
+    assert [s.split()[0] for s in steps if s[0].isdigit()] == [
+        "1101", "2201", "2203", "2204", "2206", "2207",
+    ]  # fmt: skip
+    entry = client.journal.get(receipt.msgid)
+    assert entry is not None and entry.infno == "2207" and entry.status is Status.SUCCESS
+    # the card's log
+    [record] = card_log(card)
+    assert record.type is TransactionType.HOSPITAL and record.institution == HOSPITAL
+    assert record.amount == receipt.total and record.balance == receipt.balance
+    assert record.serial == entry.id
+    # text and JSON
+    assert receipt.setl_id in receipt.to_text()
+    as_json = receipt.to_json()
+    assert as_json["total"] == "250.00" and "张三" not in json.dumps(as_json, ensure_ascii=False)
+    # the refund (2208), a REFUND record
+    refund = hospital_refund(
+        card_of_same(card),
+        sam,
+        SimulatedPinPad([PIN]),
+        client,
+        setl_id=receipt.setl_id,
+        mdtrt_id=receipt.extra["mdtrt_id"],
+    )
+    assert refund.total == -receipt.total and refund.extra["card_record"] == "written"
+    assert "visit" not in refund.extra
+    assert center.balance(psn_no) == before
+    found = client.settlement_query(
+        client.person_by_card(card_number(card), card_sn(card)).ref, setl_id=receipt.setl_id
+    )
+    assert found.setlinfo is not None and found.setlinfo.setl_stas == "cancelled"
+    kinds = [r.type for r in card_log(card)]
+    assert kinds == [TransactionType.REFUND, TransactionType.HOSPITAL]
+
+
+def card_of_same(card: SocialSecurityCard) -> SocialSecurityCard:
+    """The same card, taken out and put back (a new session: the PIN is asked again)."""
+    card.transport.reset()
+    return card
+
+
+def card_number(card: SocialSecurityCard) -> str:
+    card.select_ssse()
+    return card.read_issuer(("card_number",)).card_number or ""
+
+
+def card_sn(card: SocialSecurityCard) -> str:
+    card.select_ssse()
+    return card.read_issuer(("card_id_code",)).card_id_code or ""
+
+
+def test_declined_split_books_nothing(
+    center: Center, make_client: Any, sam: Any, tmp_path: Path
+) -> None:
+    client = make_client(opter="0002")
+    card = card_of(center, "normal", tmp_path)
+    with pytest.raises(Declined):
+        hospital_swipe(
+            card, sam, SimulatedPinPad([PIN]), client, hospital_items(), confirm=lambda s: False
+        )
+    infnos = [e.infno for e in client.journal.entries() if e.status is Status.SUCCESS]
+    assert "2207" not in infnos and infnos[-2:] == ["2205", "2202"]
+
+
+def test_card_removed_before_the_record_keeps_the_settlement(
+    center: Center, make_client: Any, sam: Any, tmp_path: Path
+) -> None:
+    client = make_client(opter="0003")
+    card = card_of(center, "normal", tmp_path)
+    real = card.append_transaction
+
+    def removed(record: Any) -> None:
+        card.transport.close()
+        real(record)
+
+    card.append_transaction = removed  # type: ignore[method-assign]
+    receipt = hospital_swipe(card, sam, SimulatedPinPad([PIN]), client, hospital_items()[:1])
+    assert receipt.extra["card_record"].startswith("missing")
+    assert receipt.msgid in receipt.extra["card_record"]
+    entry = client.journal.get(receipt.msgid)
+    assert entry is not None and entry.booked
+
+
+def test_wrong_pin_sends_nothing(
+    center: Center, make_client: Any, sam: Any, tmp_path: Path
+) -> None:
+    client = make_client(opter="0004")
+    card = card_of(center, "normal", tmp_path)
+    with pytest.raises(WrongPinError) as caught:
+        hospital_swipe(card, sam, SimulatedPinPad(["000000"]), client, hospital_items())
+    assert isinstance(caught.value, PinError) and caught.value.tries_left == 2
+    assert client.journal.entries() == []
+
+
+def test_lapsed_person_is_refused_with_the_centers_reason(
+    center: Center, make_client: Any, sam: Any, tmp_path: Path
+) -> None:
+    client = make_client(opter="0005")
+    card = card_of(center, "lapsed", tmp_path)
+    with pytest.raises(NotEligible, match=r"310 suspended since \d{4}-\d\d-01"):
+        hospital_swipe(card, sam, SimulatedPinPad([PIN]), client, hospital_items())
+    assert [e.infno for e in client.journal.entries() if e.infno != "9001"] == ["1101"]
+
+
+def test_lost_card_is_refused_by_the_center(
+    center: Center, make_client: Any, sam: Any, tmp_path: Path
+) -> None:
+    client = make_client(opter="0006")
+    card = card_of(center, "lost_card", tmp_path)
+    with pytest.raises(CenterRefused) as caught:
+        hospital_swipe(card, sam, SimulatedPinPad([PIN]), client, hospital_items())
+    assert caught.value.infno == "1101" and caught.value.err_msg
+
+
+# -- pharmacy --------------------------------------------------------------------------------
+def test_pharmacy_purchase_and_cancel(
+    center: Center, make_client: Any, sam: Any, tmp_path: Path
+) -> None:
+    client = make_client(PHARMACY)
+    card = card_of(center, "normal", tmp_path)
+    psn_no = center.person("normal")["psn_no"]
+    before = center.balance(psn_no)
+    payments = SimulatedPayments()
+    items = [
+        Item(CLASS_A_DRUG, Decimal(3), Decimal("10.00"), "阿托伐他汀钙片"),
+        Item("ZA00AAA0001000000000005", Decimal(1), Decimal("8.50"), "维生素C（保健）"),
+    ]
+    receipt = pharmacy_purchase(card, sam, SimulatedPinPad([PIN]), client, items, payments)
+    assert receipt.total == Decimal("38.50")
+    assert receipt.total == receipt.fund + receipt.account + receipt.cash
+    assert center.balance(psn_no) == before - receipt.account
+    if receipt.cash > 0:
+        [payment] = payments.payments.values()
+        assert payment.amount == receipt.cash and receipt.extra["payment"] == payment.reference
+    [record] = card_log(card)
+    assert record.type is TransactionType.PHARMACY and record.institution == PHARMACY
+    assert record.amount == Decimal("38.50")
+    cancel = pharmacy_cancel(
+        card_of_same(card),
+        sam,
+        SimulatedPinPad([PIN]),
+        client,
+        setl_id=receipt.setl_id,
+        mdtrt_id=receipt.extra["mdtrt_id"],
+    )
+    assert cancel.total == -receipt.total
+    assert center.balance(psn_no) == before
+    assert [r.type for r in card_log(card)][0] is TransactionType.CANCELLATION
+
+
+def test_pharmacy_payment_failure_books_nothing(
+    center: Center, make_client: Any, sam: Any, tmp_path: Path
+) -> None:
+    client = make_client(PHARMACY, opter="0002")
+    card = card_of(center, "normal", tmp_path)
+    items = [Item(CLASS_C, Decimal(1), Decimal("50.00"), "自费")]
+    with pytest.raises(PaymentFailed):
+        pharmacy_purchase(
+            card, sam, SimulatedPinPad([PIN]), client, items, SimulatedPayments(fail_next=1),
+            acct_used=False,  # all cash
+        )  # fmt: skip
+    assert "2102" not in [e.infno for e in client.journal.entries()]
+
+
+# -- kiosk -----------------------------------------------------------------------------------
+def test_kiosk_registration_with_a_queue_number(
+    center: Center, make_client: Any, sam: Any, tmp_path: Path
+) -> None:
+    kiosk = make_client(opter="K001", kiosk=True)
+    schedule = load_schedule()
+    queue = QueueBook(tmp_path / "queue.db")
+    payments = SimulatedPayments()
+    numbers = []
+    for _ in range(2):
+        card = card_of(center, "normal", tmp_path)
+        receipt = kiosk_register(
+            card, sam, SimulatedPinPad([PIN]), kiosk, schedule, "0301", "D001", payments,
+            queue=queue,
+        )  # fmt: skip
+        assert receipt.total == Decimal("10.00")
+        assert receipt.total == receipt.fund + receipt.account + receipt.cash
+        assert (
+            receipt.extra["doctor"] == "D001 王医生" and receipt.extra["card_record"] == "written"
+        )
+        numbers.append(receipt.extra["queue_number"])
+        [record] = card_log(card)
+        assert record.type is TransactionType.REGISTRATION
+        entry = kiosk.journal.get(receipt.msgid)
+        assert entry is not None and entry.request["opter_type"] == "2"
+        assert "排队" in receipt.to_text() or "queue_number" in receipt.to_text()
+    assert numbers == ["1", "2"]
+
+
+def test_kiosk_payment_failure_rolls_back(
+    center: Center, make_client: Any, sam: Any, tmp_path: Path
+) -> None:
+    kiosk = make_client(opter="K002", kiosk=True)
+    # a person with nothing in the account, so the fee is cash: the demo resident
+    key = "resident"
+    card = card_of(center, key, tmp_path)
+    psn_no = center.person(key)["psn_no"]
+    before = center.balance(psn_no) if _has_account(center, psn_no) else None
+    queue = QueueBook()
+    with pytest.raises(PaymentFailed):
+        kiosk_register(
+            card, sam, SimulatedPinPad([PIN]), kiosk, load_schedule(), "内科", "李医生",
+            SimulatedPayments(fail_next=1), queue=queue,
+        )  # fmt: skip
+    entries = kiosk.journal.entries()
+    ok = [e.infno for e in entries if e.status is Status.SUCCESS and e.infno != "9001"]
+    assert ok == ["1101", "2201", "2204", "2206", "2205", "2202"]
+    assert not [e for e in entries if e.is_open]
+    [visit] = [e for e in entries if e.infno == "2201"]
+    ref = kiosk.person_by_card(card_number(card), card_sn(card)).ref
+    try:
+        found = kiosk.settlement_query(ref, mdtrt_id=visit.mdtrt_id)
+    except CenterRefused:
+        pass  # the center knows no settlement of that visit
+    else:
+        assert found.setlinfo is None or found.setlinfo.setl_stas != "valid"
+    if before is not None:
+        assert center.balance(psn_no) == before
+    # the queue number was not used up
+    receipt = kiosk_register(
+        card_of_same(card), sam, SimulatedPinPad([PIN]), kiosk, load_schedule(), "内科", "李医生",
+        SimulatedPayments(), queue=queue,
+    )  # fmt: skip
+    assert receipt.extra["queue_number"] == "1"
+
+
+def _has_account(center: Center, psn_no: str) -> bool:
+    view = center.admin.request("GET", f"/persons/{psn_no}")
+    return view.get("account_balance") is not None
+
+
+# -- items -----------------------------------------------------------------------------------
+def test_items_from_a_file_and_arguments(tmp_path: Path) -> None:
+    path = tmp_path / "items.json"
+    path.write_text(
+        json.dumps({"items": [{"code": CLASS_A_DRUG, "count": 3, "price": "10.00", "name": "x"}]}),
+        encoding="utf-8",
+    )
+    [item] = load_items(path)
+    assert item.amount == Decimal("30.00") and item.name == "x"
+    parsed = parse_item(f"{CLASS_C}:2:12.5:体检")
+    assert parsed.amount == Decimal("25.00") and parsed.name == "体检"
+
+
+# -- the CLI ---------------------------------------------------------------------------------
+def test_cli_hospital_swipe_and_kiosk_register(
+    center: Center, sam: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import click
+    from click.testing import CliRunner
+
+    from sscard_terminal.cli import flows as cli_flows
+
+    inst = center.institution(HOSPITAL)
+    secret = tmp_path / "secret"
+    secret.write_text(inst.secret, encoding="utf-8")
+    secret.chmod(0o600)
+    config = tmp_path / "terminal.yaml"
+    config.write_text(
+        json.dumps(
+            {
+                "center": center.base_url,
+                "msgid_slot": 90,
+                "institution": {
+                    "fixmedins_code": HOSPITAL,
+                    "fixmedins_name": inst.fixmedins_name,
+                    "mdtrtarea_admvs": inst.mdtrtarea_admvs,
+                    "secret_file": str(secret),
+                },
+                "operator": {"opter": "C090", "opter_name": "收费员乙"},
+            },
+            ensure_ascii=False,
+        ),
+        encoding="utf-8",
+    )
+    pad = tmp_path / "pad"
+    pad.write_text(f"{PIN}\n", encoding="utf-8")
+    items = tmp_path / "items.json"
+    items.write_text(
+        json.dumps([{"code": CLASS_A_SERVICE, "count": "1", "price": "20.00", "name": "诊查费"}]),
+        encoding="utf-8",
+    )
+    card = card_of(center, "normal", tmp_path)
+
+    def reinsert(reader: str | None) -> Any:  # each command takes the card out at the end
+        card.transport.connect()
+        return card.transport
+
+    monkeypatch.setattr(cli_flows, "_open_card", reinsert)
+    root = click.Group("sscard", commands={c.name or "": c for c in cli_flows.COMMANDS})
+    common = ["--config", str(config), "--sam", "software", "--pin-pad", str(pad), "--json"]
+    runner = CliRunner()
+    done = runner.invoke(root, ["hospital", "swipe", *common, "--items", str(items), "--yes"])
+    assert done.exit_code == 0, done.output
+    receipt = json.loads(done.stdout)
+    assert receipt["total"] == "20.00" and receipt["extra"]["card_record"] == "written"
+    kiosk_config = ["--opter", "K090", "--opter-name", "自助机"]
+    done = runner.invoke(
+        root,
+        ["kiosk", "register", *common, *kiosk_config, "--department", "0701", "--doctor",
+         "D010", "--yes"],
+    )  # fmt: skip
+    assert done.exit_code == 0, done.output
+    receipt = json.loads(done.stdout)
+    assert receipt["extra"]["queue_number"] == "1" and receipt["total"] == "9.00"
+    # a wrong PIN: exit code 6, nothing sent
+    pad.write_text("000000\n", encoding="utf-8")
+    done = runner.invoke(root, ["hospital", "swipe", *common, "--items", str(items), "--yes"])
+    assert done.exit_code == 6, done.output
