@@ -128,5 +128,9 @@ def run_demo(echo: Callable[[str], None] = print) -> None:
                     driver.select_ssse()
                     driver.verify_pin(pad.get_pin("PIN"))
                     echo(f"PIN verified on the simulated PIN pad ({driver.pin_tries()} tries left)")
+
+            from sscard_terminal.demo_settlement import run_settlement_demo
+
+            run_settlement_demo(echo, Path(tmp), served)
     finally:
         pcscd.stop()
