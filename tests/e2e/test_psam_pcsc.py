@@ -8,8 +8,6 @@ one computed here from the ``cryptography`` primitives.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -20,6 +18,7 @@ import pytest
 import yaml
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives.ciphers import Cipher, modes
+from pcsc_tools import scriptor
 
 from sscard_terminal.codecs.atr import Atr
 from sscard_terminal.codecs.id_number import make_id_number
@@ -52,42 +51,6 @@ PARAMS = CardParameters(serial=0x0BADCAFE, issue_date=dt.date(2022, 8, 18))
 
 def gen3_card() -> CardOS:
     return CardOS(personalise(load_profile("ningbo-gen3"), PERSON, PARAMS))
-
-
-def tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{name} is not installed (./run installs it)")
-        pytest.skip(f"{name} is not installed")
-    return path
-
-
-def scriptor(reader: str, *apdus: str) -> list[str]:
-    """Send APDUs with scriptor (every byte its own hex pair); the answers as hex."""
-    result = subprocess.run(
-        [tool("scriptor"), "-r", reader],
-        input="".join(bytes.fromhex(a).hex(" ") + "\n" for a in apdus),
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert result.returncode == 0, result.stderr
-    # answers start with "<", wrap after 16 bytes and end with " : meaning"
-    answers: list[str] = []
-    current: str | None = None
-    for line in result.stdout.splitlines():
-        if line.startswith("<"):
-            current = line[1:]
-        elif current is not None and not line.startswith(">"):
-            current += line
-        else:
-            continue
-        if ":" in current:
-            answers.append(current.split(":")[0].replace(" ", "").strip().upper())
-            current = None
-    assert len(answers) == len(apdus), result.stdout
-    return answers
 
 
 def context(driver: SocialSecurityCard) -> AuthCard:

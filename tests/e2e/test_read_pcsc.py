@@ -9,14 +9,13 @@ import datetime as dt
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import pytest
+from pcsc_tools import scriptor, tool
 
 from sscard_terminal.codecs.id_number import make_id_number
 from sscard_terminal.person import Person
@@ -27,15 +26,6 @@ from sscard_terminal.vcard.profile import load_profile
 
 SSSE = "7378312E73682EC9E7BBE1B1A3D5CF"
 CLI = [sys.executable, "-m", "sscard_terminal.cli.main"]
-
-
-def tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{name} is not installed (./run installs it)")
-        pytest.skip(f"{name} is not installed")
-    return path
 
 
 def made_up_card(profile: str, name: str = "周·晓雯", seq: str = "248") -> tuple[CardOS, Person]:
@@ -55,34 +45,6 @@ def sscard(*args: str, env: dict[str, str] | None = None) -> subprocess.Complete
     return subprocess.run(
         [*CLI, *args], capture_output=True, text=True, timeout=60, env={**os.environ, **(env or {})}
     )
-
-
-def scriptor(reader: str, *apdus: str) -> list[str]:
-    """Send APDUs with pcsc-tools' scriptor; return the answer lines (hex, no spaces)."""
-    result = subprocess.run(
-        [tool("scriptor"), "-r", reader],
-        # this scriptor wants every byte as its own hex pair
-        input="".join(bytes.fromhex(a).hex(" ") + "\n" for a in apdus),
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert result.returncode == 0, result.stderr
-    # answers start with "<" and wrap after 16 bytes; ": meaning" ends each
-    answers: list[str] = []
-    current: str | None = None
-    for line in result.stdout.splitlines():
-        if line.startswith("<"):
-            current = line[1:]
-        elif current is not None and not line.startswith(">"):
-            current += line
-        else:
-            continue
-        if ":" in current:
-            answers.append(current.split(":")[0].replace(" ", "").strip().upper())
-            current = None
-    assert len(answers) == len(apdus), result.stdout
-    return answers
 
 
 def tlv_value(answer: str) -> bytes:
