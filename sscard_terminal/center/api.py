@@ -141,17 +141,6 @@ def create_app(
     return app
 
 
-def prepare_to_serve(db: Database) -> None:
-    """What a long-running server does once its application is built: SQLite
-    checkpoints in the background, and the startup objects frozen out of the
-    garbage collector's way (no full collection walks them in mid-request)."""
-    import gc
-
-    db.start_checkpointer()
-    gc.collect()
-    gc.freeze()
-
-
 def _admin_router(
     db: Database, policy: Policy, token: str | None, clock: Clock, service: CenterService
 ) -> APIRouter:
@@ -283,6 +272,16 @@ def install_admin_errors(app: FastAPI) -> None:
     @app.exception_handler(_AdminHTTPError)
     async def _handler(request: Request, exc: _AdminHTTPError) -> Response:
         return _json({"infcode": -1, "err_code": exc.code, "err_msg": exc.text}, exc.status)
+
+
+def prepare_to_serve(db: Database) -> None:
+    """What a long-running server does once its application is built: freeze
+    the startup objects out of the garbage collector's way, so that no full
+    collection walks them in the middle of a request."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 def app_from_env() -> FastAPI:

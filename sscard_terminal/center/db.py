@@ -82,7 +82,6 @@ class Database:
             )
         self.sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
         self._lock = threading.Lock() if self.is_sqlite else None
-        self._checkpointer: tuple[threading.Thread, threading.Event] | None = None
 
     @property
     def backend(self) -> str:
@@ -103,43 +102,7 @@ class Database:
         with guard, self.engine.begin() as connection:
             yield connection
 
-    def start_checkpointer(self, interval: float = 1.0) -> None:
-        """SQLite: take WAL checkpoints off the request path.
-
-        Connections stop checkpointing when they commit (which would put the
-        checkpoint's writes and fsync in some message's latency); a daemon
-        thread checkpoints every ``interval`` seconds instead (PASSIVE: it never
-        waits for, nor blocks, a writer)."""
-        if not self.is_sqlite or self._checkpointer is not None:
-            return
-
-        @event.listens_for(self.engine, "connect")
-        def _no_autocheckpoint(dbapi_connection: Any, record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA wal_autocheckpoint=0")
-            cursor.close()
-
-        self.engine.dispose()  # connections made before follow the new rule
-        stop = threading.Event()
-
-        def run() -> None:
-            while not stop.wait(interval):
-                try:
-                    with self.engine.connect() as connection:
-                        connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
-                except Exception:  # pragma: no cover - retried at the next interval
-                    continue
-
-        thread = threading.Thread(target=run, name="sqlite-checkpointer", daemon=True)
-        thread.start()
-        self._checkpointer = (thread, stop)
-
     def dispose(self) -> None:
-        if self._checkpointer is not None:
-            thread, stop = self._checkpointer
-            stop.set()
-            thread.join(timeout=5)
-            self._checkpointer = None
         self.engine.dispose()
 
     def masked_url(self) -> str:
