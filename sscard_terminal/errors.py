@@ -21,7 +21,7 @@ key; callers pass only masked personal data into them.
     |- CardExpiredError                (5)  the card's expiry date has passed
     `- StatusWordError                 (5)  the card refused a command
        |- SecurityStatusNotSatisfiedError
-       |- FileNotFoundError_  (exported as CardFileNotFoundError)
+       |- CardFileNotFoundError
        |- RecordNotFoundError
        |- WrongLengthError
        |- ApplicationBlockedError

@@ -240,7 +240,7 @@ class Profile(_Model):
         return _hex(self.atr.prefix, "atr.prefix")
 
 
-def _node_to_spec(node: FileNode, default_alg: str) -> FileSpec:
+def _node_to_spec(node: FileNode) -> FileSpec:
     fid = int(node.fid, 16) if node.fid else None
     if node.kind in ("mf", "df"):
         if node.df_name is not None:
@@ -256,7 +256,7 @@ def _node_to_spec(node: FileNode, default_alg: str) -> FileSpec:
             algorithm=ALGORITHM_CODES[node.algorithm] if node.algorithm else None,
             label=node.label,
         )
-        df.children = [_node_to_spec(c, default_alg) for c in node.children]
+        df.children = [_node_to_spec(c) for c in node.children]
         return df
     read, write = AccessRule.parse(node.read), AccessRule.parse(node.write)
     if node.kind == "transparent":
@@ -287,7 +287,7 @@ def _node_to_spec(node: FileNode, default_alg: str) -> FileSpec:
 
 def build_tree(profile: Profile) -> FileTree:
     """The file specification of a profile's card."""
-    mf = _node_to_spec(profile.files, profile.algorithm)
+    mf = _node_to_spec(profile.files)
     assert isinstance(mf, DFSpec)
     return FileTree(mf)
 
@@ -385,7 +385,7 @@ def resolve_key_set_path(name: str, relative_to: Path | None = None) -> Path:
 def tree_from_node(root: FileNode) -> FileTree:
     """The file specification described by a validated root :class:`FileNode`,
     whatever kind of card it belongs to (ISO/IEC 7816-4 clause 7.1)."""
-    mf = _node_to_spec(root, "")
+    mf = _node_to_spec(root)
     assert isinstance(mf, DFSpec)
     return FileTree(mf)
 
