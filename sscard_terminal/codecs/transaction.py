@@ -81,18 +81,20 @@ class TransactionRecord:
         kind, number = self.institution[:1], self.institution[1:]
         if not kind.isalpha() or not kind.isascii() or not number.isdigit() or len(number) > 11:
             raise ValueError("an institution code is a letter and up to 11 digits")
-        return TransactionLayout.build(
-            {
-                "type": int(self.type),
-                "date": bytes.fromhex(self.when.strftime("%Y%m%d")),
-                "time": bytes.fromhex(self.when.strftime("%H%M%S")),
-                "institution_kind": kind.encode("ascii"),
-                "institution_number": bytes.fromhex(number.ljust(12, "F")),
-                "amount_fen": fen(self.amount),
-                "balance_fen": fen(self.balance),
-                "serial": self.serial,
-                "flags": self.flags,
-            }
+        return bytes(
+            TransactionLayout.build(
+                {
+                    "type": int(self.type),
+                    "date": bytes.fromhex(self.when.strftime("%Y%m%d")),
+                    "time": bytes.fromhex(self.when.strftime("%H%M%S")),
+                    "institution_kind": kind.encode("ascii"),
+                    "institution_number": bytes.fromhex(number.ljust(12, "F")),
+                    "amount_fen": fen(self.amount),
+                    "balance_fen": fen(self.balance),
+                    "serial": self.serial,
+                    "flags": self.flags,
+                }
+            )
         )
 
     @classmethod

@@ -365,16 +365,24 @@ class SocialSecurityCard:
         self.select_medical()
         records: list[TransactionRecord] = []
         for number in range(1, 255):
-            apdu = CommandApdu(0x00, 0xB2, number, (DF04_EF08_SFI << 3) | 0x04, ne=RECORD_SIZE)
-            try:
-                raw = self.session.send(apdu, what=f"READ RECORD DF04 EF08 record {number}")
-            except RecordNotFoundError:
+            found = self.read_transaction(number)
+            if found is None:
                 break
-            try:
-                records.append(TransactionRecord.from_bytes(raw))
-            except ValueError as exc:
-                raise CorruptResponseError(f"DF04 EF08 record {number}: {exc}") from None
+            records.append(found)
         return records
+
+    def read_transaction(self, number: int) -> TransactionRecord | None:
+        """Record ``number`` of DF04 EF08 (1 = the newest), None past the last
+        one; DF04 must be selected (:meth:`select_medical`)."""
+        apdu = CommandApdu(0x00, 0xB2, number, (DF04_EF08_SFI << 3) | 0x04, ne=RECORD_SIZE)
+        try:
+            raw = self.session.send(apdu, what=f"READ RECORD DF04 EF08 record {number}")
+        except RecordNotFoundError:
+            return None
+        try:
+            return TransactionRecord.from_bytes(raw)
+        except ValueError as exc:
+            raise CorruptResponseError(f"DF04 EF08 record {number}: {exc}") from None
 
     def append_transaction(self, record: TransactionRecord) -> None:
         """APPEND RECORD to DF04 EF08 (cyclic: the new record becomes record 1)."""

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from sscard_terminal.settlement import envelope as env
 from sscard_terminal.settlement import wire
@@ -67,6 +67,7 @@ from sscard_terminal.settlement.models import (
     SignIn,
     SignOut,
     Withdrawal,
+    _Result,
     as_time,
 )
 
@@ -84,7 +85,7 @@ __all__ = [
 #: settlement-interface.md, "Transport".
 CALL_SERVICE = "/fsi/api/rsfComIfsService/callService"
 
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M", bound=_Result)
 CENT = Decimal("0.01")
 #: msgids per terminal and second; the slot is the sequence's first two digits.
 SLOT_SPAN = 100
@@ -220,7 +221,13 @@ class SettlementClient:
         )
         self._lock = threading.RLock()
         self._in_flight: set[str] = set()
-        self.last_msgid: str | None = None
+        self._local = threading.local()
+
+    @property
+    def last_msgid(self) -> str | None:
+        """The msgid of the last message this thread sent (typed results also
+        carry their own: ``result.msgid``)."""
+        return getattr(self._local, "msgid", None)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def close(self) -> None:
@@ -259,6 +266,7 @@ class SettlementClient:
         person: PersonRef | None,
         sign_no: str | None,
         resolves: str | None,
+        card_no: str | None = None,
     ) -> tuple[str, Response]:
         """Journal, send and classify one message. Returns the msgid and an
         answer (infcode any); raises when there is no answer."""
@@ -275,8 +283,8 @@ class SettlementClient:
             insuplc_admdvs=person.insuplc_admdvs if person else None,
         )
         body = wire.dumps(request)
-        self.journal.add_pending(request, resolves=resolves)
-        self.last_msgid = msgid
+        self.journal.add_pending(request, resolves=resolves, card_no=card_no)
+        self._local.msgid = msgid
         books = kind_of(infno) != "query"
         with self._lock:
             self._in_flight.add(msgid)
@@ -359,15 +367,18 @@ class SettlementClient:
         *,
         person: PersonRef | None = None,
         resolves: str | None = None,
+        card_no: str | None = None,
     ) -> Exchange:
         """Send one message of any transaction; the answer must be infcode 0.
 
         Signs in first when there is no sign_no for today. A refusal for the
         sign_no (unknown, expired, signed out) signs in again and sends the
-        message once more under a new msgid (the refused one booked nothing)."""
+        message once more under a new msgid (the refused one booked nothing).
+        ``card_no``: the card a settlement or refund is made with, for the
+        journal's card records (:meth:`Journal.add_pending`)."""
         sign_no = None if infno == "9001" else self.current_sign_no()
         msgid, response = self._send_once(
-            infno, payload, person=person, sign_no=sign_no, resolves=resolves
+            infno, payload, person=person, sign_no=sign_no, resolves=resolves, card_no=card_no
         )
         if (
             response.infcode != 0
@@ -380,7 +391,12 @@ class SettlementClient:
             )
             sign_no = self.sign_in().sign_no
             msgid, response = self._send_once(
-                infno, payload, person=person, sign_no=sign_no, resolves=resolves
+                infno,
+                payload,
+                person=person,
+                sign_no=sign_no,
+                resolves=resolves,
+                card_no=card_no,
             )
         response.raise_for_refusal(infno, msgid)
         return Exchange(msgid, infno, response)
@@ -388,7 +404,7 @@ class SettlementClient:
     @staticmethod
     def _typed(model: type[M], node: Any, infno: str, msgid: str) -> M:
         try:
-            return model.model_validate(node)
+            result = model.model_validate(node)
         except ValidationError as exc:
             first = exc.errors(include_url=False, include_input=False)[0]
             where = ".".join(str(p) for p in first["loc"])
@@ -396,6 +412,8 @@ class SettlementClient:
                 f"{infno} {msgid}: the answer lacks or garbles {where or 'its output'} "
                 f"({first['msg']})"
             ) from None
+        result._msgid = msgid
+        return result
 
     def _output(self, exchange: Exchange, name: str) -> Any:
         node = exchange.output.get(name)
@@ -697,13 +715,14 @@ class SettlementClient:
         return self._typed(SettlementResult, ex.output, "2207", ex.msgid)
 
     def cancel_settlement(
-        self, person: PersonRef, *, setl_id: str, mdtrt_id: str
+        self, person: PersonRef, *, setl_id: str, mdtrt_id: str, card_no: str | None = None
     ) -> SettlementResult:
         """2208 cancel an outpatient settlement (refund: a setlinfo with negative amounts)."""
         ex = self.exchange(
             "2208",
             {"data": {"setl_id": setl_id, "mdtrt_id": mdtrt_id, "psn_no": person.psn_no}},
             person=person,
+            card_no=card_no,
         )
         return self._typed(SettlementResult, ex.output, "2208", ex.msgid)
 
@@ -813,13 +832,14 @@ class SettlementClient:
         return self._typed(PharmacySettlement, ex.output, "2102", ex.msgid)
 
     def pharmacy_cancel(
-        self, person: PersonRef, *, setl_id: str, mdtrt_id: str
+        self, person: PersonRef, *, setl_id: str, mdtrt_id: str, card_no: str | None = None
     ) -> SettlementResult:
         """2103 cancel a pharmacy settlement."""
         ex = self.exchange(
             "2103",
             {"data": {"setl_id": setl_id, "mdtrt_id": mdtrt_id, "psn_no": person.psn_no}},
             person=person,
+            card_no=card_no,
         )
         return self._typed(SettlementResult, ex.output, "2103", ex.msgid)
 

@@ -32,6 +32,15 @@ sent without its entry). It holds:
   is booked exactly when ``status`` is SUCCESS and ``resolution`` is not
   REVERSED.
 
+Card records (``card_records``): a settlement or refund booked with a card
+(2207 / 2102 with ``mdtrt_cert_type`` 03, and their refunds 2208 / 2103,
+which inherit the card of the settlement they refund) owes a transaction
+record on that card (DF04 EF08). The obligation needs no row of its own: it
+is every booked settlement with a ``card_no`` and no ``card_records`` row, so
+it exists from the moment the center's answer is journaled (or a 5203
+confirms it), and a terminal that dies before the card write finds it at its
+next start. Writing the record (or giving it up) adds the row.
+
 What is stored for display has ID numbers and names masked
 (:func:`mask_for_journal`); what resolution needs (psn_no, insuplc_admdvs,
 mdtrt_id, setl_id, the fee batches) is kept in columns. ``cainfo`` and the
@@ -66,6 +75,7 @@ __all__ = [
     "REVERSAL",
     "SCHEMA_VERSION",
     "BookTotals",
+    "CardRecordState",
     "Journal",
     "JournalEntry",
     "Resolution",
@@ -85,6 +95,8 @@ CHANGE = frozenset({"2202", "2203", "2204", "2205"})
 REVERSAL = frozenset({"2601"})
 #: Everything else books nothing: 9001, 9002, 1101, 2206, 2101, 3201, 3202, 5203, 5301.
 QUERY = frozenset({"9001", "9002", "1101", "2206", "2101", "3201", "3202", "5203", "5301"})
+#: mdtrt_cert_type of the social security card
+CARD_CERT_TYPE = "03"
 #: Settlements and refunds: their setlinfo is the institution's books.
 SETTLEMENTS = frozenset({"2207", "2102", "2208", "2103"})
 
@@ -115,6 +127,14 @@ class Resolution(StrEnum):
     CONFIRMED = "CONFIRMED"
     REVERSED = "REVERSED"
     DROPPED = "DROPPED"
+
+
+class CardRecordState(StrEnum):
+    """What became of the card record a settlement owes."""
+
+    OWED = "OWED"
+    WRITTEN = "WRITTEN"
+    SKIPPED = "SKIPPED"
 
 
 # -- masking ------------------------------------------------------------------------------
@@ -172,6 +192,8 @@ class JournalEntry:
     resolution_note: str | None
     pid: int | None
     boot_id: str | None
+    card_no: str | None = None
+    card_record: CardRecordState | None = None
 
     @property
     def is_open(self) -> bool:
@@ -216,6 +238,8 @@ class JournalEntry:
             "resolved_by": self.resolved_by,
             "resolved_at": self.resolved_at,
             "resolution_note": self.resolution_note,
+            "card_no": self.card_no,
+            "card_record": self.card_record.value if self.card_record else None,
             "request": self.request,
             "response": self.response,
         }
@@ -293,6 +317,12 @@ CREATE TABLE IF NOT EXISTS messages (
     pid INTEGER,
     boot_id TEXT
 );
+CREATE TABLE IF NOT EXISTS card_records (
+    msgid TEXT PRIMARY KEY REFERENCES messages (msgid),
+    state TEXT NOT NULL CHECK (state IN ('WRITTEN', 'SKIPPED')),
+    at TEXT NOT NULL,
+    note TEXT
+);
 CREATE INDEX IF NOT EXISTS messages_open ON messages (status) WHERE resolution IS NULL;
 CREATE INDEX IF NOT EXISTS messages_resolves ON messages (resolves);
 CREATE INDEX IF NOT EXISTS messages_setl_time ON messages (setl_time);
@@ -301,8 +331,29 @@ CREATE INDEX IF NOT EXISTS messages_setl_time ON messages (setl_time);
 _COLUMNS = (
     "id, msgid, infno, kind, status, fixmedins_code, opter, created_at, updated_at, psn_no, "
     "insuplc_admdvs, mdtrt_id, setl_id, keys, request, response, infcode, err_msg, error, "
-    "resolves, resolution, resolved_by, resolved_at, resolution_note, pid, boot_id"
+    "resolves, resolution, resolved_by, resolved_at, resolution_note, pid, boot_id, card_no, "
+    "(SELECT state FROM card_records c WHERE c.msgid = messages.msgid) AS card_state"
 )
+#: a booked settlement whose card record is still owed (see the module's docstring)
+_OWED = (
+    "infno IN ('2207', '2102', '2208', '2103') AND status = 'SUCCESS' "
+    "AND (resolution IS NULL OR resolution != 'REVERSED') AND card_no IS NOT NULL "
+    "AND NOT EXISTS (SELECT 1 FROM card_records c WHERE c.msgid = messages.msgid)"
+)
+
+
+def _card_record_state(row: sqlite3.Row) -> CardRecordState | None:
+    """WRITTEN / SKIPPED from its row, OWED for a booked settlement with a
+    card and no row, None when no card record is due."""
+    if row["card_state"] is not None:
+        return CardRecordState(row["card_state"])
+    owed = (
+        row["card_no"] is not None
+        and row["infno"] in SETTLEMENTS
+        and row["status"] == Status.SUCCESS.value
+        and row["resolution"] != Resolution.REVERSED.value
+    )
+    return CardRecordState.OWED if owed else None
 
 
 def _boot_id() -> str | None:
@@ -400,6 +451,9 @@ class Journal:
                     for statement in _SCHEMA.split(";"):
                         if statement.strip():
                             c.execute(statement)
+                    columns = {r[1] for r in c.execute("PRAGMA table_info(messages)")}
+                    if "card_no" not in columns:  # a journal from before card records
+                        c.execute("ALTER TABLE messages ADD COLUMN card_no TEXT")
                     row = c.execute(
                         "SELECT value FROM journal_meta WHERE key = 'schema_version'"
                     ).fetchone()
@@ -522,22 +576,43 @@ class Journal:
                 )
 
     # -- the state machine --------------------------------------------------------------------
-    def add_pending(self, envelope: Mapping[str, Any], *, resolves: str | None = None) -> None:
+    def add_pending(
+        self,
+        envelope: Mapping[str, Any],
+        *,
+        resolves: str | None = None,
+        card_no: str | None = None,
+    ) -> None:
         """Write a message as PENDING, durably, before it is sent.
 
         The stored request is the envelope without ``cainfo``, masked; the
-        resolution keys are kept unmasked in their own columns."""
+        resolution keys are kept unmasked in their own columns. ``card_no`` is
+        the card a settlement or refund is made with (its card record is owed
+        once it is booked); for 2207 / 2102 paid by card (``mdtrt_cert_type``
+        03) it is the ``mdtrt_cert_no``, and a refund without one inherits
+        the card of the settlement it refunds, when this journal has it."""
+        infno = str(envelope["infno"])
         payload = envelope.get("input") or {}
-        keys = resolution_keys(str(envelope["infno"]), payload)
+        keys = resolution_keys(infno, payload)
         shown = {k: v for k, v in envelope.items() if k != "cainfo"}
         now = _now()
+        by_card = str(_first(payload, "mdtrt_cert_type") or "") == CARD_CERT_TYPE
+        if card_no is None and infno in ("2207", "2102") and by_card:
+            card_no = str(_first(payload, "mdtrt_cert_no") or "") or None
         try:
             with self._transaction() as c:
+                if card_no is None and infno in ("2208", "2103") and keys.get("setl_id"):
+                    row = c.execute(
+                        "SELECT card_no FROM messages WHERE setl_id = ? "
+                        "AND infno IN ('2207', '2102') AND card_no IS NOT NULL",
+                        (keys["setl_id"],),
+                    ).fetchone()
+                    card_no = row[0] if row else None
                 c.execute(
                     "INSERT INTO messages (msgid, infno, kind, status, fixmedins_code, opter, "
                     "created_at, updated_at, psn_no, insuplc_admdvs, mdtrt_id, setl_id, keys, "
-                    "request, resolves, pid, boot_id) VALUES "
-                    "(?, ?, ?, 'PENDING', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "request, resolves, pid, boot_id, card_no) VALUES "
+                    "(?, ?, ?, 'PENDING', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         envelope["msgid"],
                         envelope["infno"],
@@ -555,6 +630,7 @@ class Journal:
                         resolves,
                         os.getpid(),
                         _BOOT_ID,
+                        card_no,
                     ),
                 )
         except sqlite3.IntegrityError:
@@ -705,6 +781,8 @@ class Journal:
             resolution_note=row["resolution_note"],
             pid=row["pid"],
             boot_id=row["boot_id"],
+            card_no=row["card_no"],
+            card_record=_card_record_state(row),
         )
 
     def get(self, msgid: str) -> JournalEntry | None:
@@ -761,6 +839,36 @@ class Journal:
         if entry.pid == os.getpid():
             return False
         return _process_alive(entry.pid)
+
+    # -- card records -------------------------------------------------------------------------
+    def card_records_owed(self, card_no: str | None = None) -> list[JournalEntry]:
+        """Booked settlements and refunds whose card record is still owed (of
+        ``card_no``, or of any card), oldest first."""
+        sql = f"SELECT {_COLUMNS} FROM messages WHERE {_OWED}"  # noqa: S608 - fixed text
+        args: list[Any] = []
+        if card_no is not None:
+            sql += " AND card_no = ?"
+            args.append(card_no)
+        with self._lock:
+            rows = self._conn.execute(sql + " ORDER BY id", args).fetchall()
+        return [self._entry(r) for r in rows]
+
+    def card_record_done(self, msgid: str, state: CardRecordState, note: str | None = None) -> None:
+        """The card record of ``msgid`` was written (or is given up: SKIPPED,
+        with the reason). Only an owed record can be done."""
+        if state is CardRecordState.OWED:
+            raise ValueError("a card record is owed until it is written or skipped")
+        with self._transaction() as c:
+            owed = c.execute(
+                f"SELECT 1 FROM messages WHERE msgid = ? AND {_OWED}",  # noqa: S608
+                (msgid,),
+            ).fetchone()
+            if owed is None:
+                raise JournalError(f"{msgid} owes no card record")
+            c.execute(
+                "INSERT INTO card_records (msgid, state, at, note) VALUES (?, ?, ?, ?)",
+                (msgid, state.value, _now(), note),
+            )
 
     def books(
         self,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr
 
 __all__ = [
     "Ack",
@@ -89,6 +89,13 @@ def as_time(moment: dt.datetime | str) -> str:
 
 class _Result(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+
+    _msgid: str | None = PrivateAttr(default=None)
+
+    @property
+    def msgid(self) -> str | None:
+        """The msgid of the message this is the answer to (set by the client)."""
+        return self._msgid
 
 
 # -- inputs -------------------------------------------------------------------------------

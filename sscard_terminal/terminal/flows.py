@@ -18,16 +18,18 @@ The common start of every flow:
    at the terminal by :class:`NotEligible`, naming the center's status and
    the date it was suspended.
 
-The card record after the settlement ("crash-safe in spirit"): the
-settlement (2207 / 2102 / 2208 / 2103) is journaled by the client before it
-is sent and marked SUCCESS when the center answers, so the center's books and
-the journal agree whatever happens to the card. The transaction record on the
-card (DF04 EF08) is written *after* the settlement and is informational: if
-the card is removed or refuses the write, the settlement stands (it is not
-reversed: the patient's money has moved and the journal says so), and the
-receipt is still produced with ``extra["card_record"]`` saying the record is
-missing and why. The card record can be rewritten later from the journal; a
-terminal that prefers the opposite policy can call
+The card record after the settlement: the settlement (2207 / 2102 / 2208 /
+2103) is journaled by the client before it is sent and marked SUCCESS when
+the center answers, so the center's books and the journal agree whatever
+happens to the card. From that moment the journal owes the card a
+transaction record (DF04 EF08; :mod:`sscard_terminal.terminal.card_records`),
+written right after the settlement. If the card is removed, refuses the
+write, or the terminal dies before it, the settlement stands (it is not
+reversed: the patient's money has moved and the journal says so), the
+receipt says ``extra["card_record"]`` missing and why, and the record is
+written at the next flow with the same card on this terminal, after its
+PIN (``extra["earlier_card_records"]``), checking first that it is not on
+the card already. A terminal that prefers the opposite policy can call
 :meth:`SettlementClient.reverse` with the receipt's msgid.
 """
 
@@ -45,7 +47,6 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from sscard_terminal.codecs.transaction import FLAG_ACCOUNT, TransactionRecord, TransactionType
 from sscard_terminal.driver.cardholder import CardholderRecord
 from sscard_terminal.driver.pin import PinSource
 from sscard_terminal.driver.sam import SecurityModule
@@ -54,6 +55,7 @@ from sscard_terminal.errors import ExitCode, SscardError, UsageError
 from sscard_terminal.settlement.client import SettlementClient
 from sscard_terminal.settlement.envelope import SHANGHAI
 from sscard_terminal.settlement.errors import CenterRefused
+from sscard_terminal.settlement.journal import CardRecordState
 from sscard_terminal.settlement.models import (
     Diagnosis,
     DrugDetail,
@@ -63,6 +65,7 @@ from sscard_terminal.settlement.models import (
     PersonRef,
     SetlInfo,
 )
+from sscard_terminal.terminal.card_records import catch_up, write_owed
 from sscard_terminal.terminal.payment import PaymentFailed, PaymentProvider
 from sscard_terminal.terminal.receipt import Receipt, ReceiptLine
 from sscard_terminal.terminal.schedule import Schedule
@@ -334,6 +337,7 @@ def identify(
         raise UsageError("the card gives no card number or card identification code")
     _say(progress, "PIN")
     card.verify_pin(pins.get_pin("PIN"))  # PinError: nothing sent to the center
+    earlier = catch_up(card, client.journal, card_no, progress=progress)
     _say(progress, "1101 person information")
     person = client.person_by_card(card_no, card_sn)  # lost / replaced: CenterRefused
     insurance = _eligible(person, insutype) if require_active else None
@@ -341,16 +345,15 @@ def identify(
         insurance = next(
             (i for i in person.insuinfo if insutype is None or i.insutype == insutype), None
         )
-    return Holder(record, card_no, card_sn, person, insurance)
+    notes = {"earlier_card_records": _summary(earlier)} if earlier else {}
+    return Holder(record, card_no, card_sn, person, insurance, notes)
+
+
+def _summary(done: dict[str, str]) -> str:
+    return "; ".join(f"{msgid}: {what}" for msgid, what in done.items())
 
 
 # -- after the settlement --------------------------------------------------------------------
-def _serial(client: SettlementClient, msgid: str | None) -> int:
-    """The terminal's transaction serial: the journal row of the settling message."""
-    entry = client.journal.get(msgid) if msgid else None
-    return (entry.id if entry is not None else 0) % 2**32
-
-
 def _balance(setl: SetlInfo, holder: Holder) -> Decimal:
     if setl.balc is not None:
         return setl.balc
@@ -360,31 +363,28 @@ def _balance(setl: SetlInfo, holder: Holder) -> Decimal:
 
 def _write_card_record(
     card: SocialSecurityCard,
-    kind: TransactionType,
     client: SettlementClient,
-    setl: SetlInfo,
-    balance: Decimal,
     msgid: str | None,
     progress: Progress | None,
 ) -> str:
-    """APPEND RECORD to DF04 EF08 (the PIN verified at the start grants it).
+    """APPEND RECORD to DF04 EF08 (the PIN verified at the start grants it),
+    built from the journal entry of the settlement (card_records.py).
     Returns what the receipt says of it; never raises for the card (the
     settlement stands: see the module's docstring)."""
+    entry = client.journal.get(msgid) if msgid else None
+    if entry is None or entry.card_record is None:
+        return "none (the settlement was not made with a card)"
+    if entry.card_record is not CardRecordState.OWED:
+        return entry.card_record.value.lower()
     _say(progress, "writing the card record")
-    record = TransactionRecord(
-        kind,
-        client.clock().astimezone(SHANGHAI).replace(tzinfo=None, microsecond=0),
-        client.institution.fixmedins_code,
-        abs(setl.medfee_sumamt),
-        max(balance, Decimal("0.00")),
-        _serial(client, msgid),
-        FLAG_ACCOUNT if setl.acct_pay != 0 else 0,
-    )
     try:
-        card.append_transaction(record)
-    except (SscardError, ValueError) as exc:
-        return f"missing ({exc}); the settlement stands, see the journal ({msgid})"
-    return "written"
+        done = write_owed(card, client.journal, [entry], check_card=False)
+    except SscardError as exc:  # removed, mute
+        done = {entry.msgid: f"missing ({exc})"}
+    note = done.get(entry.msgid, "missing")
+    if note.startswith("missing"):
+        return f"{note}; the settlement stands ({msgid}): written at the card's next use"
+    return note
 
 
 def _receipt(
@@ -415,7 +415,7 @@ def _receipt(
         cash=setl.psn_cash_pay,
         balance=balance,
         lines=lines,
-        extra=dict(extra or {}),
+        extra={**holder.notes, **(extra or {})},
     )
 
 
@@ -528,12 +528,10 @@ def hospital_swipe(
     except CenterRefused:
         _rollback(client, ref, mdtrt_id, ipt_otp_no)
         raise
-    msgid = client.last_msgid
+    msgid = settled.msgid
     setl = settled.setlinfo
     balance = _balance(setl, holder)
-    note = _write_card_record(
-        card, TransactionType.HOSPITAL, client, setl, balance, msgid, progress
-    )
+    note = _write_card_record(card, client, msgid, progress)
     return _receipt(
         "门诊结算单 outpatient settlement",
         client,
@@ -562,8 +560,10 @@ def hospital_refund(
     2202 to close the visit when ``cancel_visit``), a REFUND card record."""
     holder = identify(card, sam, pins, client, require_active=False, today=today, progress=progress)
     _say(progress, "2208 refund")
-    refund = client.cancel_settlement(holder.ref, setl_id=setl_id, mdtrt_id=mdtrt_id)
-    msgid = client.last_msgid
+    refund = client.cancel_settlement(
+        holder.ref, setl_id=setl_id, mdtrt_id=mdtrt_id, card_no=holder.card_no
+    )
+    msgid = refund.msgid
     setl = refund.setlinfo
     extra = {"mdtrt_id": mdtrt_id, "refunds": setl_id}
     if cancel_visit:
@@ -575,9 +575,7 @@ def hospital_refund(
         if setl.balc is not None
         else (holder.insurance.balc if holder.insurance else Decimal("0.00")) - setl.acct_pay
     )
-    extra["card_record"] = _write_card_record(
-        card, TransactionType.REFUND, client, setl, balance, msgid, progress
-    )
+    extra["card_record"] = _write_card_record(card, client, msgid, progress)
     return _receipt(
         "门诊退费单 outpatient refund",
         client,
@@ -634,7 +632,7 @@ def pharmacy_purchase(
         payment = payments.pay(key, cash)  # PaymentFailed: 2101 booked nothing
     _say(progress, "2102 settlement")
     sold = client.pharmacy_settle(ref, **args)
-    msgid = client.last_msgid
+    msgid = sold.msgid
     setl = sold.setlinfo
     extra = {"mdtrt_id": setl.mdtrt_id or ""}
     if payment is not None:
@@ -642,9 +640,7 @@ def pharmacy_purchase(
     if setl.psn_cash_pay != cash:
         extra["cash_note"] = f"paid {cash}, settled cash {setl.psn_cash_pay}: settle the difference"
     balance = _balance(setl, holder)
-    extra["card_record"] = _write_card_record(
-        card, TransactionType.PHARMACY, client, setl, balance, msgid, progress
-    )
+    extra["card_record"] = _write_card_record(card, client, msgid, progress)
     return _receipt(
         "药店结算单 pharmacy settlement",
         client,
@@ -671,17 +667,17 @@ def pharmacy_cancel(
     """Cancel a pharmacy settlement: card, PIN, 1101, 2103, a CANCELLATION record."""
     holder = identify(card, sam, pins, client, require_active=False, today=today, progress=progress)
     _say(progress, "2103 cancellation")
-    cancelled = client.pharmacy_cancel(holder.ref, setl_id=setl_id, mdtrt_id=mdtrt_id)
-    msgid = client.last_msgid
+    cancelled = client.pharmacy_cancel(
+        holder.ref, setl_id=setl_id, mdtrt_id=mdtrt_id, card_no=holder.card_no
+    )
+    msgid = cancelled.msgid
     setl = cancelled.setlinfo
     balance = (
         setl.balc
         if setl.balc is not None
         else (holder.insurance.balc if holder.insurance else Decimal("0.00")) - setl.acct_pay
     )
-    note = _write_card_record(
-        card, TransactionType.CANCELLATION, client, setl, balance, msgid, progress
-    )
+    note = _write_card_record(card, client, msgid, progress)
     return _receipt(
         "药店退费单 pharmacy cancellation",
         client,
@@ -779,7 +775,7 @@ def kiosk_register(
         if payment is not None:
             exc.hint = f"refund payment {payment.reference} ({payment.amount} yuan) to the patient"
         raise
-    msgid = client.last_msgid
+    msgid = settled.msgid
     setl = settled.setlinfo
     number = queue.take(day, dept.code, doc.code)
     extra = {
@@ -791,9 +787,7 @@ def kiosk_register(
     if payment is not None:
         extra["payment"] = payment.reference
     balance = _balance(setl, holder)
-    extra["card_record"] = _write_card_record(
-        card, TransactionType.REGISTRATION, client, setl, balance, msgid, progress
-    )
+    extra["card_record"] = _write_card_record(card, client, msgid, progress)
     return _receipt(
         "自助挂号单 registration",
         client,

@@ -157,7 +157,9 @@ def card_keys(profile: Profile, atr: bytes, key_set: KeySet) -> dict[str, dict[s
             keys[node.path] = {
                 f"{key_id:02X}": card_key(
                     cipher, key_set.master(key_id), factor, profile.issuer.region
-                ).hex().upper()
+                )
+                .hex()
+                .upper()
                 for key_id in key_set.card_key_ids()
             }
     return keys

@@ -30,10 +30,10 @@ from sscard_terminal.center.db import Database, migrate  # noqa: E402
 from sscard_terminal.center.policy import load_policy  # noqa: E402
 from sscard_terminal.center.seed import seed_demo  # noqa: E402
 from sscard_terminal.codecs.transaction import TransactionType  # noqa: E402
-from sscard_terminal.driver.pin import SimulatedPinPad  # noqa: E402
+from sscard_terminal.driver.pin import Pin, SimulatedPinPad  # noqa: E402
 from sscard_terminal.driver.sam import open_security_module  # noqa: E402
 from sscard_terminal.driver.sscard import SocialSecurityCard  # noqa: E402
-from sscard_terminal.errors import PinError, WrongPinError  # noqa: E402
+from sscard_terminal.errors import CardRemovedError, PinError, WrongPinError  # noqa: E402
 from sscard_terminal.settlement import (  # noqa: E402
     InstitutionConfig,
     Operator,
@@ -41,7 +41,8 @@ from sscard_terminal.settlement import (  # noqa: E402
 )
 from sscard_terminal.settlement.envelope import OpterType  # noqa: E402
 from sscard_terminal.settlement.errors import CenterRefused  # noqa: E402
-from sscard_terminal.settlement.journal import Status  # noqa: E402
+from sscard_terminal.settlement.journal import CardRecordState, Status  # noqa: E402
+from sscard_terminal.terminal.card_records import catch_up, record_for  # noqa: E402
 from sscard_terminal.terminal.flows import (  # noqa: E402
     Declined,
     Item,
@@ -311,6 +312,108 @@ def test_card_removed_before_the_record_keeps_the_settlement(
     assert receipt.msgid in receipt.extra["card_record"]
     entry = client.journal.get(receipt.msgid)
     assert entry is not None and entry.booked
+
+
+def test_a_missing_card_record_is_written_at_the_cards_next_use(
+    center: Center, make_client: Any, sam: Any, tmp_path: Path
+) -> None:
+    client = make_client(opter="0013")
+    card = card_of(center, "normal", tmp_path)
+    real = card.append_transaction
+
+    def removed(record: Any) -> None:
+        card.transport.close()
+        real(record)
+
+    card.append_transaction = removed  # type: ignore[method-assign]
+    first = hospital_swipe(card, sam, SimulatedPinPad([PIN]), client, hospital_items()[:1])
+    card.append_transaction = real  # type: ignore[method-assign]
+    assert first.extra["card_record"].startswith("missing")
+    card.transport.connect()  # put back
+    [owed] = client.journal.card_records_owed(card_number(card))
+    assert owed.msgid == first.msgid and owed.card_record is CardRecordState.OWED
+    card.verify_pin(Pin(PIN))
+    assert card_log(card) == []
+    # the same card at the next swipe: the owed record first, then the new one
+    second = hospital_swipe(
+        card_of_same(card), sam, SimulatedPinPad([PIN]), client, hospital_items()[:1]
+    )
+    # each card has its own: another card's swipe does not write this one's
+    assert second.extra["earlier_card_records"] == f"{first.msgid}: written"
+    assert second.extra["card_record"] == "written"
+    assert client.journal.card_records_owed() == []
+    log = card_log(card)
+    assert [r.serial for r in log] == [
+        client.journal.get(second.msgid).id,  # type: ignore[union-attr]
+        owed.id,
+    ]
+    assert log[1].amount == first.total and log[1].balance == first.balance
+
+
+def test_a_record_written_before_a_crash_is_not_written_twice(
+    center: Center, make_client: Any, sam: Any, tmp_path: Path
+) -> None:
+    """The terminal died after the APPEND RECORD but before the journal's
+    mark: the record is on the card and still owed in the journal."""
+    client = make_client(opter="0014")
+    card = card_of(center, "normal", tmp_path)
+    real = card.append_transaction
+    written: list[Any] = []
+
+    def dies_after_the_write(record: Any) -> None:
+        real(record)
+        written.append(record)
+        raise CardRemovedError("the terminal died here")
+
+    card.append_transaction = dies_after_the_write  # type: ignore[method-assign]
+    first = hospital_swipe(card, sam, SimulatedPinPad([PIN]), client, hospital_items()[:1])
+    card.append_transaction = real  # type: ignore[method-assign]
+    assert first.extra["card_record"].startswith("missing") and len(written) == 1
+    assert [r.to_bytes() for r in card_log(card)] == [written[0].to_bytes()]
+    card_of_same(card)
+    card.read(sam=sam)
+    card.verify_pin(Pin(PIN))
+    done = catch_up(card, client.journal, card_number(card))
+    assert done == {first.msgid: "already on the card"}
+    assert len(card_log(card)) == 1 and client.journal.card_records_owed() == []
+    entry = client.journal.get(first.msgid)
+    assert entry is not None and entry.card_record is CardRecordState.WRITTEN
+
+
+def test_card_records_come_from_the_journal_entry_alone(
+    center: Center, make_client: Any, sam: Any, tmp_path: Path
+) -> None:
+    client = make_client(opter="0015", kiosk=True)
+    card = card_of(center, "normal", tmp_path)
+    receipt = hospital_swipe(card, sam, SimulatedPinPad([PIN]), client, hospital_items()[:2])
+    entry = client.journal.get(receipt.msgid)
+    assert entry is not None
+    record = record_for(entry)
+    assert record == record_for(client.journal.get(receipt.msgid))  # type: ignore[arg-type]
+    assert record.type is TransactionType.HOSPITAL and record.serial == entry.id
+    assert record.amount == receipt.total and record.balance == receipt.balance
+    assert f"{record.when:%Y-%m-%d %H:%M:%S}" == receipt.time
+    assert card_log(card)[0] == record
+    # a refund inherits the card of the settlement it refunds
+    refund = client.cancel_settlement(
+        entry_person(client, receipt.msgid), setl_id=receipt.setl_id,
+        mdtrt_id=receipt.extra["mdtrt_id"],
+    )  # fmt: skip
+    refunded = client.journal.get(refund.msgid or "")
+    assert refunded is not None and refunded.card_no == entry.card_no
+    assert refunded.card_record is CardRecordState.OWED
+    assert record_for(refunded).type is TransactionType.REFUND
+    # a reversed settlement owes nothing
+    client.reverse(refund.msgid or "")
+    assert client.journal.card_records_owed() == []
+
+
+def entry_person(client: SettlementClient, msgid: str) -> Any:
+    from sscard_terminal.settlement.models import PersonRef
+
+    entry = client.journal.get(msgid)
+    assert entry is not None and entry.psn_no and entry.insuplc_admdvs
+    return PersonRef(entry.psn_no, entry.insuplc_admdvs)
 
 
 def test_wrong_pin_sends_nothing(

@@ -20,7 +20,13 @@ import pytest
 from sscard_terminal.settlement import envelope as env
 from sscard_terminal.settlement.envelope import SHANGHAI, OpterType, RequestParty
 from sscard_terminal.settlement.errors import JournalError
-from sscard_terminal.settlement.journal import Journal, Resolution, Status, mask_for_journal
+from sscard_terminal.settlement.journal import (
+    CardRecordState,
+    Journal,
+    Resolution,
+    Status,
+    mask_for_journal,
+)
 
 PARTY = RequestParty(
     "H33020300001", "宁波市第一医院", "330203", OpterType.OPERATOR, "0001", "王小明"
@@ -304,3 +310,65 @@ def test_a_pending_entry_of_a_live_process_is_left_alone(journal: Journal) -> No
         sleeper.wait()
     [entry] = journal.open_entries()
     assert not journal.in_flight_elsewhere(entry)
+
+
+# -- card records ---------------------------------------------------------------------------
+BY_CARD = {
+    "data": {
+        **SETTLE["data"],
+        "mdtrt_cert_type": "03",
+        "mdtrt_cert_no": "A00000001",
+    }
+}
+
+
+def test_a_card_settlement_owes_its_card_record_once_booked(journal: Journal) -> None:
+    by_card, by_id = request(journal, "2207", BY_CARD), request(journal, "2207", SETTLE)
+    for req in (by_card, by_id):
+        journal.add_pending(req)
+    assert journal.card_records_owed() == []  # not booked yet
+    for req in (by_card, by_id):
+        journal.mark_answered(req["msgid"], answer(0, {"setlinfo": SETLINFO}))
+    [owed] = journal.card_records_owed()
+    assert owed.msgid == by_card["msgid"] and owed.card_no == "A00000001"
+    assert owed.card_record is CardRecordState.OWED
+    assert journal.card_records_owed("B00000002") == []
+    other = journal.get(by_id["msgid"])
+    assert other is not None and other.card_record is None
+    with pytest.raises(JournalError, match="owes no card record"):
+        journal.card_record_done(by_id["msgid"], CardRecordState.WRITTEN)
+    # a refund inherits the card of the settlement it refunds
+    refund = request(journal, "2208", {"data": {"setl_id": "S001", "mdtrt_id": "M001"}})
+    journal.add_pending(refund)
+    refunded = journal.get(refund["msgid"])
+    assert refunded is not None and refunded.card_no == "A00000001"
+    journal.card_record_done(by_card["msgid"], CardRecordState.WRITTEN)
+    assert journal.card_records_owed() == []  # the refund is not booked
+    with pytest.raises(JournalError):  # done once only
+        journal.card_record_done(by_card["msgid"], CardRecordState.SKIPPED, "again")
+    done = journal.get(by_card["msgid"])
+    assert done is not None and done.card_record is CardRecordState.WRITTEN
+    assert done.as_json()["card_record"] == "WRITTEN"
+
+
+def test_a_reversed_settlement_owes_no_card_record(journal: Journal) -> None:
+    req = request(journal, "2207", BY_CARD)
+    journal.add_pending(req)
+    journal.mark_answered(req["msgid"], answer(0, {"setlinfo": SETLINFO}))
+    journal.close_entry(req["msgid"], Resolution.REVERSED, note="reversed on purpose")
+    assert journal.card_records_owed() == []
+
+
+def test_a_journal_from_before_card_records_opens(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    Journal(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("DROP TABLE card_records")
+    conn.execute("ALTER TABLE messages DROP COLUMN card_no")
+    conn.commit()
+    conn.close()
+    with Journal(path) as reopened:
+        req = request(reopened, "2207", BY_CARD)
+        reopened.add_pending(req)
+        entry = reopened.get(req["msgid"])
+        assert entry is not None and entry.card_no == "A00000001"
