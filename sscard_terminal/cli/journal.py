@@ -123,6 +123,7 @@ def _row(entry: Any) -> list[str]:
         entry.psn_no or "",
         entry.setl_id or entry.mdtrt_id or "",
         _amount(entry),
+        entry.card_record.value if entry.card_record else "",
         note if len(note) <= 60 else note[:57] + "...",
     ]
 
@@ -170,11 +171,26 @@ def list_(
         click.echo("nothing open" if open_only else "the journal is empty")
         return
     header = ["id", "time", "msgid", "infno", "status", "resolution", "psn_no", "setl/visit"]
-    header += ["amount", "note"]
+    header += ["amount", "card record", "note"]
     click.echo(_table(header, [_row(e) for e in entries]))
     still = sum(1 for e in entries if e.is_open)
     if still:
         click.echo(f"\n{still} open: settle with `sscard journal resolve`")
+    _say_owed(journal_path)
+
+
+def _say_owed(journal_path: Path) -> None:
+    """A line on the card records still owed (written at each card's next use)."""
+    from sscard_terminal.settlement.journal import Journal
+
+    with Journal(journal_path) as book:
+        owed = book.card_records_owed()
+    if owed:
+        cards = len({e.card_no for e in owed})
+        click.echo(
+            f"{len(owed)} card record(s) owed to {cards} card(s): written when the card "
+            "is next used at this terminal, after its PIN"
+        )
 
 
 # -- resolve ----------------------------------------------------------------------------------
@@ -281,6 +297,8 @@ def resolve(
             for o in report.outcomes
         ]
         click.echo(_table(["msgid", "infno", "action", "status", "by", "note"], rows))
+    if not as_json:
+        _say_owed(config.journal_path)
     if not report.ok:
         click.echo(
             f"sscard journal: {len(report.still_open)} still open; run resolve again "

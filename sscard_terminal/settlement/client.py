@@ -497,7 +497,8 @@ class SettlementClient:
         if begntime is not None:
             data["begntime"] = as_time(begntime)
         ex = self.exchange("1101", {"data": data})
-        return self._typed(PersonInfo, ex.output, "1101", ex.msgid)
+        output = {**ex.output, "warn_msg": ex.response.warn_msg}
+        return self._typed(PersonInfo, output, "1101", ex.msgid)
 
     def person_by_card(self, card_no: str, card_sn: str) -> PersonInfo:
         """1101 by social security card (mdtrt_cert_type 03)."""

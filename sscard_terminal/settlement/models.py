@@ -277,6 +277,8 @@ class PersonInfo(_Result):
     baseinfo: BaseInfo
     insuinfo: list[InsuInfo] = Field(default_factory=list)
     idetinfo: list[dict[str, Any]] = Field(default_factory=list)
+    #: the envelope's warn_msg (e.g. why a person cannot use the card yet)
+    warn_msg: str | None = None
 
     @property
     def insuplc_admdvs(self) -> str:

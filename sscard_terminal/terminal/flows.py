@@ -297,10 +297,12 @@ def _eligible(person: PersonInfo, insutype: str | None) -> InsuInfo:
     """The enrolment to settle under; NotEligible with the center's status
     when it is suspended (psn_insu_stas != 1)."""
     rows = [i for i in person.insuinfo if insutype is None or i.insutype == insutype]
+    warn = person.warn_msg
     if not rows:
-        raise NotEligible(
+        reason = (
             f"the center knows no enrolment{f' in {insutype}' if insutype else ''} for this person"
         )
+        raise NotEligible(reason + (f": {warn}" if warn else ""))
     for row in rows:
         if row.active:
             return row
@@ -309,7 +311,6 @@ def _eligible(person: PersonInfo, insutype: str | None) -> InsuInfo:
     status = {"2": "suspended", "0": "not yet started", "3": "terminated"}.get(
         row.psn_insu_stas or "", "not active"
     )
-    warn = person.model_extra.get("warn_msg") if person.model_extra else None
     reason = (
         f"the center reports insurance {row.insutype} {status}{since} "
         f"(psn_insu_stas {row.psn_insu_stas})"

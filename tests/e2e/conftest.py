@@ -146,5 +146,7 @@ def served_card(pcscd: PcscdHandle) -> Iterator[ServeCard]:
         return entry
 
     yield serve
-    for entry in served:
-        entry.stop()
+    for entry in served:  # stop them all (a card may have been served again) ...
+        entry.server.stop()
+    for slot in {entry.slot for entry in served}:  # ... then see the readers empty
+        wait_for_reader(reader_name(slot), atr=None)

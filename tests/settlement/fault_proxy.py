@@ -94,6 +94,9 @@ class FaultProxy:
         self._release.set()
 
     def start(self) -> None:
+        """Listen (again) on the proxy's port; a no-op while listening."""
+        if self._listener is not None:
+            return
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("127.0.0.1", self.port))
