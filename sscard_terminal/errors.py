@@ -119,6 +119,13 @@ class CardRemovedError(CardError):
     hint = "the card was removed during the transaction; insert it and start again"
 
 
+class CardResetError(CardRemovedError):
+    """Another program reset the card (PC/SC SCARD_W_RESET_CARD): what was
+    selected or authenticated on it is gone, the card itself is still there."""
+
+    hint = "the card was reset by another program; start the transaction again"
+
+
 class MuteCardError(CardError):
     hint = "the card does not answer reset; check that it is inserted the right way round"
 

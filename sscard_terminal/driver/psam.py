@@ -40,7 +40,7 @@ from sscard_terminal.apdu.command import CommandApdu
 from sscard_terminal.crypto.keyset import city_factor, load_key_set
 from sscard_terminal.driver.sam import AuthCard
 from sscard_terminal.driver.session import CardSession
-from sscard_terminal.errors import CorruptResponseError, UsageError
+from sscard_terminal.errors import CardResetError, CorruptResponseError, UsageError
 from sscard_terminal.transport.base import Transport, open_transport
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,10 @@ def psam_key_ids(key_set: str = DEFAULT_KEY_SET) -> dict[int, int]:
 
 def _xor_halves(block: bytes) -> bytes:
     return bytes(a ^ b for a, b in zip(block[:8], block[8:], strict=True))
+
+
+class _PsamWasReset(Exception):
+    """The PSAM (not the user card) was reset by another program."""
 
 
 class PsamSam:
@@ -170,7 +174,28 @@ class PsamSam:
         return self._serial.hex().upper()
 
     def authenticate(self, card: AuthCard, key_id: int) -> None:
-        """EXTERNAL AUTHENTICATE ``card`` with card key ``key_id`` via the PSAM."""
+        """EXTERNAL AUTHENTICATE ``card`` with card key ``key_id`` via the PSAM.
+
+        A PSAM reset by another program sharing its reader (PC/SC
+        SCARD_W_RESET_CARD) has lost its selected ADF: it is started again
+        (:meth:`start`) and the authentication is done once more, with a new
+        challenge of the card."""
+        try:
+            self._authenticate(card, key_id)
+        except _PsamWasReset:
+            log.info("PSAM: reset by another program; starting it again")
+            self.start()
+            self._authenticate(card, key_id)
+
+    def _psam(self, apdu: CommandApdu, what: str) -> bytes:
+        """One APDU to the PSAM; its reset by another program is told apart
+        from the user card's."""
+        try:
+            return self.session.send(apdu, what=what)
+        except CardResetError:
+            raise _PsamWasReset from None
+
+    def _authenticate(self, card: AuthCard, key_id: int) -> None:
         ctx = card.context
         psam_key = self.key_ids.get(key_id)
         if psam_key is None:
@@ -184,17 +209,17 @@ class PsamSam:
             raise CorruptResponseError(f"the card gave a {len(challenge)}-byte challenge, not 8")
         process = challenge if ctx.algorithm == "3des" else challenge + bytes(8)
         if self.init_environment:
-            self.session.send(
+            self._psam(
                 CommandApdu(0xBF, 0xEC, 0x00, 0x00, bytes.fromhex(ctx.card_id_code[:2])),
-                what="INIT ENVIRONMENT",
+                "INIT ENVIRONMENT",
             )
         factors = ctx.card_factor + city_factor(ctx.region)
         log.debug("PSAM: authenticating with PSAM key %02X for card key %02X", psam_key, key_id)
-        self.session.send(
+        self._psam(
             CommandApdu(0xBF, 0xDE, DELIVERY_P1, psam_key, factors + process),
-            what=f"DELIVERY SESSION KEY (PSAM key {psam_key:02X})",
+            f"DELIVERY SESSION KEY (PSAM key {psam_key:02X})",
         )
-        block = self.session.send(CommandApdu(0x80, 0xFA, 0x00, 0x00, process), what="CIPHER DATA")
+        block = self._psam(CommandApdu(0x80, 0xFA, 0x00, 0x00, process), "CIPHER DATA")
         if len(block) != len(process):
             raise CorruptResponseError(
                 f"the PSAM's CIPHER DATA gave {len(block)} bytes, not {len(process)}"

@@ -947,6 +947,33 @@ class SettlementClient:
             clr_type=clr_type,
         )
 
+    def reconcile_journal_details(
+        self,
+        *,
+        insutype: str,
+        begin: dt.date,
+        end: dt.date,
+        clr_type: str | None = None,
+        others: Sequence[Journal] = (),
+    ) -> ReconcileDetails:
+        """3202 with the settlements of the journals (this terminal's and
+        ``others``) one by one: every row should come back stmt_rslt 0, and
+        the center adds the rows it has that the journals do not (3)."""
+        rows = [
+            ReconcileRow(**row)
+            for journal in (self.journal, *others)
+            for row in journal.book_rows(
+                begin,
+                end,
+                insutype=insutype,
+                clr_type=clr_type,
+                fixmedins_code=self.institution.fixmedins_code,
+            )
+        ]
+        return self.reconcile_details(
+            begin=begin, end=end, rows=rows, insutype=insutype, clr_type=clr_type
+        )
+
     def reconcile_details(
         self,
         *,

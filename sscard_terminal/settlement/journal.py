@@ -870,20 +870,18 @@ class Journal:
                 (msgid, state.value, _now(), note),
             )
 
-    def books(
+    def _booked(
         self,
+        columns: str,
         begin: dt.date,
         end: dt.date,
-        *,
-        insutype: str | None = None,
-        clr_type: str | None = None,
-        fixmedins_code: str | None = None,
-    ) -> BookTotals:
-        """The settlements and refunds of [begin, end] (by their setl_time) whose
-        effect stands, for 3201 (settlement-interface.md, "reconciliation
-        totals")."""
+        insutype: str | None,
+        clr_type: str | None,
+        fixmedins_code: str | None,
+    ) -> list[sqlite3.Row]:
+        """The settlements and refunds of [begin, end] whose effect stands."""
         sql = (
-            "SELECT medfee_sumamt, fund_pay_sumamt, acct_pay, psn_cash_pay FROM messages "
+            f"SELECT {columns} FROM messages "  # noqa: S608 - fixed column lists
             "WHERE infno IN ('2207', '2102', '2208', '2103') AND status = 'SUCCESS' "
             "AND (resolution IS NULL OR resolution != 'REVERSED') AND setl_time IS NOT NULL "
             "AND substr(setl_time, 1, 10) BETWEEN ? AND ?"
@@ -898,9 +896,64 @@ class Journal:
                 sql += f" AND {column} = ?"
                 args.append(value)
         with self._lock:
-            rows = self._conn.execute(sql, args).fetchall()
+            return list(self._conn.execute(sql + " ORDER BY id", args).fetchall())
+
+    def books(
+        self,
+        begin: dt.date,
+        end: dt.date,
+        *,
+        insutype: str | None = None,
+        clr_type: str | None = None,
+        fixmedins_code: str | None = None,
+    ) -> BookTotals:
+        """The settlements and refunds of [begin, end] (by their setl_time) whose
+        effect stands, for 3201 (settlement-interface.md, "reconciliation
+        totals")."""
+        rows = self._booked(
+            "medfee_sumamt, fund_pay_sumamt, acct_pay, psn_cash_pay",
+            begin,
+            end,
+            insutype,
+            clr_type,
+            fixmedins_code,
+        )
         total = [Decimal("0.00")] * 4
         for row in rows:
             for i in range(4):
                 total[i] += Decimal(row[i] or "0")
         return BookTotals(len(rows), *total)
+
+    def book_rows(
+        self,
+        begin: dt.date,
+        end: dt.date,
+        *,
+        insutype: str | None = None,
+        clr_type: str | None = None,
+        fixmedins_code: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """The same settlements one by one, for 3202 (settlement-interface.md,
+        "reconciliation details"): setl_id, the amounts, mdtrt_id, psn_no,
+        msgid and ``refd_setl_flag`` 1 for a refund row."""
+        rows = self._booked(
+            "setl_id, medfee_sumamt, fund_pay_sumamt, acct_pay, mdtrt_id, psn_no, msgid, infno",
+            begin,
+            end,
+            insutype,
+            clr_type,
+            fixmedins_code,
+        )
+        return [
+            {
+                "setl_id": row["setl_id"],
+                "medfee_sumamt": Decimal(row["medfee_sumamt"] or "0"),
+                "fund_pay_sumamt": Decimal(row["fund_pay_sumamt"] or "0"),
+                "acct_pay": Decimal(row["acct_pay"] or "0"),
+                "mdtrt_id": row["mdtrt_id"],
+                "psn_no": row["psn_no"],
+                "msgid": row["msgid"],
+                "refd_setl_flag": "1" if row["infno"] in ("2208", "2103") else "0",
+            }
+            for row in rows
+        ]

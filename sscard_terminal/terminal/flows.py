@@ -632,7 +632,13 @@ def pharmacy_purchase(
         _say(progress, f"payment of {cash} yuan")
         payment = payments.pay(key, cash)  # PaymentFailed: 2101 booked nothing
     _say(progress, "2102 settlement")
-    sold = client.pharmacy_settle(ref, **args)
+    try:
+        sold = client.pharmacy_settle(ref, **args)  # OutcomeUnknown: the journal resolves it
+    except CenterRefused as exc:
+        if payment is not None:
+            payments.refund(payment.reference)
+            exc.hint = f"payment {payment.reference} ({payment.amount} yuan) was refunded"
+        raise
     msgid = sold.msgid
     setl = sold.setlinfo
     extra = {"mdtrt_id": setl.mdtrt_id or ""}
@@ -662,10 +668,14 @@ def pharmacy_cancel(
     *,
     setl_id: str,
     mdtrt_id: str,
+    payments: PaymentProvider | None = None,
+    payment: str | None = None,
     today: dt.date | None = None,
     progress: Progress | None = None,
 ) -> Receipt:
-    """Cancel a pharmacy settlement: card, PIN, 1101, 2103, a CANCELLATION record."""
+    """Cancel a pharmacy settlement: card, PIN, 1101, 2103, the cash part
+    given back (``payment``, the purchase receipt's ``extra["payment"]``,
+    through ``payments``), a CANCELLATION record."""
     holder = identify(card, sam, pins, client, require_active=False, today=today, progress=progress)
     _say(progress, "2103 cancellation")
     cancelled = client.pharmacy_cancel(
@@ -678,7 +688,11 @@ def pharmacy_cancel(
         if setl.balc is not None
         else (holder.insurance.balc if holder.insurance else Decimal("0.00")) - setl.acct_pay
     )
-    note = _write_card_record(card, client, msgid, progress)
+    extra = {"mdtrt_id": mdtrt_id, "cancels": setl_id}
+    if payments is not None and payment:
+        _say(progress, f"refund of payment {payment}")
+        extra["payment_refund"] = payments.refund(payment).reference
+    extra["card_record"] = _write_card_record(card, client, msgid, progress)
     return _receipt(
         "药店退费单 pharmacy cancellation",
         client,
@@ -686,7 +700,7 @@ def pharmacy_cancel(
         setl,
         msgid,
         balance=balance,
-        extra={"mdtrt_id": mdtrt_id, "cancels": setl_id, "card_record": note},
+        extra=extra,
     )
 
 
@@ -774,7 +788,8 @@ def kiosk_register(
     except CenterRefused as exc:
         _rollback(client, ref, mdtrt_id, ipt_otp_no)
         if payment is not None:
-            exc.hint = f"refund payment {payment.reference} ({payment.amount} yuan) to the patient"
+            payments.refund(payment.reference)
+            exc.hint = f"payment {payment.reference} ({payment.amount} yuan) was refunded"
         raise
     msgid = settled.msgid
     setl = settled.setlinfo

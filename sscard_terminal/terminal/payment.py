@@ -5,7 +5,8 @@ the flow is that a payment can succeed or fail, and that a retried request
 does not charge twice. :class:`SimulatedPayments` keeps its payments in memory,
 keyed by the terminal's idempotency key, and fails on request
 (``fail_next`` or a ``fail_every`` rhythm) so that tests and the demo can drive
-both outcomes.
+both outcomes. A payment whose settlement the center refuses afterwards is
+refunded by the flow (:meth:`SimulatedPayments.refund`).
 """
 
 from __future__ import annotations
@@ -37,12 +38,17 @@ class PaymentProvider(Protocol):
         """Charge ``amount`` once for ``key``; raise PaymentFailed when declined."""
         ...
 
+    def refund(self, reference: str) -> Payment:
+        """Give a payment back in full (once; a repeat returns the same refund)."""
+        ...
+
 
 @dataclass
 class SimulatedPayments:
     fail_next: int = 0
     fail_every: int = 0
     payments: dict[str, Payment] = field(default_factory=dict)
+    refunds: dict[str, Payment] = field(default_factory=dict)
     attempts: int = 0
     _serial: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -60,3 +66,19 @@ class SimulatedPayments:
         payment = Payment(f"PAY{next(self._serial):08d}", key, amount)
         self.payments[key] = payment
         return payment
+
+    def refund(self, reference: str) -> Payment:
+        if reference in self.refunds:
+            return self.refunds[reference]
+        paid = next((p for p in self.payments.values() if p.reference == reference), None)
+        if paid is None:
+            raise ValueError(f"no payment {reference}")
+        self.refunds[reference] = paid
+        return paid
+
+    @property
+    def net(self) -> Decimal:
+        """What the provider holds: payments minus refunds."""
+        return sum((p.amount for p in self.payments.values()), Decimal("0.00")) - sum(
+            (p.amount for p in self.refunds.values()), Decimal("0.00")
+        )

@@ -24,6 +24,7 @@ from smartcard import scard
 from sscard_terminal.errors import (
     CardError,
     CardRemovedError,
+    CardResetError,
     CorruptResponseError,
     MuteCardError,
     NoCardError,
@@ -103,7 +104,7 @@ def pcsc_error(hresult: int, *, reader: str | None = None, phase: Phase) -> Ssca
             hint="close the other program (or drop its exclusive access) and try again",
         )
     if phase == "transaction" and code == scard.SCARD_W_RESET_CARD:
-        return CardRemovedError(f"the card{where} was reset by another program ({cause})")
+        return CardResetError(f"the card{where} was reset by another program ({cause})")
     if phase == "transaction" and code == scard.SCARD_E_INVALID_HANDLE:
         return CardRemovedError(f"the connection to the card{where} was lost ({cause})")
     if phase == "service":

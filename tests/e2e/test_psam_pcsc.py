@@ -81,6 +81,25 @@ def test_psam_on_slot_1_authenticates_the_gen3_card_on_slot_0(served_card) -> No
     assert holder.name == PERSON.name
 
 
+def test_a_psam_reset_by_another_program_is_started_again(served_card, caplog) -> None:  # type: ignore[no-untyped-def]
+    """Two tills sharing one PSAM reader: the other till's reset (PC/SC
+    SCARD_W_RESET_CARD here) loses the ADF selection; the next authentication
+    starts the PSAM again instead of failing."""
+    card = served_card(gen3_card(), 0)
+    served_card(psam_from_profile("psam-ningbo"), 1)
+    with open_transport("pcsc", reader=card.reader) as transport, PsamSam.open(PSAM_READER) as sam:
+        driver = SocialSecurityCard(transport)
+        with open_transport("pcsc", reader=PSAM_READER) as other:
+            other.reset()  # the other till
+        before = sam.session.stats.apdus
+        with caplog.at_level("INFO", logger="sscard_terminal.driver.psam"):
+            sam.authenticate(context(driver), 0x0A)
+        assert "reset by another program" in caplog.text
+        # READ EF 0016, EF 0015, SELECT ADF again, then DSK + CIPHER DATA + GET RESPONSE
+        assert sam.session.stats.apdus - before == 6
+        assert driver.read_holder().id_number == PERSON.id_number
+
+
 def test_psam_answers_card_spec_apdus_through_scriptor(served_card) -> None:  # type: ignore[no-untyped-def]
     served_card(psam_from_profile("psam-ningbo"), 1)
     keys = yaml.safe_load((SHIPPED / "keys" / "ningbo-test-keys.yaml").read_text(encoding="utf-8"))

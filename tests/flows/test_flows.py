@@ -22,7 +22,7 @@ import uvicorn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "center"))
 
-from center_helpers import Admin  # noqa: E402
+from center_helpers import Admin, new_insured  # noqa: E402
 
 from sscard_terminal.center.api import create_app  # noqa: E402
 from sscard_terminal.center.clock import system_clock  # noqa: E402
@@ -495,6 +495,38 @@ def test_pharmacy_payment_failure_books_nothing(
             acct_used=False,  # all cash
         )  # fmt: skip
     assert "2102" not in [e.infno for e in client.journal.entries()]
+
+
+def test_a_payment_is_refunded_when_the_center_refuses_the_settlement(
+    center: Center, make_client: Any, sam: Any, tmp_path: Path
+) -> None:
+    """The card is reported lost by phone (12333) while the patient looks at
+    the split: the cash part is paid, 2102 is refused, the payment is given back."""
+    client = make_client(PHARMACY, opter="0003")
+    person = new_insured(center.admin, balance="100.00")
+    person_file = center.admin.request("GET", f"/cards/{person.card_no}/person-file")
+    path = tmp_path / "person.json"
+    path.write_text(json.dumps(person_file, ensure_ascii=False), encoding="utf-8")
+    transport = open_transport("virtual", card=CardOS(new_image("ningbo-gen3", path)))
+    transport.connect()
+    card = SocialSecurityCard(transport)
+    payments = SimulatedPayments()
+
+    def reported_lost_meanwhile(split: Any) -> bool:
+        center.admin.post(f"/cards/{person.card_no}/loss", {"kind": "temporary"})
+        return True
+
+    items = [Item(CLASS_C, Decimal(1), Decimal("50.00"), "自费")]
+    with pytest.raises(CenterRefused) as caught:
+        pharmacy_purchase(
+            card, sam, SimulatedPinPad([PIN]), client, items, payments,
+            confirm=reported_lost_meanwhile, acct_used=False,
+        )  # fmt: skip
+    assert caught.value.infno == "2102"
+    [paid] = payments.payments.values()
+    assert paid.amount == Decimal("50.00") and payments.refunds == {paid.reference: paid}
+    assert payments.net == 0 and "refunded" in (caught.value.hint or "")
+    assert not [e for e in client.journal.entries() if e.booked and e.infno == "2102"]
 
 
 # -- kiosk -----------------------------------------------------------------------------------
