@@ -266,3 +266,24 @@ def test_the_terminal_killed_between_the_settlement_and_the_card_write(
         assert newest is not None and journal.card_records_owed() == []
     assert serials == [newest.id, settled["id"]]  # each once, the missed one first
     books_agree(center, HOSPITAL)
+
+
+def test_a_blocked_pin_stops_every_flow_before_the_center(
+    center: RunningCenter, served_card: Any, psam: None, tmp_path: Path
+) -> None:
+    served_card(person_card(center, "resident"), 0)
+    desk = terminal(center, tmp_path, HOSPITAL, "P101")
+    swipe = ["hospital", "swipe", "--item", f"{CLASS_A_SERVICE}:1:20.00", "--yes"]
+    answers = [sscard(*swipe, config=desk, tmp=tmp_path, pin="000000") for _ in range(3)]
+    assert [a.returncode for a in answers] == [ExitCode.PIN] * 3
+    assert "2 tries left" in answers[0].stderr and "blocked" in answers[2].stderr.lower()
+    right = sscard(*swipe, config=desk, tmp=tmp_path)  # the right PIN, too late
+    assert right.returncode == ExitCode.PIN and "blocked" in right.stderr.lower()
+    assert "000000" not in "".join(a.stderr + a.stdout for a in answers)
+    assert PIN not in right.stderr + right.stdout
+    listed = subprocess.run(
+        [*CLI, "journal", "list", "--config", str(desk), "--json"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout)["entries"] == []  # nothing reached the center
