@@ -8,9 +8,11 @@ For each message, in this order:
    HMAC-SM3 signature in cainfo - refused, not journaled (so nobody can use
    up another institution's msgids);
 4. check the sign_no (except for 9001) - refused, not journaled;
-5. validate the input node and run the transaction inside a savepoint; a
-   refusal rolls the savepoint back, so a refused message books nothing;
-6. journal the message and its answer (ID numbers and names masked) and
+5. validate the input node and run the transaction; a refusal rolls the whole
+   transaction back, so a refused message books nothing, and its answer is
+   journaled in a transaction of its own;
+6. journal the message and its answer (ID numbers and names masked) together
+   with the writes the transaction deferred (one round trip on PostgreSQL) and
    commit: the booking and its journal entry are one transaction.
 
 The journal's unique key (institution, msgid) makes repeats idempotent: a
@@ -35,7 +37,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from sscard_terminal.center import envelope as env_mod
-from sscard_terminal.center import signature, store, wire
+from sscard_terminal.center import fastsql, signature, store, wire
 from sscard_terminal.center.clock import Clock, system_clock
 from sscard_terminal.center.db import Database
 from sscard_terminal.center.masking import ID_KEYS, NAME_KEYS, mask_json
@@ -71,6 +73,14 @@ class _NotJournaled(Exception):
 
 class _Repeated(Exception):
     """The msgid is in the journal already."""
+
+
+class _Refused(Exception):
+    """The transaction refused the message: roll back, then journal ``answer``."""
+
+    def __init__(self, answer: dict[str, Any]) -> None:
+        super().__init__(answer.get("err_code"))
+        self.answer = answer
 
 
 class CenterService:
@@ -164,53 +174,82 @@ class CenterService:
         digest: str,
         received: dt.datetime,
     ) -> bytes:
-        with self.db.begin() as conn:
-            institution = self._authenticate(conn, raw, envelope, canonical_input)
-            ctx = MessageContext(
-                conn=conn,
-                envelope=envelope,
-                institution=institution,
-                policy=self.policy,
-                now=received,
-            )
-            tx = REGISTRY.get(envelope.infno)
-            if tx is not None and tx.needs_sign_in:
-                try:
-                    require_signed_in(ctx)
-                except Refusal as refusal:
-                    if conn.execute(
-                        store.JOURNAL, {"code": envelope.fixmedins_code, "msgid": envelope.msgid}
-                    ).first():
-                        raise _Repeated() from None
-                    raise _NotJournaled(refusal) from None
-            answer = self._run(conn, ctx, tx)
-            body = wire.dumps(answer)
-            masked_answer = mask_json(answer)
-            stored_answer = body if masked_answer is answer else wire.dumps(masked_answer)
-            masked_request = {k: v for k, v in raw.items() if k != "cainfo"}
-            conn.execute(
-                store.NEW_JOURNAL,
-                {
-                    "fixmedins_code": envelope.fixmedins_code,
-                    "msgid": envelope.msgid,
-                    "infno": envelope.infno,
-                    "received_at": received.replace(tzinfo=None),
-                    "request_digest": digest,
-                    "psn_no": ctx.psn_no,
-                    "infcode": answer["infcode"],
-                    "request": wire.dumps(mask_json(masked_request)).decode("utf-8"),
-                    "response": stored_answer.decode("utf-8"),
-                    "setl_id": ctx.setl_id,
-                    "mdtrt_id": ctx.mdtrt_id,
-                    "reversed_by": None,
-                },
-            )
+        ctx: MessageContext | None = None
+        try:
+            with self.db.begin() as conn:
+                institution = self._authenticate(conn, raw, envelope, canonical_input)
+                ctx = MessageContext(
+                    conn=conn,
+                    envelope=envelope,
+                    institution=institution,
+                    policy=self.policy,
+                    now=received,
+                )
+                tx = REGISTRY.get(envelope.infno)
+                if tx is not None and tx.needs_sign_in:
+                    try:
+                        require_signed_in(ctx)
+                    except Refusal as refusal:
+                        if fastsql.run(
+                            conn,
+                            store.Fast.JOURNAL,
+                            {"code": envelope.fixmedins_code, "msgid": envelope.msgid},
+                        ):
+                            raise _Repeated() from None
+                        raise _NotJournaled(refusal) from None
+                answer = self._run(ctx, tx)
+                body = self._journal(ctx.deferred(), ctx, raw, answer, digest)
+                ctx.deferred().run()
+        except _Refused as refused:
+            # the message's transaction rolled back (it books nothing); its refusal
+            # is journaled in a transaction of its own
+            assert ctx is not None
+            answer = refused.answer
+            with self.db.begin() as conn:
+                ctx.conn = conn
+                batch = fastsql.Batch(conn)
+                body = self._journal(batch, ctx, raw, answer, digest)
+                batch.run()
         log.info(
             "%s %s %s infcode=%s",
             envelope.fixmedins_code,
             envelope.infno,
             envelope.msgid,
             answer["infcode"],
+        )
+        return body
+
+    def _journal(
+        self,
+        batch: fastsql.Batch,
+        ctx: MessageContext,
+        raw: dict[str, Any],
+        answer: dict[str, Any],
+        digest: str,
+    ) -> bytes:
+        """Queue the journal entry of the message (ID numbers and names masked);
+        returns the answer's body."""
+        envelope = ctx.envelope
+        body = wire.dumps(answer)
+        masked_answer = mask_json(answer)
+        stored_answer = body if masked_answer is answer else wire.dumps(masked_answer)
+        masked_request = {k: v for k, v in raw.items() if k != "cainfo"}
+        batch.add(
+            store.Fast.NEW_JOURNAL,
+            {
+                "fixmedins_code": envelope.fixmedins_code,
+                "msgid": envelope.msgid,
+                "infno": envelope.infno,
+                "received_at": ctx.now.replace(tzinfo=None),
+                "request_digest": digest,
+                "psn_no": ctx.psn_no,
+                "infcode": answer["infcode"],
+                "request": wire.dumps(mask_json(masked_request)).decode("utf-8"),
+                "response": stored_answer.decode("utf-8"),
+                "setl_id": ctx.setl_id,
+                "mdtrt_id": ctx.mdtrt_id,
+                "reversed_by": None,
+            },
         )
         return body
 
@@ -257,7 +296,9 @@ class CenterService:
             )
         return institution
 
-    def _run(self, conn: Connection, ctx: MessageContext, tx: Any) -> dict[str, Any]:
+    def _run(self, ctx: MessageContext, tx: Any) -> dict[str, Any]:
+        """The answer of a transaction; raises :class:`_Refused` when it refuses
+        (the caller then rolls its database transaction back)."""
         if tx is None:
             refusal = Refusal(
                 "infno.unsupported",
@@ -265,7 +306,6 @@ class CenterService:
                 f"transaction {ctx.envelope.infno} is not supported",
             )
             return self._failure(refusal, ctx.now)
-        savepoint = conn.begin_nested()
         try:
             try:
                 data = tx.input_model.model_validate(ctx.envelope.input)
@@ -273,13 +313,9 @@ class CenterService:
                 raise env_mod.pydantic_refusal(exc, "input") from None
             output = tx.handler(ctx, data)
         except Refusal as refusal:
-            savepoint.rollback()
             ctx.setl_id = ctx.mdtrt_id = None
-            return self._failure(refusal, ctx.now)
-        except BaseException:
-            savepoint.rollback()
-            raise
-        savepoint.commit()
+            ctx.writes = None
+            raise _Refused(self._failure(refusal, ctx.now)) from None
         return env_mod.success(
             output,
             admdvs=self.policy.admdvs,

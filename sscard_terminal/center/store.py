@@ -18,8 +18,9 @@ from typing import cast
 from sqlalchemy import Table, bindparam, insert, select, update
 
 from sscard_terminal.center import models
+from sscard_terminal.center.fastsql import Prepared
 
-__all__ = ["T"]
+__all__ = ["Fast", "T"]
 
 
 def _table(model: type[models.Base]) -> Table:
@@ -300,3 +301,37 @@ SPECIAL_FILINGS = (
     .where(FIL.c.psn_no == bindparam("psn_no"), FIL.c.kind == "special_disease")
     .order_by(FIL.c.begin_date)
 )
+
+
+# -- the settlement hot path (sscard_terminal.center.fastsql) ---------------------------------
+def _all_but(table: Table, *skip: str) -> list[str]:
+    return [c.key for c in table.c if c.key not in skip]
+
+
+class Fast:
+    """Statements of the settlement hot path, run by :mod:`~sscard_terminal.center.fastsql`
+    (on the driver, several in one round trip)."""
+
+    SIGN_IN = Prepared(SIGN_IN)
+    PERSON_LOCK = Prepared(PERSON_BRIEF_LOCK)
+    CARD = Prepared(CARD)
+    BALANCES = Prepared(BALANCES)
+    ENROLMENTS = Prepared(ENROLMENTS)
+    VISIT_WITH_OPEN_DETAILS = Prepared(VISIT_WITH_OPEN_DETAILS)
+    VISIT_WITH_OPEN_DETAILS_OF_BATCH = Prepared(VISIT_WITH_OPEN_DETAILS_OF_BATCH)
+    NEW_SETTLEMENT = Prepared(NEW_SETTLEMENT, keys=_all_but(S))
+    NEW_SETTLEMENT_ITEM = Prepared(NEW_SETTLEMENT_ITEM, keys=["setl_id", "fee_detail_id"])
+    #: the fee details linked to a settlement (its items, inserted before) become settled
+    SETTLE_LINKED_DETAILS = Prepared(
+        update(F)
+        .where(F.c.id.in_(select(SI.c.fee_detail_id).where(SI.c.setl_id == bindparam("b_setl_id"))))
+        .values(status="settled", setl_id=bindparam("new_setl_id"))
+    )
+    SET_BALANCE = Prepared(SET_BALANCE)
+    SET_ACCUMULATOR = Prepared(SET_ACCUMULATOR)
+    NEW_ACCUMULATOR = Prepared(
+        NEW_ACCUMULATOR, keys=["psn_no", "year", "insutype", "dedc_used", "fund_paid"]
+    )
+    SET_VISIT_MED_TYPE = Prepared(SET_VISIT_MED_TYPE)
+    JOURNAL = Prepared(JOURNAL)
+    NEW_JOURNAL = Prepared(NEW_JOURNAL, keys=_all_but(J, "id"))

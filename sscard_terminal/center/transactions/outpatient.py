@@ -479,8 +479,8 @@ def settle(ctx: MessageContext, inp: SettleInput) -> dict[str, Any]:
     data = inp.data
     visit, details, priced = _prepare(ctx, data)
     if visit.med_type != data.med_type:
-        ctx.conn.execute(
-            store.SET_VISIT_MED_TYPE, {"b_mdtrt_id": visit.mdtrt_id, "med_type": data.med_type}
+        ctx.defer(
+            store.Fast.SET_VISIT_MED_TYPE, {"b_mdtrt_id": visit.mdtrt_id, "med_type": data.med_type}
         )
     row = booking.book(ctx, visit=visit, details=details, priced=priced, med_type=data.med_type)
     return {"setlinfo": setlinfo_from_row(row), "setldetail": setldetail(row)}

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import Field
 
-from sscard_terminal.center import store
+from sscard_terminal.center import fastsql, store
 from sscard_terminal.center.refusals import Refusal
 from sscard_terminal.center.transactions.context import MessageContext
 from sscard_terminal.center.transactions.fields import (
@@ -94,7 +94,8 @@ def require_signed_in(ctx: MessageContext) -> None:
             "缺少签到编号 sign_no，请先签到（9001）",
             "no sign_no: sign in with 9001 first",
         )
-    row = ctx.conn.execute(store.SIGN_IN, {"sign_no": sign_no}).first()
+    rows = fastsql.run(ctx.conn, store.Fast.SIGN_IN, {"sign_no": sign_no})
+    row = rows[0] if rows else None
     if row is None or row.fixmedins_code != ctx.code:
         raise Refusal(
             "signin.unknown",
