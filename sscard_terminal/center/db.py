@@ -77,7 +77,10 @@ class Database:
                 self.url,
                 pool_size=pool_size,
                 max_overflow=pool_size,
-                pool_pre_ping=True,
+                # no ping before each use (a round trip per message): a connection
+                # that died fails its first statement, is dropped from the pool,
+                # and the message is tried again (CenterService.handle)
+                pool_pre_ping=False,
                 hide_parameters=True,
             )
         self.sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=True)

@@ -160,7 +160,10 @@ class Batch:
         self._queued.append(_Queued(prepared, params, True))
         return len(self._queued) - 1
 
-    def run(self) -> list[list[Any]]:
+    def run(self, *, commit: bool = False) -> list[list[Any]]:
+        """Send the statements; with ``commit`` the transaction commits in the
+        same round trip on PostgreSQL (the SQLAlchemy transaction's own commit
+        then finds nothing left to do); on SQLite the caller commits."""
         queued, self._queued = self._queued, []
         if not queued:
             return []
@@ -169,7 +172,7 @@ class Batch:
         compiled = [q.prepared.compiled(dialect) for q in queued]
         sql: str | None = None
         try:
-            if dialect.name == "postgresql" and len(queued) > 1:
+            if dialect.name == "postgresql" and (len(queued) > 1 or commit):
                 cursors = []
                 with driver.pipeline():
                     for q, c in zip(queued, compiled, strict=True):
@@ -177,6 +180,9 @@ class Batch:
                         cursor = driver.cursor()
                         _send(cursor, q, c)
                         cursors.append(cursor)
+                    sql = "COMMIT" if commit else None
+                    if commit:
+                        driver.commit()
                 sql = None
                 return [_fetch(cursor, c) for cursor, c in zip(cursors, compiled, strict=True)]
             out = []

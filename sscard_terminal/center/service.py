@@ -7,7 +7,10 @@ For each message, in this order:
 3. open ONE database transaction; find the institution and check the
    HMAC-SM3 signature in cainfo - refused, not journaled (so nobody can use
    up another institution's msgids);
-4. check the sign_no (except for 9001) - refused, not journaled;
+4. check the sign_no (except for 9001) - refused, not journaled. Settlement
+   transactions read it in the same round trip as their first reads (their
+   transaction rolls back when it fails, and a refusal of theirs waits for
+   this check: a message without sign-in is told so first);
 5. validate the input node and run the transaction; a refusal rolls the whole
    transaction back, so a refused message books nothing, and its answer is
    journaled in a transaction of its own;
@@ -46,7 +49,7 @@ from sscard_terminal.center.refusals import Refusal
 from sscard_terminal.center.transactions import REGISTRY
 from sscard_terminal.center.transactions.context import MessageContext
 from sscard_terminal.center.transactions.reversal import ANY_DIGEST
-from sscard_terminal.center.transactions.signin import require_signed_in
+from sscard_terminal.center.transactions.signin import SignInRefusal, require_signed_in
 
 __all__ = ["CenterService", "request_digest"]
 
@@ -186,20 +189,23 @@ class CenterService:
                     now=received,
                 )
                 tx = REGISTRY.get(envelope.infno)
-                if tx is not None and tx.needs_sign_in:
-                    try:
-                        require_signed_in(ctx)
-                    except Refusal as refusal:
-                        if fastsql.run(
-                            conn,
-                            store.Fast.JOURNAL,
-                            {"code": envelope.fixmedins_code, "msgid": envelope.msgid},
-                        ):
-                            raise _Repeated() from None
-                        raise _NotJournaled(refusal) from None
-                answer = self._run(ctx, tx)
+                try:
+                    if tx is not None and tx.needs_sign_in:
+                        if tx.sign_in_with_reads:
+                            ctx.sign_in_pending = True
+                        else:
+                            require_signed_in(ctx)
+                    answer = self._run(ctx, tx)
+                except SignInRefusal as refusal:
+                    if fastsql.run(
+                        conn,
+                        store.Fast.JOURNAL,
+                        {"code": envelope.fixmedins_code, "msgid": envelope.msgid},
+                    ):
+                        raise _Repeated() from None
+                    raise _NotJournaled(refusal) from None
                 body = self._journal(ctx.deferred(), ctx, raw, answer, digest)
-                ctx.deferred().run()
+                ctx.deferred().run(commit=True)
         except _Refused as refused:
             # the message's transaction rolled back (it books nothing); its refusal
             # is journaled in a transaction of its own
@@ -312,10 +318,16 @@ class CenterService:
             except ValidationError as exc:
                 raise env_mod.pydantic_refusal(exc, "input") from None
             output = tx.handler(ctx, data)
+        except SignInRefusal:
+            raise
         except Refusal as refusal:
+            if ctx.sign_in_pending:  # a message without sign-in learns that first
+                require_signed_in(ctx)
             ctx.setl_id = ctx.mdtrt_id = None
             ctx.writes = None
             raise _Refused(self._failure(refusal, ctx.now)) from None
+        if ctx.sign_in_pending:
+            require_signed_in(ctx)
         return env_mod.success(
             output,
             admdvs=self.policy.admdvs,

@@ -60,49 +60,6 @@ PERSON_BY_ID = select(P).where(P.c.id_number == bindparam("id_number"))
 _PERSON_BRIEF = (P.c.psn_no, P.c.insuplc_admdvs, P.c.legacy_scheme)
 PERSON_BRIEF = select(*_PERSON_BRIEF).where(P.c.psn_no == bindparam("psn_no"))
 PERSON_BRIEF_LOCK = PERSON_BRIEF.with_for_update()
-#: the person (locked) and the card presented, in one round trip (SQLite only, as below)
-PERSON_WITH_CARD_LOCK = (
-    select(
-        *_PERSON_BRIEF,
-        K.c.card_no.label("card_card_no"),
-        K.c.card_sn.label("card_card_sn"),
-        K.c.psn_no.label("card_psn_no"),
-        K.c.status.label("card_status"),
-    )
-    .select_from(P.outerjoin(K, K.c.card_no == bindparam("card_no")))
-    .where(P.c.psn_no == bindparam("psn_no"))
-    .with_for_update(of=P)
-)
-
-#: ... and the balance and this year's accumulators of the insutype (2206/2207/2101/2102).
-#: SQLite only: on PostgreSQL a locking read that waited re-reads only the locked
-#: row, so the joined columns could be stale (transactions.common._locked_then_read)
-PERSON_CARD_BALANCES_LOCK = (
-    select(
-        *_PERSON_BRIEF,
-        K.c.card_no.label("card_card_no"),
-        K.c.card_sn.label("card_card_sn"),
-        K.c.psn_no.label("card_psn_no"),
-        K.c.status.label("card_status"),
-        A.c.balance,
-        ACC.c.dedc_used,
-        ACC.c.fund_paid,
-        ACC.c.psn_no.label("acc_psn_no"),
-    )
-    .select_from(
-        P.outerjoin(K, K.c.card_no == bindparam("card_no"))
-        .outerjoin(A, A.c.psn_no == P.c.psn_no)
-        .outerjoin(
-            ACC,
-            (ACC.c.psn_no == P.c.psn_no)
-            & (ACC.c.year == bindparam("year"))
-            & (ACC.c.insutype == bindparam("insutype")),
-        )
-    )
-    .where(P.c.psn_no == bindparam("psn_no"))
-    .with_for_update(of=P)
-)
-
 CARD = select(K).where(K.c.card_no == bindparam("card_no"))
 
 ENROLMENTS = (

@@ -37,6 +37,9 @@ class MessageContext:
     mdtrt_id: str | None = None
     warnings: list[str] = field(default_factory=list)
     writes: Batch | None = None  # the deferred writes (made on first use)
+    #: the sign-in is still to be checked: by the first batch of reads
+    #: (``common.settlement_reads``), else by the service after the handler
+    sign_in_pending: bool = False
 
     def deferred(self) -> Batch:
         """The batch of deferred writes (the journal entry joins it at the end)."""
