@@ -15,7 +15,10 @@ from __future__ import annotations
 
 from typing import cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Boolean, Integer, Table, bindparam, func, insert, select, update
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.sql.dml import Update
 
 from sscard_terminal.center import models
 from sscard_terminal.center.fastsql import Prepared
@@ -265,6 +268,44 @@ def _all_but(table: Table, *skip: str) -> list[str]:
     return [c.key for c in table.c if c.key not in skip]
 
 
+def _book_postgresql() -> Update:
+    """PostgreSQL: the writes of a settlement (``transactions.booking.book``) as one
+    statement with data-modifying CTEs: the settlement, its items, the fee
+    details settled (by id), this year's accumulators (upserted) and the balance
+    (when ``set_balance``). Parameters: ``s_<column>`` of the settlement,
+    ``detail_ids``, ``acc_dedc_used``, ``acc_fund_paid``, ``new_balance``,
+    ``set_balance``. (All parts see the same snapshot; none reads what another
+    writes, and the foreign keys are checked at the end of the statement.)"""
+    setl_id = bindparam("s_setl_id", type_=S.c.setl_id.type)
+    psn_no = bindparam("s_psn_no", type_=S.c.psn_no.type)
+    ids = bindparam("detail_ids", type_=ARRAY(Integer))
+    settlement = insert(S).values({c.key: bindparam(f"s_{c.key}", type_=c.type) for c in S.c})
+    items = insert(SI).from_select(["setl_id", "fee_detail_id"], select(setl_id, func.unnest(ids)))
+    settled = update(F).where(F.c.id == func.any(ids)).values(status="settled", setl_id=setl_id)
+    upsert = postgresql.insert(ACC).values(
+        psn_no=psn_no,
+        year=bindparam("s_year", type_=ACC.c.year.type),
+        insutype=bindparam("s_insutype", type_=ACC.c.insutype.type),
+        dedc_used=bindparam("acc_dedc_used", type_=ACC.c.dedc_used.type),
+        fund_paid=bindparam("acc_fund_paid", type_=ACC.c.fund_paid.type),
+    )
+    accumulated = upsert.on_conflict_do_update(
+        index_elements=[ACC.c.psn_no, ACC.c.year, ACC.c.insutype],
+        set_={"dedc_used": upsert.excluded.dedc_used, "fund_paid": upsert.excluded.fund_paid},
+    )
+    balance = (
+        update(A)
+        .where(A.c.psn_no == psn_no, bindparam("set_balance", type_=Boolean))
+        .values(balance=bindparam("new_balance", type_=A.c.balance.type))
+    )
+    return balance.add_cte(
+        settlement.cte("new_settlement"),
+        items.cte("new_items"),
+        settled.cte("settled_details"),
+        accumulated.cte("accumulated"),
+    )
+
+
 class Fast:
     """Statements of the settlement hot path, run by :mod:`~sscard_terminal.center.fastsql`
     (on the driver, several in one round trip)."""
@@ -290,5 +331,6 @@ class Fast:
         NEW_ACCUMULATOR, keys=["psn_no", "year", "insutype", "dedc_used", "fund_paid"]
     )
     SET_VISIT_MED_TYPE = Prepared(SET_VISIT_MED_TYPE)
+    BOOK_POSTGRESQL = Prepared(_book_postgresql())
     JOURNAL = Prepared(JOURNAL)
     NEW_JOURNAL = Prepared(NEW_JOURNAL, keys=_all_but(J, "id"))

@@ -199,6 +199,22 @@ def book(
     # the last writes of the message: deferred, sent with its journal entry
     fast = store.Fast
     setl_id = row["setl_id"]
+    after = calc.accumulated_after(priced.accumulated or Accumulated())
+    if ctx.conn.dialect.name == "postgresql":  # one statement
+        ctx.defer(
+            fast.BOOK_POSTGRESQL,
+            {
+                **{f"s_{name}": value for name, value in row.items()},
+                "detail_ids": [d.id for d in details],
+                "acc_dedc_used": after.dedc_used,
+                "acc_fund_paid": after.fund_paid,
+                "new_balance": calc.balc,
+                "set_balance": priced.balance is not None and bool(calc.acct_pay),
+            },
+        )
+        ctx.setl_id = setl_id
+        ctx.mdtrt_id = visit.mdtrt_id
+        return row
     ctx.defer(fast.NEW_SETTLEMENT, row)
     ctx.defer_many(
         fast.NEW_SETTLEMENT_ITEM, [{"setl_id": setl_id, "fee_detail_id": d.id} for d in details]
@@ -206,7 +222,6 @@ def book(
     ctx.defer(fast.SETTLE_LINKED_DETAILS, {"b_setl_id": setl_id, "new_setl_id": setl_id})
     if priced.balance is not None and calc.acct_pay:
         ctx.defer(fast.SET_BALANCE, {"b_psn_no": visit.psn_no, "balance": calc.balc})
-    after = calc.accumulated_after(priced.accumulated or Accumulated())
     if priced.accumulated is not None:
         ctx.defer(
             fast.SET_ACCUMULATOR,
