@@ -51,7 +51,7 @@ from sscard_terminal.center.transactions.context import MessageContext
 from sscard_terminal.center.transactions.reversal import ANY_DIGEST
 from sscard_terminal.center.transactions.signin import SignInRefusal, require_signed_in
 
-__all__ = ["CenterService", "request_digest"]
+__all__ = ["MAX_BODY", "CenterService", "request_digest", "too_large"]
 
 log = logging.getLogger("sscard_terminal.center")
 
@@ -109,7 +109,7 @@ class CenterService:
         """HTTP status and response body for one request body."""
         received = self.clock()
         if len(body) > MAX_BODY:
-            return 413, self._http_error("http.too_large", "报文过大", "the message is too large")
+            return too_large()
         try:
             raw = wire.loads(body)
         except wire.WireError:
@@ -371,7 +371,16 @@ class CenterService:
         return wire.dumps(self._failure(refusal, received))
 
     def _http_error(self, code: str, zh: str, en: str) -> bytes:
-        return wire.dumps({"infcode": -1, "err_code": code, "err_msg": f"{zh} / {en}"})
+        return _http_error(code, zh, en)
+
+
+def too_large() -> tuple[int, bytes]:
+    """The answer to a body over :data:`MAX_BODY`: HTTP 413."""
+    return 413, _http_error("http.too_large", "报文过大", "the message is too large")
+
+
+def _http_error(code: str, zh: str, en: str) -> bytes:
+    return wire.dumps({"infcode": -1, "err_code": code, "err_msg": f"{zh} / {en}"})
 
 
 def _fill(value: Any, person: Any, key: str | None = None) -> Any:
