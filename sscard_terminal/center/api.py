@@ -338,11 +338,13 @@ def install_admin_errors(app: FastAPI) -> None:
 
 
 def prepare_to_serve(db: Database) -> None:
-    """What a long-running server does once its application is built: freeze
-    the startup objects out of the garbage collector's way, so that no full
-    collection walks them in the middle of a request."""
+    """What a long-running server does once its application is built: SQLite
+    checkpoints in a thread of their own (``Database.start_checkpointer``), and
+    the startup objects frozen out of the garbage collector's way, so that no
+    full collection walks them in the middle of a request."""
     import gc
 
+    db.start_checkpointer()
     gc.collect()
     gc.freeze()
 
