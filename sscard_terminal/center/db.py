@@ -143,6 +143,7 @@ class Database:
         if self._stop_checkpoints is not None:
             self._stop_checkpoints.set()
             self._stop_checkpoints = None
+            self.checkpointing = False
         self.engine.dispose()
 
     def masked_url(self) -> str:
