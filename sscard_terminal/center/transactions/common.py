@@ -127,7 +127,9 @@ def settlement_reads(
     first, then the card, the balances and ``then``, each read after the lock
     was granted (under READ COMMITTED every statement reads the data committed
     when it starts, so nothing read here is older than the lock; on SQLite the
-    transaction holds the write lock from its start)."""
+    transaction holds the write lock from its start). A sign-in still to be
+    checked (``ctx.sign_in_pending``) is read first in the same batch, and
+    checked before anything else."""
     require_settlement_credential(ctx, cert_type)
     fast = store.Fast
     batch = fastsql.Batch(ctx.conn)
