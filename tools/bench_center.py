@@ -18,6 +18,10 @@ process and this process as the load generator (raw HTTP/1.1 keep-alive):
 Targets (issue 4): settlements >= 25% of the reference's rate; p99 < 50 ms at
 500 settlements/s; 1101 p99 < 5 ms at 7.2 million persons.
 
+Each sustained run also reports the CPU time per message of the server
+processes, of PostgreSQL (all processes of the temporary cluster) and of this
+load generator (cpu_us_*), which all share the machine's cores.
+
 Run:  .venv/bin/python tools/bench_center.py [--seconds 15] [--rate 500]
           [--backends sqlite,postgresql] [--big 7200000] [--big-backend sqlite]
 PostgreSQL: a temporary cluster is started (initdb; as user postgres when run
@@ -94,6 +98,52 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+#: the root processes whose CPU time (with their descendants') is counted per run:
+#: "server" (sscard center serve) and "postgresql" (the postmaster of a temp cluster)
+WATCHED: dict[str, int] = {}
+
+
+def _tree_cpu(root: int) -> float:
+    """CPU seconds (user + system) of a process and all its living descendants."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(entry.name)
+        parents[pid] = int(fields[1])
+        times[pid] = (int(fields[11]) + int(fields[12])) / tick
+    total = 0.0
+    for pid, seconds in times.items():
+        p = pid
+        while p > 1 and p != root:
+            p = parents.get(p, 0)
+        if p == root:
+            total += seconds
+    return total
+
+
+def cpu_snapshot() -> dict[str, float]:
+    """CPU seconds so far of the watched processes and of this load generator."""
+    out = {name: _tree_cpu(pid) for name, pid in WATCHED.items()}
+    out["load_generator"] = time.process_time()
+    return out
+
+
+def cpu_per_message(before: dict[str, float], after: dict[str, float], n: int) -> dict[str, float]:
+    """Microseconds of CPU per message, per process group."""
+    return {
+        f"cpu_us_{name}": round((after[name] - before[name]) / max(n, 1) * 1e6)
+        for name in before
+        if name in after
+    }
+
+
 def wait_http(port: int, process: subprocess.Popen[bytes], path: str = "/health") -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -138,8 +188,10 @@ def serve_center(db_url: str, workdir: Path, workers: int = 1) -> Iterator[int]:
     )
     try:
         wait_http(port, process)
+        WATCHED["server"] = process.pid
         yield port
     finally:
+        WATCHED.pop("server", None)
         process.send_signal(signal.SIGTERM)
         try:
             process.wait(timeout=30)
@@ -169,8 +221,10 @@ def serve_reference(workdir: Path) -> Iterator[int]:
     )
     try:
         wait_http(port, process, "/docs")
+        WATCHED["server"] = process.pid
         yield port
     finally:
+        WATCHED.pop("server", None)
         process.send_signal(signal.SIGTERM)
         try:
             process.wait(timeout=30)
@@ -179,7 +233,7 @@ def serve_reference(workdir: Path) -> Iterator[int]:
 
 
 @contextlib.contextmanager
-def postgres_cluster(workdir: Path) -> Iterator[str]:
+def postgres_cluster(workdir: Path, settings: tuple[str, ...] = ()) -> Iterator[str]:
     found = shutil.which("pg_ctl")
     bindir = Path(found).resolve().parent if found else None
     if bindir is None:
@@ -216,7 +270,7 @@ def postgres_cluster(workdir: Path) -> Iterator[str]:
     options = (
         f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c shared_buffers=512MB "
         "-c max_connections=200 -c max_wal_size=4GB"
-    )
+    ) + "".join(f" -c {setting}" for setting in settings)
     subprocess.run(
         [
             *prefix,
@@ -249,8 +303,10 @@ def postgres_cluster(workdir: Path) -> Iterator[str]:
             check=True,
             capture_output=True,
         )
+        WATCHED["postgresql"] = int((data / "postmaster.pid").read_text().split()[0])
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/center"
     finally:
+        WATCHED.pop("postgresql", None)
         subprocess.run(
             [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
             capture_output=True,
@@ -488,6 +544,23 @@ def prepare(db: Database, persons: int, visits: int) -> tuple[Bench, list[bytes]
     return bench, [b for b in bodies]  # type: ignore[misc]
 
 
+def settle_down(db: Database) -> None:
+    """After the bulk set-up: statistics and visibility map up to date (PostgreSQL
+    VACUUM ANALYZE, SQLite ANALYZE and a WAL checkpoint), so that the measured
+    load does not pay for autovacuum or checkpoints of the set-up."""
+    if db.is_sqlite:
+        raw = db.engine.raw_connection()  # autocommit mode (the center emits its BEGINs)
+        try:
+            raw.driver_connection.execute("ANALYZE")  # type: ignore[union-attr]
+            raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
+        finally:
+            raw.close()
+        return
+    with db.engine.connect() as connection:
+        autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
+        autocommit.exec_driver_sql("VACUUM ANALYZE")
+
+
 def settle_bodies(bench: Bench, visits: list[Any]) -> list[bytes]:
     out = []
     for g, mdtrt_id in visits:
@@ -543,6 +616,7 @@ def run_settlements(
     )
     print(f"[{backend}] preparing {needed} visits ...", flush=True)
     bench, visits = prepare(db, 20_000, needed)
+    settle_down(db)
     db.dispose()
     with serve_center(db_url, workdir, workers) as port:
         asyncio.run(sign_in(bench, port))
@@ -551,7 +625,9 @@ def run_settlements(
         asyncio.run(closed_loop(port, warm, args.connections, 30))
         sustained_bodies = rest[: args.max_sustained * int(args.seconds)]
         offered = rest[len(sustained_bodies) :]
+        before = cpu_snapshot()
         sustained = asyncio.run(closed_loop(port, sustained_bodies, args.connections, args.seconds))
+        cpu = cpu_per_message(before, cpu_snapshot(), sustained.done)
         fixed = asyncio.run(open_loop(port, offered, args.rate, args.seconds))
         low = asyncio.run(
             open_loop(port, offered[int(args.rate * args.seconds) :], args.low_rate, args.seconds)
@@ -565,6 +641,7 @@ def run_settlements(
         "failures": sustained.failures + fixed.failures + low.failures,
         f"at_{args.rate}_per_s_p50_ms": round(fixed.pct(0.5), 2),
         f"at_{args.rate}_per_s_p99_ms": round(fixed.pct(0.99), 2),
+        **cpu,
     }
     report[name][f"at_{args.low_rate}_per_s_p50_ms"] = round(low.pct(0.5), 2)
     report[name][f"at_{args.low_rate}_per_s_p99_ms"] = round(low.pct(0.99), 2)
@@ -577,9 +654,12 @@ def run_reference(workdir: Path, args: argparse.Namespace, report: dict[str, Any
     bodies = settle_bodies(bench, fake)
     with serve_reference(workdir) as port:
         asyncio.run(closed_loop(port, bodies[:500], args.connections, 30))
+        before = cpu_snapshot()
         sustained = asyncio.run(closed_loop(port, bodies[500:], args.connections, args.seconds))
+        cpu = cpu_per_message(before, cpu_snapshot(), sustained.done)
         fixed = asyncio.run(open_loop(port, bodies, args.rate, args.seconds))
     report["reference"] = {
+        **cpu,
         "sustained_per_s": round(sustained.rate, 1),
         "sustained_p50_ms": round(sustained.pct(0.5), 2),
         "sustained_p99_ms": round(sustained.pct(0.99), 2),
@@ -704,6 +784,14 @@ def main() -> None:
         default=2,
         help="also measure PostgreSQL with this many worker processes (1: skip)",
     )
+    parser.add_argument(
+        "--pg-setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for the temporary PostgreSQL cluster, e.g. synchronous_commit=off "
+        "(not for headline figures: the default is PostgreSQL's durable defaults)",
+    )
     parser.add_argument("--big", type=int, default=7_200_000, help="persons for 1101 (0: skip)")
     parser.add_argument("--big-backend", default="sqlite")
     parser.add_argument(
@@ -730,10 +818,10 @@ def main() -> None:
             elif args.pg_url:
                 run_settlements("postgresql", args.pg_url, workdir, args, report)
             else:
-                with postgres_cluster(workdir) as url:
+                with postgres_cluster(workdir, tuple(args.pg_setting)) as url:
                     run_settlements("postgresql", url, workdir, args, report)
                 if args.pg_workers > 1:
-                    with postgres_cluster(workdir) as url:
+                    with postgres_cluster(workdir, tuple(args.pg_setting)) as url:
                         run_settlements(
                             "postgresql", url, workdir, args, report, workers=args.pg_workers
                         )
@@ -748,7 +836,7 @@ def main() -> None:
             elif args.pg_url:
                 run_lookups("postgresql", args.pg_url, workdir, args, report)
             else:
-                with postgres_cluster(workdir) as url:
+                with postgres_cluster(workdir, tuple(args.pg_setting)) as url:
                     run_lookups("postgresql", url, workdir, args, report)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -10,6 +10,7 @@ characters must be the sender's fixmedins_code.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets
 from typing import Annotated, Any
 
@@ -27,7 +28,6 @@ __all__ = [
 ]
 
 INFVER = "V1.0"
-_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 Code6 = Annotated[str, Field(pattern=r"^\d{6}$")]
 
@@ -68,11 +68,7 @@ class RequestEnvelope(BaseModel):
     @field_validator("inf_time")
     @classmethod
     def _time(cls, value: str) -> str:
-        try:
-            dt.datetime.strptime(value, _TIME_FORMAT)
-        except ValueError:
-            raise ValueError("must be yyyy-MM-dd HH:mm:ss") from None
-        if len(value) != 19:
+        if _parse_time(value) is None:
             raise ValueError("must be yyyy-MM-dd HH:mm:ss")
         return value
 
@@ -86,10 +82,29 @@ class RequestEnvelope(BaseModel):
     @property
     def msg_time(self) -> dt.datetime | None:
         """The time in the msgid (naive, Asia/Shanghai), None when it is no date."""
-        try:
-            return dt.datetime.strptime(self.msgid[12:26], "%Y%m%d%H%M%S")
-        except ValueError:
+        text = self.msgid[12:26]
+        if len(text) != 14 or not text.isascii() or not text.isdigit():
             return None
+        return _datetime(text[0:4], text[4:6], text[6:8], text[8:10], text[10:12], text[12:14])
+
+
+_TIME_RE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2}) ([0-9]{2}):([0-9]{2}):([0-9]{2})")
+
+
+def _parse_time(value: str) -> dt.datetime | None:
+    """``yyyy-MM-dd HH:mm:ss`` as a datetime, None when it is not one (what
+    ``strptime`` with that format accepts for a 19-character text)."""
+    match = _TIME_RE.fullmatch(value)
+    return None if match is None else _datetime(*match.groups())
+
+
+def _datetime(
+    year: str, month: str, day: str, hour: str, minute: str, second: str
+) -> dt.datetime | None:
+    try:
+        return dt.datetime(int(year), int(month), int(day), int(hour), int(minute), int(second))
+    except ValueError:
+        return None
 
 
 def pydantic_refusal(exc: ValidationError, where: str, code: str = "input.invalid") -> Refusal:

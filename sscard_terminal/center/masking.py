@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from decimal import Decimal
 from typing import Any
 
 from sscard_terminal.codecs.masking import mask_id_number, mask_name
@@ -30,6 +31,10 @@ def mask_text(text: str) -> str:
     return _ID_RE.sub(lambda m: mask_id_number(m.group(0)), text)
 
 
+#: leaf types that never need masking (checked first: most leaves are these or str)
+_SCALARS = frozenset({int, float, bool, Decimal, type(None)})
+
+
 def mask_json(value: Any, key: str | None = None) -> Any:
     """A copy of a JSON value with ID numbers and names masked (the value itself
     when nothing needed masking)."""
@@ -37,21 +42,35 @@ def mask_json(value: Any, key: str | None = None) -> Any:
         changed = False
         out = {}
         for k, v in value.items():
-            masked = mask_json(v, k if isinstance(k, str) else str(k))
-            changed = changed or masked is not v
+            name = k if type(k) is str else str(k)
+            kind = type(v)
+            if kind is str:
+                masked = _mask_string(v, name)
+            elif kind in _SCALARS:
+                out[k] = v
+                continue
+            else:
+                masked = mask_json(v, name)
+            if masked is not v:
+                changed = True
             out[k] = masked
         return out if changed else value
     if isinstance(value, list):
         items = [mask_json(v, key) for v in value]
         return items if any(a is not b for a, b in zip(items, value, strict=True)) else value
     if isinstance(value, str):
-        if key in ID_KEYS:
-            return mask_id_number(value)
-        if key in NAME_KEYS:
-            return mask_name(value) if value else value
-        if len(value) >= 18:
-            masked = mask_text(value)
-            return masked if masked != value else value
+        return _mask_string(value, key)
+    return value
+
+
+def _mask_string(value: str, key: str | None) -> str:
+    if key in ID_KEYS:
+        return mask_id_number(value)
+    if key in NAME_KEYS:
+        return mask_name(value) if value else value
+    if len(value) >= 18:
+        masked = mask_text(value)
+        return masked if masked != value else value
     return value
 
 

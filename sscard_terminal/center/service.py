@@ -7,10 +7,15 @@ For each message, in this order:
 3. open ONE database transaction; find the institution and check the
    HMAC-SM3 signature in cainfo - refused, not journaled (so nobody can use
    up another institution's msgids);
-4. check the sign_no (except for 9001) - refused, not journaled;
-5. validate the input node and run the transaction inside a savepoint; a
-   refusal rolls the savepoint back, so a refused message books nothing;
-6. journal the message and its answer (ID numbers and names masked) and
+4. check the sign_no (except for 9001) - refused, not journaled. Settlement
+   transactions read it in the same round trip as their first reads (their
+   transaction rolls back when it fails, and a refusal of theirs waits for
+   this check: a message without sign-in is told so first);
+5. validate the input node and run the transaction; a refusal rolls the whole
+   transaction back, so a refused message books nothing, and its answer is
+   journaled in a transaction of its own;
+6. journal the message and its answer (ID numbers and names masked) together
+   with the writes the transaction deferred (one round trip on PostgreSQL) and
    commit: the booking and its journal entry are one transaction.
 
 The journal's unique key (institution, msgid) makes repeats idempotent: a
@@ -35,7 +40,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from sscard_terminal.center import envelope as env_mod
-from sscard_terminal.center import signature, store, wire
+from sscard_terminal.center import fastsql, signature, store, wire
 from sscard_terminal.center.clock import Clock, system_clock
 from sscard_terminal.center.db import Database
 from sscard_terminal.center.masking import ID_KEYS, NAME_KEYS, mask_json
@@ -44,9 +49,9 @@ from sscard_terminal.center.refusals import Refusal
 from sscard_terminal.center.transactions import REGISTRY
 from sscard_terminal.center.transactions.context import MessageContext
 from sscard_terminal.center.transactions.reversal import ANY_DIGEST
-from sscard_terminal.center.transactions.signin import require_signed_in
+from sscard_terminal.center.transactions.signin import SignInRefusal, require_signed_in
 
-__all__ = ["CenterService", "request_digest"]
+__all__ = ["MAX_BODY", "CenterService", "request_digest", "too_large"]
 
 log = logging.getLogger("sscard_terminal.center")
 
@@ -73,6 +78,14 @@ class _Repeated(Exception):
     """The msgid is in the journal already."""
 
 
+class _Refused(Exception):
+    """The transaction refused the message: roll back, then journal ``answer``."""
+
+    def __init__(self, answer: dict[str, Any]) -> None:
+        super().__init__(answer.get("err_code"))
+        self.answer = answer
+
+
 class CenterService:
     """Handles messages; thread-safe (one connection per message)."""
 
@@ -96,7 +109,7 @@ class CenterService:
         """HTTP status and response body for one request body."""
         received = self.clock()
         if len(body) > MAX_BODY:
-            return 413, self._http_error("http.too_large", "报文过大", "the message is too large")
+            return too_large()
         try:
             raw = wire.loads(body)
         except wire.WireError:
@@ -164,53 +177,85 @@ class CenterService:
         digest: str,
         received: dt.datetime,
     ) -> bytes:
-        with self.db.begin() as conn:
-            institution = self._authenticate(conn, raw, envelope, canonical_input)
-            ctx = MessageContext(
-                conn=conn,
-                envelope=envelope,
-                institution=institution,
-                policy=self.policy,
-                now=received,
-            )
-            tx = REGISTRY.get(envelope.infno)
-            if tx is not None and tx.needs_sign_in:
+        ctx: MessageContext | None = None
+        try:
+            with self.db.begin() as conn:
+                institution = self._authenticate(conn, raw, envelope, canonical_input)
+                ctx = MessageContext(
+                    conn=conn,
+                    envelope=envelope,
+                    institution=institution,
+                    policy=self.policy,
+                    now=received,
+                )
+                tx = REGISTRY.get(envelope.infno)
                 try:
-                    require_signed_in(ctx)
-                except Refusal as refusal:
-                    if conn.execute(
-                        store.JOURNAL, {"code": envelope.fixmedins_code, "msgid": envelope.msgid}
-                    ).first():
+                    if tx is not None and tx.needs_sign_in:
+                        if tx.sign_in_with_reads:
+                            ctx.sign_in_pending = True
+                        else:
+                            require_signed_in(ctx)
+                    answer = self._run(ctx, tx)
+                except SignInRefusal as refusal:
+                    if fastsql.run(
+                        conn,
+                        store.Fast.JOURNAL,
+                        {"code": envelope.fixmedins_code, "msgid": envelope.msgid},
+                    ):
                         raise _Repeated() from None
                     raise _NotJournaled(refusal) from None
-            answer = self._run(conn, ctx, tx)
-            body = wire.dumps(answer)
-            masked_answer = mask_json(answer)
-            stored_answer = body if masked_answer is answer else wire.dumps(masked_answer)
-            masked_request = {k: v for k, v in raw.items() if k != "cainfo"}
-            conn.execute(
-                store.NEW_JOURNAL,
-                {
-                    "fixmedins_code": envelope.fixmedins_code,
-                    "msgid": envelope.msgid,
-                    "infno": envelope.infno,
-                    "received_at": received.replace(tzinfo=None),
-                    "request_digest": digest,
-                    "psn_no": ctx.psn_no,
-                    "infcode": answer["infcode"],
-                    "request": wire.dumps(mask_json(masked_request)).decode("utf-8"),
-                    "response": stored_answer.decode("utf-8"),
-                    "setl_id": ctx.setl_id,
-                    "mdtrt_id": ctx.mdtrt_id,
-                    "reversed_by": None,
-                },
-            )
+                body = self._journal(ctx.deferred(), ctx, raw, answer, digest)
+                ctx.deferred().run(commit=True)
+        except _Refused as refused:
+            # the message's transaction rolled back (it books nothing); its refusal
+            # is journaled in a transaction of its own
+            assert ctx is not None
+            answer = refused.answer
+            with self.db.begin() as conn:
+                ctx.conn = conn
+                batch = fastsql.Batch(conn)
+                body = self._journal(batch, ctx, raw, answer, digest)
+                batch.run()
         log.info(
             "%s %s %s infcode=%s",
             envelope.fixmedins_code,
             envelope.infno,
             envelope.msgid,
             answer["infcode"],
+        )
+        return body
+
+    def _journal(
+        self,
+        batch: fastsql.Batch,
+        ctx: MessageContext,
+        raw: dict[str, Any],
+        answer: dict[str, Any],
+        digest: str,
+    ) -> bytes:
+        """Queue the journal entry of the message (ID numbers and names masked);
+        returns the answer's body."""
+        envelope = ctx.envelope
+        body = wire.dumps(answer)
+        masked_answer = mask_json(answer)
+        stored_answer = body if masked_answer is answer else wire.dumps(masked_answer)
+        masked_request = {k: v for k, v in raw.items() if k != "cainfo"}
+        batch.add(
+            store.Fast.NEW_JOURNAL,
+            {
+                "fixmedins_code": envelope.fixmedins_code,
+                "msgid": envelope.msgid,
+                "infno": envelope.infno,
+                "received_at": ctx.now.replace(tzinfo=None),
+                "request_digest": digest,
+                "psn_no": ctx.psn_no,
+                "infcode": answer["infcode"],
+                "request": wire.dumps(mask_json(masked_request)).decode("utf-8"),
+                "response": stored_answer.decode("utf-8"),
+                "setl_id": ctx.setl_id,
+                "mdtrt_id": ctx.mdtrt_id,
+                "reversed_by": None,
+            },
         )
         return body
 
@@ -257,7 +302,9 @@ class CenterService:
             )
         return institution
 
-    def _run(self, conn: Connection, ctx: MessageContext, tx: Any) -> dict[str, Any]:
+    def _run(self, ctx: MessageContext, tx: Any) -> dict[str, Any]:
+        """The answer of a transaction; raises :class:`_Refused` when it refuses
+        (the caller then rolls its database transaction back)."""
         if tx is None:
             refusal = Refusal(
                 "infno.unsupported",
@@ -265,21 +312,22 @@ class CenterService:
                 f"transaction {ctx.envelope.infno} is not supported",
             )
             return self._failure(refusal, ctx.now)
-        savepoint = conn.begin_nested()
         try:
             try:
                 data = tx.input_model.model_validate(ctx.envelope.input)
             except ValidationError as exc:
                 raise env_mod.pydantic_refusal(exc, "input") from None
             output = tx.handler(ctx, data)
-        except Refusal as refusal:
-            savepoint.rollback()
-            ctx.setl_id = ctx.mdtrt_id = None
-            return self._failure(refusal, ctx.now)
-        except BaseException:
-            savepoint.rollback()
+        except SignInRefusal:
             raise
-        savepoint.commit()
+        except Refusal as refusal:
+            if ctx.sign_in_pending:  # a message without sign-in learns that first
+                require_signed_in(ctx)
+            ctx.setl_id = ctx.mdtrt_id = None
+            ctx.writes = None
+            raise _Refused(self._failure(refusal, ctx.now)) from None
+        if ctx.sign_in_pending:
+            require_signed_in(ctx)
         return env_mod.success(
             output,
             admdvs=self.policy.admdvs,
@@ -323,7 +371,16 @@ class CenterService:
         return wire.dumps(self._failure(refusal, received))
 
     def _http_error(self, code: str, zh: str, en: str) -> bytes:
-        return wire.dumps({"infcode": -1, "err_code": code, "err_msg": f"{zh} / {en}"})
+        return _http_error(code, zh, en)
+
+
+def too_large() -> tuple[int, bytes]:
+    """The answer to a body over :data:`MAX_BODY`: HTTP 413."""
+    return 413, _http_error("http.too_large", "报文过大", "the message is too large")
+
+
+def _http_error(code: str, zh: str, en: str) -> bytes:
+    return wire.dumps({"infcode": -1, "err_code": code, "err_msg": f"{zh} / {en}"})
 
 
 def _fill(value: Any, person: Any, key: str | None = None) -> Any:

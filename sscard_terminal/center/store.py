@@ -15,11 +15,15 @@ from __future__ import annotations
 
 from typing import cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Boolean, Integer, Table, bindparam, func, insert, select, update
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.sql.dml import Update
 
 from sscard_terminal.center import models
+from sscard_terminal.center.fastsql import Prepared
 
-__all__ = ["T"]
+__all__ = ["Fast", "T"]
 
 
 def _table(model: type[models.Base]) -> Table:
@@ -59,49 +63,6 @@ PERSON_BY_ID = select(P).where(P.c.id_number == bindparam("id_number"))
 _PERSON_BRIEF = (P.c.psn_no, P.c.insuplc_admdvs, P.c.legacy_scheme)
 PERSON_BRIEF = select(*_PERSON_BRIEF).where(P.c.psn_no == bindparam("psn_no"))
 PERSON_BRIEF_LOCK = PERSON_BRIEF.with_for_update()
-#: the person (locked) and the card presented, in one round trip (SQLite only, as below)
-PERSON_WITH_CARD_LOCK = (
-    select(
-        *_PERSON_BRIEF,
-        K.c.card_no.label("card_card_no"),
-        K.c.card_sn.label("card_card_sn"),
-        K.c.psn_no.label("card_psn_no"),
-        K.c.status.label("card_status"),
-    )
-    .select_from(P.outerjoin(K, K.c.card_no == bindparam("card_no")))
-    .where(P.c.psn_no == bindparam("psn_no"))
-    .with_for_update(of=P)
-)
-
-#: ... and the balance and this year's accumulators of the insutype (2206/2207/2101/2102).
-#: SQLite only: on PostgreSQL a locking read that waited re-reads only the locked
-#: row, so the joined columns could be stale (transactions.common._locked_then_read)
-PERSON_CARD_BALANCES_LOCK = (
-    select(
-        *_PERSON_BRIEF,
-        K.c.card_no.label("card_card_no"),
-        K.c.card_sn.label("card_card_sn"),
-        K.c.psn_no.label("card_psn_no"),
-        K.c.status.label("card_status"),
-        A.c.balance,
-        ACC.c.dedc_used,
-        ACC.c.fund_paid,
-        ACC.c.psn_no.label("acc_psn_no"),
-    )
-    .select_from(
-        P.outerjoin(K, K.c.card_no == bindparam("card_no"))
-        .outerjoin(A, A.c.psn_no == P.c.psn_no)
-        .outerjoin(
-            ACC,
-            (ACC.c.psn_no == P.c.psn_no)
-            & (ACC.c.year == bindparam("year"))
-            & (ACC.c.insutype == bindparam("insutype")),
-        )
-    )
-    .where(P.c.psn_no == bindparam("psn_no"))
-    .with_for_update(of=P)
-)
-
 CARD = select(K).where(K.c.card_no == bindparam("card_no"))
 
 ENROLMENTS = (
@@ -300,3 +261,76 @@ SPECIAL_FILINGS = (
     .where(FIL.c.psn_no == bindparam("psn_no"), FIL.c.kind == "special_disease")
     .order_by(FIL.c.begin_date)
 )
+
+
+# -- the settlement hot path (sscard_terminal.center.fastsql) ---------------------------------
+def _all_but(table: Table, *skip: str) -> list[str]:
+    return [c.key for c in table.c if c.key not in skip]
+
+
+def _book_postgresql() -> Update:
+    """PostgreSQL: the writes of a settlement (``transactions.booking.book``) as one
+    statement with data-modifying CTEs: the settlement, its items, the fee
+    details settled (by id), this year's accumulators (upserted) and the balance
+    (when ``set_balance``). Parameters: ``s_<column>`` of the settlement,
+    ``detail_ids``, ``acc_dedc_used``, ``acc_fund_paid``, ``new_balance``,
+    ``set_balance``. (All parts see the same snapshot; none reads what another
+    writes, and the foreign keys are checked at the end of the statement.)"""
+    setl_id = bindparam("s_setl_id", type_=S.c.setl_id.type)
+    psn_no = bindparam("s_psn_no", type_=S.c.psn_no.type)
+    ids = bindparam("detail_ids", type_=ARRAY(Integer))
+    settlement = insert(S).values({c.key: bindparam(f"s_{c.key}", type_=c.type) for c in S.c})
+    items = insert(SI).from_select(["setl_id", "fee_detail_id"], select(setl_id, func.unnest(ids)))
+    settled = update(F).where(F.c.id == func.any(ids)).values(status="settled", setl_id=setl_id)
+    upsert = postgresql.insert(ACC).values(
+        psn_no=psn_no,
+        year=bindparam("s_year", type_=ACC.c.year.type),
+        insutype=bindparam("s_insutype", type_=ACC.c.insutype.type),
+        dedc_used=bindparam("acc_dedc_used", type_=ACC.c.dedc_used.type),
+        fund_paid=bindparam("acc_fund_paid", type_=ACC.c.fund_paid.type),
+    )
+    accumulated = upsert.on_conflict_do_update(
+        index_elements=[ACC.c.psn_no, ACC.c.year, ACC.c.insutype],
+        set_={"dedc_used": upsert.excluded.dedc_used, "fund_paid": upsert.excluded.fund_paid},
+    )
+    balance = (
+        update(A)
+        .where(A.c.psn_no == psn_no, bindparam("set_balance", type_=Boolean))
+        .values(balance=bindparam("new_balance", type_=A.c.balance.type))
+    )
+    return balance.add_cte(
+        settlement.cte("new_settlement"),
+        items.cte("new_items"),
+        settled.cte("settled_details"),
+        accumulated.cte("accumulated"),
+    )
+
+
+class Fast:
+    """Statements of the settlement hot path, run by :mod:`~sscard_terminal.center.fastsql`
+    (on the driver, several in one round trip)."""
+
+    SIGN_IN = Prepared(SIGN_IN)
+    PERSON_LOCK = Prepared(PERSON_BRIEF_LOCK)
+    CARD = Prepared(CARD)
+    BALANCES = Prepared(BALANCES)
+    ENROLMENTS = Prepared(ENROLMENTS)
+    VISIT_WITH_OPEN_DETAILS = Prepared(VISIT_WITH_OPEN_DETAILS)
+    VISIT_WITH_OPEN_DETAILS_OF_BATCH = Prepared(VISIT_WITH_OPEN_DETAILS_OF_BATCH)
+    NEW_SETTLEMENT = Prepared(NEW_SETTLEMENT, keys=_all_but(S))
+    NEW_SETTLEMENT_ITEM = Prepared(NEW_SETTLEMENT_ITEM, keys=["setl_id", "fee_detail_id"])
+    #: the fee details linked to a settlement (its items, inserted before) become settled
+    SETTLE_LINKED_DETAILS = Prepared(
+        update(F)
+        .where(F.c.id.in_(select(SI.c.fee_detail_id).where(SI.c.setl_id == bindparam("b_setl_id"))))
+        .values(status="settled", setl_id=bindparam("new_setl_id"))
+    )
+    SET_BALANCE = Prepared(SET_BALANCE)
+    SET_ACCUMULATOR = Prepared(SET_ACCUMULATOR)
+    NEW_ACCUMULATOR = Prepared(
+        NEW_ACCUMULATOR, keys=["psn_no", "year", "insutype", "dedc_used", "fund_paid"]
+    )
+    SET_VISIT_MED_TYPE = Prepared(SET_VISIT_MED_TYPE)
+    BOOK_POSTGRESQL = Prepared(_book_postgresql())
+    JOURNAL = Prepared(JOURNAL)
+    NEW_JOURNAL = Prepared(NEW_JOURNAL, keys=_all_but(J, "id"))

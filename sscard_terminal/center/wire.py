@@ -11,7 +11,6 @@ the signature is computed (see :mod:`sscard_terminal.center.signature`).
 from __future__ import annotations
 
 import json
-import re
 import secrets
 from decimal import Decimal
 from typing import Any
@@ -41,9 +40,7 @@ def loads(body: bytes | str) -> Any:
 
 _MARK = "\x00" + secrets.token_hex(6)
 _MARK_JSON = json.dumps(_MARK)[1:-1]  # as json writes it: \u0000 and the token
-_NUMBER_RE = re.compile(
-    '"' + re.escape(_MARK_JSON) + r"(-?[0-9]+(?:\.[0-9]+)?)" + re.escape(_MARK_JSON) + '"'
-)
+_OPEN, _CLOSE = '"' + _MARK_JSON, _MARK_JSON + '"'  # around each Decimal's digits
 
 
 def _default(value: Any) -> Any:
@@ -62,7 +59,8 @@ def dumps(value: Any) -> bytes:
     markers and quotes are then removed around the digits."""
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_default)
     if _MARK_JSON in text:
-        text = _NUMBER_RE.sub(r"\1", text)
+        # the markers and quotes around the digits go (two C-speed replaces)
+        text = text.replace(_OPEN, "").replace(_CLOSE, "")
     return text.encode("utf-8")
 
 

@@ -172,7 +172,9 @@ def book(
     med_type: str,
 ) -> dict[str, Any]:
     """Book a settlement of ``details``: balances, accumulators, links. Returns
-    the settlement row's values."""
+    the settlement row's values. The writes are deferred (``ctx.defer``): they
+    reach the database with the message's journal entry, so nothing may read
+    them back in this message."""
     calc = priced.calc
     row: dict[str, Any] = {
         "setl_id": ctx.new_id(),
@@ -194,23 +196,54 @@ def book(
         "setl_time": ctx.local_now,
         "setl_date": ctx.today,
     }
-    conn = ctx.conn
-    conn.execute(store.NEW_SETTLEMENT, row)
-    ids = [d.id for d in details]
-    conn.execute(
-        store.NEW_SETTLEMENT_ITEM, [{"setl_id": row["setl_id"], "fee_detail_id": i} for i in ids]
+    # the last writes of the message: deferred, sent with its journal entry
+    fast = store.Fast
+    setl_id = row["setl_id"]
+    after = calc.accumulated_after(priced.accumulated or Accumulated())
+    if ctx.conn.dialect.name == "postgresql":  # one statement
+        ctx.defer(
+            fast.BOOK_POSTGRESQL,
+            {
+                **{f"s_{name}": value for name, value in row.items()},
+                "detail_ids": [d.id for d in details],
+                "acc_dedc_used": after.dedc_used,
+                "acc_fund_paid": after.fund_paid,
+                "new_balance": calc.balc,
+                "set_balance": priced.balance is not None and bool(calc.acct_pay),
+            },
+        )
+        ctx.setl_id = setl_id
+        ctx.mdtrt_id = visit.mdtrt_id
+        return row
+    ctx.defer(fast.NEW_SETTLEMENT, row)
+    ctx.defer_many(
+        fast.NEW_SETTLEMENT_ITEM, [{"setl_id": setl_id, "fee_detail_id": d.id} for d in details]
     )
-    conn.execute(store.SETTLE_DETAILS, {"ids": ids, "setl_id": row["setl_id"]})
+    ctx.defer(fast.SETTLE_LINKED_DETAILS, {"b_setl_id": setl_id, "new_setl_id": setl_id})
     if priced.balance is not None and calc.acct_pay:
-        conn.execute(store.SET_BALANCE, {"b_psn_no": visit.psn_no, "balance": calc.balc})
-    _write_accumulator(
-        ctx,
-        visit.psn_no,
-        visit.insutype,
-        priced.year,
-        calc.accumulated_after(priced.accumulated or Accumulated()),
-        priced.accumulated is not None,
-    )
+        ctx.defer(fast.SET_BALANCE, {"b_psn_no": visit.psn_no, "balance": calc.balc})
+    if priced.accumulated is not None:
+        ctx.defer(
+            fast.SET_ACCUMULATOR,
+            {
+                "b_psn_no": visit.psn_no,
+                "b_year": priced.year,
+                "b_insutype": visit.insutype,
+                "dedc_used": after.dedc_used,
+                "fund_paid": after.fund_paid,
+            },
+        )
+    else:
+        ctx.defer(
+            fast.NEW_ACCUMULATOR,
+            {
+                "psn_no": visit.psn_no,
+                "year": priced.year,
+                "insutype": visit.insutype,
+                "dedc_used": after.dedc_used,
+                "fund_paid": after.fund_paid,
+            },
+        )
     ctx.setl_id = row["setl_id"]
     ctx.mdtrt_id = visit.mdtrt_id
     return row

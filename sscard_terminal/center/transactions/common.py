@@ -8,20 +8,21 @@ of another institution answers exactly like one that does not exist.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from sscard_terminal.center import store
+from sscard_terminal.center import fastsql, store
 from sscard_terminal.center.clock import Month
 from sscard_terminal.center.refusals import Refusal
 from sscard_terminal.center.rules import area, benefits, cards, credentials, schemes
 from sscard_terminal.center.rules.benefits import BenefitStatus, PaidPeriod
 from sscard_terminal.center.rules.money import ZERO, Accumulated, CatalogueEntry, SettlementCalc
 from sscard_terminal.center.transactions.context import MessageContext
+from sscard_terminal.center.transactions.signin import check_sign_in, sign_in_read
 
 __all__ = [
     "EnrolmentInfo",
@@ -46,16 +47,6 @@ def get_person(ctx: MessageContext, psn_no: str, *, lock: bool = False) -> Any:
     (settlement-interface.md: required when the input has psn_no)."""
     person = ctx.conn.execute(
         store.PERSON_BRIEF_LOCK if lock else store.PERSON_BRIEF, {"psn_no": psn_no}
-    ).first()
-    _check_person(ctx, person, psn_no)
-    return person
-
-
-def get_person_and_card(ctx: MessageContext, psn_no: str, card_no: str) -> Any:
-    """The person (locked) and, in the same row, the card ``card_no`` (card_*
-    columns, None when there is no such card)."""
-    person = ctx.conn.execute(
-        store.PERSON_WITH_CARD_LOCK, {"psn_no": psn_no, "card_no": card_no.upper()}
     ).first()
     _check_person(ctx, person, psn_no)
     return person
@@ -115,25 +106,75 @@ def settlement_person(
     balances_of: str | None = None,
 ) -> Any:
     """The person (locked) after rule d (settle with a card) and rule c (the card
-    must be active and the person's): one round trip. With ``balances_of`` (an
-    insutype) the row also holds the balance and this year's accumulators
-    (see :func:`balances_from`)."""
+    must be active and the person's), in one round trip. With ``balances_of`` (an
+    insutype) it also holds the balance and this year's accumulators (see
+    :func:`balances_from`)."""
+    return settlement_reads(ctx, psn_no, cert_type, cert_no, card_sn, balances_of=balances_of)[0]
+
+
+def settlement_reads(
+    ctx: MessageContext,
+    psn_no: str,
+    cert_type: str,
+    cert_no: str,
+    card_sn: str | None = None,
+    *,
+    balances_of: str | None = None,
+    then: Sequence[tuple[fastsql.Prepared, Mapping[str, Any]]] = (),
+) -> tuple[Any, list[list[Any]]]:
+    """:func:`settlement_person` and the rows of the statements ``then``, all
+    sent in one batch (one round trip on PostgreSQL): the person's row lock
+    first, then the card, the balances and ``then``, each read after the lock
+    was granted (under READ COMMITTED every statement reads the data committed
+    when it starts, so nothing read here is older than the lock; on SQLite the
+    transaction holds the write lock from its start). A sign-in still to be
+    checked (``ctx.sign_in_pending``) is read first in the same batch, and
+    checked before anything else."""
     require_settlement_credential(ctx, cert_type)
-    if ctx.conn.dialect.name != "sqlite":
-        person = _locked_then_read(ctx, psn_no, cert_no, balances_of)
-    elif balances_of is None:
-        person = get_person_and_card(ctx, psn_no, cert_no)
-    else:
-        person = ctx.conn.execute(
-            store.PERSON_CARD_BALANCES_LOCK,
-            {
-                "psn_no": psn_no,
-                "card_no": cert_no.upper(),
-                "year": ctx.today.year,
-                "insutype": balances_of,
-            },
-        ).first()
-        _check_person(ctx, person, psn_no)
+    fast = store.Fast
+    batch = fastsql.Batch(ctx.conn)
+    sign_in = ctx.sign_in_pending
+    if sign_in:
+        batch.add(*sign_in_read(ctx))
+    batch.add(fast.PERSON_LOCK, {"psn_no": psn_no})
+    batch.add(fast.CARD, {"card_no": cert_no.upper()})
+    if balances_of is not None:
+        batch.add(
+            fast.BALANCES, {"psn_no": psn_no, "year": ctx.today.year, "insutype": balances_of}
+        )
+    for prepared, params in then:
+        batch.add(prepared, params)
+    results = batch.run()
+    if sign_in:
+        check_sign_in(ctx, results.pop(0))
+    persons, cards = results[0], results[1]
+    person: Any = persons[0] if persons else None
+    _check_person(ctx, person, psn_no)
+    card = cards[0] if cards else None
+    values: dict[str, Any] = {
+        "psn_no": person.psn_no,
+        "insuplc_admdvs": person.insuplc_admdvs,
+        "legacy_scheme": person.legacy_scheme,
+        "card_card_no": card.card_no if card else None,
+        "card_card_sn": card.card_sn if card else None,
+        "card_psn_no": card.psn_no if card else None,
+        "card_status": card.status if card else None,
+    }
+    rest = results[2:]
+    if balances_of is not None:
+        row = rest.pop(0)[0]
+        values.update(
+            balance=row.balance,
+            dedc_used=row.dedc_used,
+            fund_paid=row.fund_paid,
+            acc_psn_no=row.acc_psn_no,
+        )
+    view = _PersonView(**values)
+    _check_card(view, cert_no, card_sn)
+    return view, rest
+
+
+def _check_card(person: Any, cert_no: str, card_sn: str | None) -> None:
     if person.card_card_no is None or person.card_psn_no != person.psn_no:
         raise Refusal(
             "card.unknown",
@@ -147,46 +188,13 @@ def settlement_person(
             "the card identification code does not match the card number",
         )
     cards.require_usable(cards.CardStatus(person.card_status), person.card_card_no)
-    return person
 
 
 class _PersonView:
-    """The person, the card presented and the balances, read one after the other."""
+    """The person, the card presented and the balances."""
 
     def __init__(self, **values: Any) -> None:
         self.__dict__.update(values)
-
-
-def _locked_then_read(
-    ctx: MessageContext, psn_no: str, cert_no: str, balances_of: str | None
-) -> Any:
-    """PostgreSQL: lock the person first, then read card and balances in their own
-    statements. (Under READ COMMITTED a ``SELECT ... FOR UPDATE`` that waited for
-    a lock re-reads only the locked rows; columns joined from other tables would
-    come from before the wait.) On SQLite the transaction holds the write lock
-    from its start, so one joined query is exact there."""
-    person = get_person(ctx, psn_no, lock=True)
-    card = ctx.conn.execute(store.CARD, {"card_no": cert_no.upper()}).first()
-    values: dict[str, Any] = {
-        "psn_no": person.psn_no,
-        "insuplc_admdvs": person.insuplc_admdvs,
-        "legacy_scheme": person.legacy_scheme,
-        "card_card_no": card.card_no if card else None,
-        "card_card_sn": card.card_sn if card else None,
-        "card_psn_no": card.psn_no if card else None,
-        "card_status": card.status if card else None,
-    }
-    if balances_of is not None:
-        row = ctx.conn.execute(
-            store.BALANCES, {"psn_no": psn_no, "year": ctx.today.year, "insutype": balances_of}
-        ).one()
-        values.update(
-            balance=row.balance,
-            dedc_used=row.dedc_used,
-            fund_paid=row.fund_paid,
-            acc_psn_no=row.acc_psn_no,
-        )
-    return _PersonView(**values)
 
 
 @dataclass(frozen=True)
@@ -203,8 +211,18 @@ class EnrolmentInfo:
 
 def enrolments_of(conn: Connection, psn_no: str) -> list[EnrolmentInfo]:
     """A person's enrolments with their paid periods, one query."""
+    return enrolments_from(fastsql.run(conn, store.Fast.ENROLMENTS, {"psn_no": psn_no}))
+
+
+def enrolments_query(psn_no: str) -> tuple[fastsql.Prepared, Mapping[str, Any]]:
+    """The statement of :func:`enrolments_of`, for a batch."""
+    return store.Fast.ENROLMENTS, {"psn_no": psn_no}
+
+
+def enrolments_from(rows: Iterable[Any]) -> list[EnrolmentInfo]:
+    """The enrolments of the rows of ``store.ENROLMENTS``."""
     found: dict[int, tuple[Any, list[PaidPeriod]]] = {}
-    for row in conn.execute(store.ENROLMENTS, {"psn_no": psn_no}):
+    for row in rows:
         entry = found.setdefault(row.id, (row, []))
         if row.first_month is not None:
             entry[1].append(
@@ -236,9 +254,13 @@ def require_care_allowed(
     med_type: str,
     care_day: dt.date,
     dise_codg: str | None = None,
+    *,
+    enrolled: list[EnrolmentInfo] | None = None,
 ) -> EnrolmentInfo:
-    """Rules e, a/b and f (and the special-disease filing) for care on ``care_day``."""
-    enrolled = enrolments_of(ctx.conn, person.psn_no)
+    """Rules e, a/b and f (and the special-disease filing) for care on ``care_day``
+    (``enrolled``: the person's enrolments when read already)."""
+    if enrolled is None:
+        enrolled = enrolments_of(ctx.conn, person.psn_no)
     schemes.require_medical_use(
         person.legacy_scheme,
         {e.insutype for e in enrolled if e.status == "1"},
@@ -363,22 +385,30 @@ def account_and_accumulated(
 
 
 def balances_from(row: Any) -> tuple[Decimal | None, Accumulated | None]:
-    """The balance and accumulators a row of PERSON_CARD_BALANCES_LOCK holds."""
+    """The balance and accumulators of ``settlement_person(balances_of=...)``."""
     accumulated = None if row.acc_psn_no is None else Accumulated(row.dedc_used, row.fund_paid)
     return row.balance, accumulated
 
 
-def visit_with_open_details(
-    ctx: MessageContext, mdtrt_id: str, psn_no: str, chrg_bchno: str | None
-) -> tuple[Any, list[Any]]:
-    """The institution's own visit and its open fee details (of one batch when
-    ``chrg_bchno`` is given and not 0000), in one round trip."""
+def visit_query(
+    mdtrt_id: str, chrg_bchno: str | None
+) -> tuple[fastsql.Prepared, Mapping[str, Any]]:
+    """The institution's visit ``mdtrt_id`` and its open fee details (of one
+    batch when ``chrg_bchno`` is given and not 0000): the statement, for a batch
+    (see :func:`visit_from`)."""
     if chrg_bchno and chrg_bchno != "0000":
-        rows = ctx.conn.execute(
-            store.VISIT_WITH_OPEN_DETAILS_OF_BATCH, {"mdtrt_id": mdtrt_id, "chrg_bchno": chrg_bchno}
-        ).all()
-    else:
-        rows = ctx.conn.execute(store.VISIT_WITH_OPEN_DETAILS, {"mdtrt_id": mdtrt_id}).all()
+        return store.Fast.VISIT_WITH_OPEN_DETAILS_OF_BATCH, {
+            "mdtrt_id": mdtrt_id,
+            "chrg_bchno": chrg_bchno,
+        }
+    return store.Fast.VISIT_WITH_OPEN_DETAILS, {"mdtrt_id": mdtrt_id}
+
+
+def visit_from(
+    ctx: MessageContext, rows: Sequence[Any], mdtrt_id: str, psn_no: str
+) -> tuple[Any, list[Any]]:
+    """The visit and its open details from the rows of :func:`visit_query`;
+    refuses a visit that is not the institution's own or not of ``psn_no``."""
     visit = rows[0] if rows else None
     if visit is None or visit.fixmedins_code != ctx.code or visit.psn_no != psn_no:
         raise Refusal(

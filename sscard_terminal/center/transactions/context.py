@@ -1,6 +1,11 @@
 """What a transaction handler gets: the connection (inside the message's one
 database transaction), the envelope, the institution, the policy and the time;
-and what it leaves for the journal."""
+and what it leaves for the journal and for the end of the transaction.
+
+Writes queued with :meth:`MessageContext.defer` are sent together with the
+journal entry, after the handler returned (on PostgreSQL in one round trip):
+a handler defers only its last writes, the ones no later read of its own
+depends on. A refused message sends none of them."""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from sscard_terminal.center.envelope import RequestEnvelope
+from sscard_terminal.center.fastsql import Batch, Params, Prepared
 from sscard_terminal.center.policy import Policy
 
 __all__ = ["MessageContext"]
@@ -30,6 +36,24 @@ class MessageContext:
     setl_id: str | None = None
     mdtrt_id: str | None = None
     warnings: list[str] = field(default_factory=list)
+    writes: Batch | None = None  # the deferred writes (made on first use)
+    #: the sign-in is still to be checked: by the first batch of reads
+    #: (``common.settlement_reads``), else by the service after the handler
+    sign_in_pending: bool = False
+
+    def deferred(self) -> Batch:
+        """The batch of deferred writes (the journal entry joins it at the end)."""
+        if self.writes is None:
+            self.writes = Batch(self.conn)
+        return self.writes
+
+    def defer(self, prepared: Prepared, params: Params) -> None:
+        """Write at the end of the message, with its journal entry."""
+        self.deferred().add(prepared, params)
+
+    def defer_many(self, prepared: Prepared, params: list[dict[str, Any]]) -> None:
+        """Write several rows at the end of the message."""
+        self.deferred().add_many(prepared, params)
 
     @property
     def local_now(self) -> dt.datetime:

@@ -16,6 +16,8 @@ from sscard_terminal.center.transactions import booking
 from sscard_terminal.center.transactions.common import (
     calc_detail,
     catalogue_entries,
+    enrolments_from,
+    enrolments_query,
     get_person,
     own_settlement,
     own_visit,
@@ -27,7 +29,9 @@ from sscard_terminal.center.transactions.common import (
     setlinfo_from_calc,
     setlinfo_from_row,
     settlement_person,
-    visit_with_open_details,
+    settlement_reads,
+    visit_from,
+    visit_query,
 )
 from sscard_terminal.center.transactions.context import MessageContext
 from sscard_terminal.center.transactions.fields import (
@@ -76,7 +80,7 @@ class RegisterInput(InputModel):
     data: Register
 
 
-@transaction("2201", "outpatient registration", RegisterInput)
+@transaction("2201", "outpatient registration", RegisterInput, sign_in_with_reads=True)
 def register(ctx: MessageContext, inp: RegisterInput) -> dict[str, Any]:
     data = inp.data
     require_designated(ctx)
@@ -417,15 +421,18 @@ def require_itemised(psn_setlway: str) -> None:
 def _prepare(ctx: MessageContext, data: Settle) -> tuple[Any, list[Any], booking.Priced]:
     require_designated(ctx)
     require_itemised(data.psn_setlway)
-    person = settlement_person(
+    # the person (locked), card, balances, visit, open details and enrolments:
+    # one round trip
+    person, (visit_rows, enrolment_rows) = settlement_reads(
         ctx,
         data.psn_no,
         data.mdtrt_cert_type,
         data.mdtrt_cert_no,
         data.card_sn,
         balances_of=data.insutype,
+        then=(visit_query(data.mdtrt_id, data.chrg_bchno), enrolments_query(data.psn_no)),
     )
-    visit, details = visit_with_open_details(ctx, data.mdtrt_id, person.psn_no, data.chrg_bchno)
+    visit, details = visit_from(ctx, visit_rows, data.mdtrt_id, person.psn_no)
     require_open(visit)
     if visit.kind != "outpatient":
         raise Refusal(
@@ -438,7 +445,13 @@ def _prepare(ctx: MessageContext, data: Settle) -> tuple[Any, list[Any], booking
             f"insutype {data.insutype} is not the visit's {visit.insutype}",
         )
     require_care_allowed(
-        ctx, person, visit.insutype, data.med_type, visit.begntime.date(), visit.dise_codg
+        ctx,
+        person,
+        visit.insutype,
+        data.med_type,
+        visit.begntime.date(),
+        visit.dise_codg,
+        enrolled=enrolments_from(enrolment_rows),
     )
     if not details:
         raise Refusal(
@@ -457,7 +470,7 @@ def _prepare(ctx: MessageContext, data: Settle) -> tuple[Any, list[Any], booking
     return visit, details, priced
 
 
-@transaction("2206", "outpatient pre-settlement", SettleInput)
+@transaction("2206", "outpatient pre-settlement", SettleInput, sign_in_with_reads=True)
 def pre_settle(ctx: MessageContext, inp: SettleInput) -> dict[str, Any]:
     data = inp.data
     visit, _details, priced = _prepare(ctx, data)
@@ -474,13 +487,13 @@ def pre_settle(ctx: MessageContext, inp: SettleInput) -> dict[str, Any]:
     }
 
 
-@transaction("2207", "outpatient settlement", SettleInput)
+@transaction("2207", "outpatient settlement", SettleInput, sign_in_with_reads=True)
 def settle(ctx: MessageContext, inp: SettleInput) -> dict[str, Any]:
     data = inp.data
     visit, details, priced = _prepare(ctx, data)
     if visit.med_type != data.med_type:
-        ctx.conn.execute(
-            store.SET_VISIT_MED_TYPE, {"b_mdtrt_id": visit.mdtrt_id, "med_type": data.med_type}
+        ctx.defer(
+            store.Fast.SET_VISIT_MED_TYPE, {"b_mdtrt_id": visit.mdtrt_id, "med_type": data.med_type}
         )
     row = booking.book(ctx, visit=visit, details=details, priced=priced, med_type=data.med_type)
     return {"setlinfo": setlinfo_from_row(row), "setldetail": setldetail(row)}

@@ -96,7 +96,7 @@ def _prepare(
     return person, splits, priced
 
 
-@transaction("2101", "pharmacy pre-settlement", PharmacyInput)
+@transaction("2101", "pharmacy pre-settlement", PharmacyInput, sign_in_with_reads=True)
 def pre_settle(ctx: MessageContext, inp: PharmacyInput) -> dict[str, Any]:
     person, splits, priced = _prepare(ctx, inp)
     calc = priced.calc
@@ -110,7 +110,7 @@ def pre_settle(ctx: MessageContext, inp: PharmacyInput) -> dict[str, Any]:
     }
 
 
-@transaction("2102", "pharmacy settlement", PharmacyInput)
+@transaction("2102", "pharmacy settlement", PharmacyInput, sign_in_with_reads=True)
 def settle(ctx: MessageContext, inp: PharmacyInput) -> dict[str, Any]:
     person, splits, priced = _prepare(ctx, inp)
     info = inp.druginfo

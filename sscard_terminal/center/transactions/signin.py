@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import Field
 
-from sscard_terminal.center import store
+from sscard_terminal.center import fastsql, store
 from sscard_terminal.center.refusals import Refusal
 from sscard_terminal.center.transactions.context import MessageContext
 from sscard_terminal.center.transactions.fields import (
@@ -22,7 +22,7 @@ from sscard_terminal.center.transactions.fields import (
 )
 from sscard_terminal.center.transactions.registry import transaction
 
-__all__ = ["require_signed_in"]
+__all__ = ["SignInRefusal", "check_sign_in", "require_signed_in", "sign_in_read"]
 
 
 class SignInData(InputModel):
@@ -85,36 +85,54 @@ def sign_out(ctx: MessageContext, data: SignOutInput) -> dict[str, Any]:
     return {"signoutoutb": {"sign_time": _time(ctx)}}
 
 
-def require_signed_in(ctx: MessageContext) -> None:
-    """Refuse a message without a live sign_no of this institution and opter."""
+class SignInRefusal(Refusal):
+    """No live sign-in: answered without a journal entry."""
+
+
+def sign_in_read(ctx: MessageContext) -> tuple[fastsql.Prepared, dict[str, Any]]:
+    """The read that :func:`check_sign_in` checks, for a batch (refuses a message
+    without sign_no at once)."""
     sign_no = ctx.envelope.sign_no
     if not sign_no:
-        raise Refusal(
+        raise SignInRefusal(
             "signin.missing",
             "缺少签到编号 sign_no，请先签到（9001）",
             "no sign_no: sign in with 9001 first",
         )
-    row = ctx.conn.execute(store.SIGN_IN, {"sign_no": sign_no}).first()
+    return store.Fast.SIGN_IN, {"sign_no": sign_no}
+
+
+def require_signed_in(ctx: MessageContext) -> None:
+    """Refuse a message without a live sign_no of this institution and opter."""
+    prepared, params = sign_in_read(ctx)
+    check_sign_in(ctx, fastsql.run(ctx.conn, prepared, params))
+
+
+def check_sign_in(ctx: MessageContext, rows: list[Any]) -> None:
+    """Refuse (:class:`SignInRefusal`) unless ``rows`` (of :func:`sign_in_read`)
+    hold a live sign-in of this institution and opter."""
+    ctx.sign_in_pending = False
+    row = rows[0] if rows else None
     if row is None or row.fixmedins_code != ctx.code:
-        raise Refusal(
+        raise SignInRefusal(
             "signin.unknown",
             "签到编号 sign_no 无效，请重新签到（9001）",
             "unknown sign_no: sign in again with 9001",
         )
     if row.opter != ctx.envelope.opter:
-        raise Refusal(
+        raise SignInRefusal(
             "signin.opter",
             "签到编号 sign_no 属于其他操作员，请以本操作员签到",
             "the sign_no belongs to another operator: sign in as this operator",
         )
     if row.signed_out_at is not None:
-        raise Refusal(
+        raise SignInRefusal(
             "signin.signed_out",
             "该签到编号已签退，请重新签到（9001）",
             "this sign_no was signed out: sign in again with 9001",
         )
     if row.sign_date != ctx.today:
-        raise Refusal(
+        raise SignInRefusal(
             "signin.expired",
             f"签到编号已于 {row.sign_date} 日终失效，请重新签到（9001）",
             f"the sign_no expired at the end of {row.sign_date}: sign in again with 9001",
