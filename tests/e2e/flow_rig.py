@@ -55,6 +55,7 @@ __all__ = [
     "person_card",
     "records_of",
     "shanghai_now",
+    "terminal_config",
 ]
 
 PIN = "123456"  # ningbo-gen3's initial PIN
@@ -78,6 +79,42 @@ def card_for(person_file: dict[str, Any]) -> CardOS:
         json.dump(person_file, handle, ensure_ascii=False)
         handle.flush()
         return CardOS(new_image("ningbo-gen3", Path(handle.name)))
+
+
+def terminal_config(
+    center: RunningCenter,
+    directory: Path,
+    code: str,
+    opter: str,
+    slot: int,
+    *,
+    kiosk: bool = False,
+) -> Path:
+    """A terminal.yaml (JSON is YAML) for the CLI, with the institution's
+    secret in a file of its own and the terminal's own journal and msgid slot."""
+    inst = center.institution_config(code)
+    secret = directory / f"{code}.secret"
+    secret.write_text(inst.secret, encoding="utf-8")
+    secret.chmod(0o600)
+    path = directory / f"terminal-{code}-{opter}.yaml"
+    config = {
+        "center": center.base_url,
+        "journal": str(directory / f"journal-{code}-{opter}.db"),
+        "msgid_slot": slot,
+        "institution": {
+            "fixmedins_code": code,
+            "fixmedins_name": inst.fixmedins_name,
+            "mdtrtarea_admvs": inst.mdtrtarea_admvs,
+            "secret_file": str(secret),
+        },
+        "operator": {
+            "opter_type": 2 if kiosk else 1,
+            "opter": opter,
+            "opter_name": "自助机" if kiosk else "收费员",
+        },
+    }
+    path.write_text(json.dumps(config, ensure_ascii=False), encoding="utf-8")
+    return path
 
 
 def open_card(reader: str) -> SocialSecurityCard:

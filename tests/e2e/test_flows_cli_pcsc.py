@@ -33,6 +33,7 @@ from flow_rig import (
     person_card,
     records_of,
     shanghai_now,
+    terminal_config,
 )
 from settlement_fixtures import RunningCenter, start_center
 
@@ -63,29 +64,8 @@ def center(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCenter]:
 def terminal(
     center: RunningCenter, tmp: Path, code: str, opter: str, *, kiosk: bool = False
 ) -> Path:
-    """A terminal.yaml (JSON is YAML) with its secret file and its own journal."""
-    inst = center.institution_config(code)
-    secret = tmp / f"{code}.secret"
-    secret.write_text(inst.secret, encoding="utf-8")
-    secret.chmod(0o600)
-    path = tmp / f"terminal-{code}-{opter}.yaml"
-    config = {
-        "center": center.base_url,
-        "journal": f"journal-{code}-{opter}.db",
-        "msgid_slot": next(_SLOTS),
-        "institution": {
-            "fixmedins_code": code,
-            "fixmedins_name": inst.fixmedins_name,
-            "mdtrtarea_admvs": inst.mdtrtarea_admvs,
-            "secret_file": str(secret),
-        },
-        "operator": {
-            "opter_type": 2 if kiosk else 1,
-            "opter": opter,
-            "opter_name": "自助机" if kiosk else "收费员甲",
-        },
-    }
-    path.write_text(json.dumps(config, ensure_ascii=False), encoding="utf-8")
+    """A terminal of the module's center (kept for 3201 per institution)."""
+    path = terminal_config(center, tmp, code, opter, next(_SLOTS), kiosk=kiosk)
     TERMINALS.setdefault(code, []).append(path)
     return path
 

@@ -36,6 +36,7 @@ from flow_rig import (
     person_card,
     records_of,
     shanghai_now,
+    terminal_config,
 )
 from settlement_fixtures import CLASS_B_DRUG, RunningCenter, start_center
 
@@ -80,33 +81,6 @@ def center(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCenter]:
         running.db.dispose()
 
 
-def till_b_config(center: RunningCenter, tmp: Path) -> Path:
-    inst = center.institution_config(PHARMACY)
-    secret = tmp / "pharmacy.secret"
-    secret.write_text(inst.secret, encoding="utf-8")
-    secret.chmod(0o600)
-    path = tmp / "till-b.yaml"
-    path.write_text(
-        json.dumps(
-            {
-                "center": center.base_url,
-                "journal": str(tmp / "journal-till-b.db"),
-                "msgid_slot": 98,
-                "institution": {
-                    "fixmedins_code": PHARMACY,
-                    "fixmedins_name": inst.fixmedins_name,
-                    "mdtrtarea_admvs": inst.mdtrtarea_admvs,
-                    "secret_file": str(secret),
-                },
-                "operator": {"opter": "B001", "opter_name": "收银员乙"},
-            },
-            ensure_ascii=False,
-        ),
-        encoding="utf-8",
-    )
-    return path
-
-
 def till_b(config: Path, tmp: Path, basket: list[Item]) -> subprocess.Popen[str]:
     pad = tmp / "pad"
     pad.write_text(f"{PIN}\n", encoding="utf-8")
@@ -141,7 +115,7 @@ def test_a_day_at_the_pharmacy(center: RunningCenter, served_card: Any, tmp_path
     proxy = FaultProxy(("127.0.0.1", center.port))
     terminals = Terminals(center, tmp_path, proxy.base_url)
     till_a = terminals.make(PHARMACY, "A001", timeout=2.0)
-    b_config = till_b_config(center, tmp_path)
+    b_config = terminal_config(center, tmp_path, PHARMACY, "B001", 98)
     cards: dict[str, CardOS] = {key: person_card(center, key) for key in CUSTOMERS}
     payments = SimulatedPayments()
     rng = random.Random(20261125)
