@@ -41,6 +41,12 @@ it exists from the moment the center's answer is journaled (or a 5203
 confirms it), and a terminal that dies before the card write finds it at its
 next start. Writing the record (or giving it up) adds the row.
 
+Abandoned visits (``abandoned_visits``): a flow that stops after its 2201
+because the center did not answer marks the registration abandoned.
+Resolution reverses it (2601 of the 2201: the center withdraws its fee
+details and closes the visit) once nothing of the visit is open any more,
+unless a settlement of the visit stands or a 2202 closed it.
+
 What is stored for display has ID numbers and names masked
 (:func:`mask_for_journal`); what resolution needs (psn_no, insuplc_admdvs,
 mdtrt_id, setl_id, the fee batches) is kept in columns. ``cainfo`` and the
@@ -322,6 +328,11 @@ CREATE TABLE IF NOT EXISTS card_records (
     state TEXT NOT NULL CHECK (state IN ('WRITTEN', 'SKIPPED')),
     at TEXT NOT NULL,
     note TEXT
+);
+CREATE TABLE IF NOT EXISTS abandoned_visits (
+    msgid TEXT PRIMARY KEY REFERENCES messages (msgid),
+    at TEXT NOT NULL,
+    why TEXT
 );
 CREATE INDEX IF NOT EXISTS messages_open ON messages (status) WHERE resolution IS NULL;
 CREATE INDEX IF NOT EXISTS messages_resolves ON messages (resolves);
@@ -897,6 +908,34 @@ class Journal:
                 args.append(value)
         with self._lock:
             return list(self._conn.execute(sql + " ORDER BY id", args).fetchall())
+
+    # -- abandoned visits ---------------------------------------------------------------------
+    def abandon_visit(self, msgid: str, why: str) -> None:
+        """Mark the registration (2201) ``msgid`` abandoned by its flow."""
+        with self._transaction() as c:
+            c.execute(
+                "INSERT OR IGNORE INTO abandoned_visits (msgid, at, why) VALUES (?, ?, ?)",
+                (msgid, _now(), why),
+            )
+
+    def abandoned_visits(self) -> list[JournalEntry]:
+        """Registrations abandoned by their flow that are still booked and
+        ready to be reversed: no message of the visit is open, no settlement
+        of it stands and no 2202 closed it. Oldest first."""
+        sql = (
+            f"SELECT {_COLUMNS} FROM messages "  # noqa: S608 - fixed text
+            "WHERE msgid IN (SELECT msgid FROM abandoned_visits) AND infno = '2201' "
+            "AND status = 'SUCCESS' AND (resolution IS NULL OR resolution != 'REVERSED') "
+            "AND NOT EXISTS (SELECT 1 FROM messages o WHERE o.mdtrt_id = messages.mdtrt_id "
+            "  AND o.id > messages.id AND ("
+            "    (o.status IN ('PENDING', 'UNKNOWN') AND o.resolution IS NULL) "
+            "    OR (o.infno IN ('2207', '2202') AND o.status = 'SUCCESS' "
+            "        AND (o.resolution IS NULL OR o.resolution != 'REVERSED')))) "
+            "ORDER BY id"
+        )
+        with self._lock:
+            rows = self._conn.execute(sql).fetchall()
+        return [self._entry(r) for r in rows]
 
     def books(
         self,

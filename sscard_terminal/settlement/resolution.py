@@ -374,7 +374,8 @@ def resolve(client: SettlementClient, *, confirm_booked: bool = True) -> Resolve
 
     Entries PENDING in another live process, or in flight in this client, are
     left alone (reported as skipped). Originals are settled before the
-    messages that were sent to settle them."""
+    messages that were sent to settle them. Then the registrations the flows
+    abandoned are reversed (:meth:`Journal.abandoned_visits`)."""
     report = ResolveReport()
     in_flight = client.in_flight
     entries = client.journal.open_entries()
@@ -391,4 +392,6 @@ def resolve(client: SettlementClient, *, confirm_booked: bool = True) -> Resolve
             )
             continue
         report.outcomes.append(_settle(client, entry, confirm_booked))
+    for visit in client.journal.abandoned_visits():  # their visits' messages are settled now
+        report.outcomes.append(_reverse(client, visit))
     return report

@@ -54,7 +54,7 @@ from sscard_terminal.driver.sscard import SocialSecurityCard
 from sscard_terminal.errors import ExitCode, SscardError, UsageError
 from sscard_terminal.settlement.client import SettlementClient
 from sscard_terminal.settlement.envelope import SHANGHAI
-from sscard_terminal.settlement.errors import CenterRefused
+from sscard_terminal.settlement.errors import CenterRefused, CenterUnavailable
 from sscard_terminal.settlement.journal import CardRecordState
 from sscard_terminal.settlement.models import (
     Diagnosis,
@@ -429,10 +429,16 @@ def _otp_no(prefix: str, client: SettlementClient) -> str:
 
 
 def _rollback(
-    client: SettlementClient, ref: PersonRef, mdtrt_id: str, ipt_otp_no: str | None
+    client: SettlementClient,
+    ref: PersonRef,
+    mdtrt_id: str,
+    ipt_otp_no: str | None,
+    registration: str | None = None,
 ) -> list[str]:
     """2205 (withdraw the details) then 2202 (cancel the visit); problems are
-    returned, not raised (the caller is already failing for its own reason)."""
+    returned, not raised (the caller is already failing for its own reason).
+    When they fail, the ``registration`` (the 2201's msgid) is left to the
+    journal's resolution as abandoned."""
     problems = []
     for step, call in (
         ("2205", lambda: client.withdraw_fees(ref, mdtrt_id)),
@@ -442,7 +448,17 @@ def _rollback(
             call()
         except SscardError as exc:
             problems.append(f"{step}: {exc}")
+    if problems and registration:
+        client.journal.abandon_visit(registration, "; ".join(problems))
     return problems
+
+
+def _abandon(client: SettlementClient, registration: str | None, exc: SscardError) -> None:
+    """The center did not answer after the 2201: the journal's resolution
+    reverses the registration once the visit's messages are settled (and
+    leaves it when a settlement of the visit stands)."""
+    if registration:
+        client.journal.abandon_visit(registration, str(exc))
 
 
 def _always(_: SetlInfo) -> bool:
@@ -518,16 +534,22 @@ def hospital_swipe(
         _say(progress, "2206 pre-settlement")
         pre = client.pre_settle(ref, **args)
         if not confirm(pre.setlinfo):
-            _rollback(client, ref, mdtrt_id, ipt_otp_no)
+            _rollback(client, ref, mdtrt_id, ipt_otp_no, visit.msgid)
             raise Declined("the settlement was declined; the visit is cancelled")
     except CenterRefused:
-        _rollback(client, ref, mdtrt_id, ipt_otp_no)
+        _rollback(client, ref, mdtrt_id, ipt_otp_no, visit.msgid)
+        raise
+    except CenterUnavailable as exc:
+        _abandon(client, visit.msgid, exc)
         raise
     _say(progress, "2207 settlement")
     try:
         settled = client.settle(ref, **args)  # OutcomeUnknown: the journal resolves it
     except CenterRefused:
-        _rollback(client, ref, mdtrt_id, ipt_otp_no)
+        _rollback(client, ref, mdtrt_id, ipt_otp_no, visit.msgid)
+        raise
+    except CenterUnavailable as exc:  # kept if the 2207 turns out booked
+        _abandon(client, visit.msgid, exc)
         raise
     msgid = settled.msgid
     setl = settled.setlinfo
@@ -778,18 +800,24 @@ def kiosk_register(
             payment = payments.pay(f"{client.institution.fixmedins_code}-{mdtrt_id}", cash)
     except (PaymentFailed, Declined, CenterRefused) as exc:
         _say(progress, "rolling back: 2205, 2202")
-        problems = _rollback(client, ref, mdtrt_id, ipt_otp_no)
+        problems = _rollback(client, ref, mdtrt_id, ipt_otp_no, visit.msgid)
         if problems and isinstance(exc, PaymentFailed):
-            exc.hint = "the visit may still be open: " + "; ".join(problems)
+            exc.hint = "the visit is closed by `sscard journal resolve`: " + "; ".join(problems)
+        raise
+    except CenterUnavailable as exc:
+        _abandon(client, visit.msgid, exc)
         raise
     _say(progress, "2207 settlement")
     try:
         settled = client.settle(ref, **args)  # OutcomeUnknown: the journal resolves it
     except CenterRefused as exc:
-        _rollback(client, ref, mdtrt_id, ipt_otp_no)
+        _rollback(client, ref, mdtrt_id, ipt_otp_no, visit.msgid)
         if payment is not None:
             payments.refund(payment.reference)
             exc.hint = f"payment {payment.reference} ({payment.amount} yuan) was refunded"
+        raise
+    except CenterUnavailable as exc:  # kept if the 2207 turns out booked
+        _abandon(client, visit.msgid, exc)
         raise
     msgid = settled.msgid
     setl = settled.setlinfo

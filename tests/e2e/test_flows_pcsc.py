@@ -34,6 +34,7 @@ from flow_rig import (
     records_of,
 )
 from settlement_fixtures import RunningCenter, start_center
+from sqlalchemy import text
 
 from sscard_terminal.driver.pin import SimulatedPinPad
 from sscard_terminal.driver.psam import PsamSam
@@ -41,7 +42,7 @@ from sscard_terminal.driver.sscard import SocialSecurityCard
 from sscard_terminal.errors import CardError, SscardError
 from sscard_terminal.settlement import SettlementClient
 from sscard_terminal.settlement.errors import CenterRefused
-from sscard_terminal.settlement.journal import CardRecordState
+from sscard_terminal.settlement.journal import CardRecordState, Resolution
 from sscard_terminal.terminal.flows import (
     NotEligible,
     QueueBook,
@@ -143,6 +144,28 @@ def card_matches_journal(card: SocialSecurityCard, client: SettlementClient) -> 
     mine = [s for s in serials if s in written]
     assert sorted(mine) == sorted(written), (serials, written)
     assert len(mine) == len(set(mine)), f"a record twice: {serials}"
+
+
+def no_visit_left_open(center: RunningCenter, client: SettlementClient) -> None:
+    """Every visit this terminal registered (2201) is settled, or cancelled or
+    reversed at the center: a flow that failed leaves no visit open."""
+    registered = [e for e in client.journal.entries(infno="2201") if e.status.value == "SUCCESS"]
+    # a 2201 whose answer was lost never learned its mdtrt_id: 2601 reversed it
+    assert all(e.resolution is Resolution.REVERSED for e in registered if e.mdtrt_id is None)
+    visits = [e.mdtrt_id for e in registered if e.mdtrt_id is not None]
+    with center.db.engine.connect() as conn:
+        for mdtrt_id in visits:
+            status = conn.execute(
+                text("SELECT status FROM visits WHERE mdtrt_id = :m"), {"m": mdtrt_id}
+            ).scalar_one()
+            settled = conn.execute(
+                text(
+                    "SELECT count(*) FROM settlements WHERE mdtrt_id = :m "
+                    "AND kind = 'settle' AND status = 'valid'"
+                ),
+                {"m": mdtrt_id},
+            ).scalar_one()
+            assert status in ("cancelled", "reversed") or settled == 1, (mdtrt_id, status)
 
 
 # -- the card pulled at every step -----------------------------------------------------------
@@ -263,6 +286,7 @@ def test_the_center_fails_at_every_message(
             report = client.resolve()
             assert report.ok, report.as_json()
             terminals.books_agree(client)
+            no_visit_left_open(center, client)
             settled = [
                 e for e in client.journal.entries() if e.infno in ("2207", "2102") and e.booked
             ]

@@ -372,3 +372,27 @@ def test_a_journal_from_before_card_records_opens(tmp_path: Path) -> None:
         reopened.add_pending(req)
         entry = reopened.get(req["msgid"])
         assert entry is not None and entry.card_no == "A00000001"
+
+
+def test_an_abandoned_registration_waits_for_its_visit_and_yields_to_a_settlement(
+    journal: Journal,
+) -> None:
+    register = request(journal, "2201", {"data": {"psn_no": "P001", "insutype": "310"}})
+    journal.add_pending(register)
+    journal.mark_answered(register["msgid"], answer(0, {"data": {"mdtrt_id": "M001"}}))
+    fees = request(journal, "2204", {"feedetail": [{"mdtrt_id": "M001", "chrg_bchno": "B1"}]})
+    journal.add_pending(fees)
+    journal.mark_unknown(fees["msgid"], "no answer")
+    journal.abandon_visit(register["msgid"], "2204: no answer")
+    assert journal.abandoned_visits() == []  # its 2204 is still open
+    journal.close_entry(fees["msgid"], Resolution.REVERSED, note="2205")
+    [abandoned] = journal.abandoned_visits()
+    assert abandoned.msgid == register["msgid"] and abandoned.mdtrt_id == "M001"
+    settle = request(journal, "2207", SETTLE)  # SETTLE is of visit M001
+    journal.add_pending(settle)
+    journal.mark_answered(settle["msgid"], answer(0, {"setlinfo": SETLINFO}))
+    assert journal.abandoned_visits() == []  # a settlement of the visit stands
+    journal.close_entry(settle["msgid"], Resolution.REVERSED, note="reversed")
+    assert [e.msgid for e in journal.abandoned_visits()] == [register["msgid"]]
+    journal.close_entry(register["msgid"], Resolution.REVERSED, note="2601")
+    assert journal.abandoned_visits() == []
