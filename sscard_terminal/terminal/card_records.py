@@ -125,7 +125,8 @@ def write_owed(
     for entry in entries:
         try:
             record = record_for(entry)
-        except (CardRecordError, ValueError) as exc:
+            record.to_bytes()  # amounts in whole fen, an institution code it can hold
+        except ValueError as exc:  # CardRecordError included
             journal.card_record_done(entry.msgid, CardRecordState.SKIPPED, str(exc))
             done[entry.msgid] = f"skipped ({exc})"
             continue

@@ -593,11 +593,7 @@ def hospital_refund(
         problems = _rollback(client, holder.ref, mdtrt_id, None)
         if problems:
             extra["visit"] = "still open: " + "; ".join(problems)
-    balance = (
-        setl.balc
-        if setl.balc is not None
-        else (holder.insurance.balc if holder.insurance else Decimal("0.00")) - setl.acct_pay
-    )
+    balance = _balance(setl, holder)
     extra["card_record"] = _write_card_record(card, client, msgid, progress)
     return _receipt(
         "门诊退费单 outpatient refund",
@@ -705,11 +701,7 @@ def pharmacy_cancel(
     )
     msgid = cancelled.msgid
     setl = cancelled.setlinfo
-    balance = (
-        setl.balc
-        if setl.balc is not None
-        else (holder.insurance.balc if holder.insurance else Decimal("0.00")) - setl.acct_pay
-    )
+    balance = _balance(setl, holder)
     extra = {"mdtrt_id": mdtrt_id, "cancels": setl_id}
     if payments is not None and payment:
         _say(progress, f"refund of payment {payment}")
