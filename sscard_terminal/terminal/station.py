@@ -12,6 +12,7 @@ The CLI's commands, ``sscard demo`` and ``sscard agent serve`` all use it.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,7 +24,7 @@ from sscard_terminal.driver.discovery import open_reader
 from sscard_terminal.driver.pin import PinSource
 from sscard_terminal.driver.sam import AuthCard, SecurityModule, open_security_module
 from sscard_terminal.driver.sscard import SocialSecurityCard
-from sscard_terminal.errors import UsageError
+from sscard_terminal.errors import TransportError, UsageError
 from sscard_terminal.settlement.client import SettlementClient
 from sscard_terminal.transport.base import DEFAULT_TRANSPORT, Transport
 
@@ -91,24 +92,46 @@ def open_sam(spec: StationSpec) -> SecurityModule | None:
 
 class SharedSam:
     """A security module used by several threads: one authentication at a time
-    (a PSAM is a card: two authentications must not interleave its APDUs)."""
+    (a PSAM is a card: two authentications must not interleave its APDUs).
 
-    def __init__(self, inner: SecurityModule) -> None:
-        self.inner = inner
+    With ``reopen``, a module whose link failed (the PSAM pulled, pcscd
+    restarted) is closed and opened again at its next use, so that a
+    long-running terminal recovers without a restart.
+    """
+
+    def __init__(
+        self, inner: SecurityModule, reopen: Callable[[], SecurityModule | None] | None = None
+    ) -> None:
+        self.inner: SecurityModule | None = inner
         self.name = inner.name
+        self._terminal_number = inner.terminal_number
+        self._reopen = reopen
         self._lock = threading.Lock()
 
     @property
     def terminal_number(self) -> str:
-        return self.inner.terminal_number
+        return self._terminal_number
 
     def authenticate(self, card: AuthCard, key_id: int) -> None:
         with self._lock:
-            self.inner.authenticate(card, key_id)
+            if self.inner is None and self._reopen is not None:
+                self.inner = self._reopen()
+            if self.inner is None:
+                raise TransportError(f"the security module ({self.name}) is not available")
+            try:
+                self.inner.authenticate(card, key_id)
+            except TransportError:
+                if self._reopen is not None:
+                    with contextlib.suppress(Exception):
+                        self.inner.close()
+                    self.inner = None
+                raise
 
     def close(self) -> None:
         with self._lock:
-            self.inner.close()
+            if self.inner is not None:
+                self.inner.close()
+                self.inner = None
 
 
 class Station:
@@ -164,7 +187,10 @@ class Station:
             if sam is not None:
                 sam.close()
             raise
-        self.sam = SharedSam(sam) if sam is not None and self._shared else sam
+        if sam is not None and self._shared:
+            self.sam = SharedSam(sam, reopen=lambda: open_sam(self.spec))
+        else:
+            self.sam = sam
         self._open = True
 
     def close(self) -> None:
