@@ -4,7 +4,10 @@
   (settlement-interface.md, "Transport"); also reachable as
   ``/fsi/api/signInSignOutService/signIn``. Business errors are HTTP 200 with
   infcode -1; HTTP 400/413 only for bodies that are no JSON object.
-- ``/admin/...``: the operator's API, with ``Authorization: Bearer <token>``.
+- ``/admin/...``: the operator's API, with ``Authorization: Bearer <token>``
+  (``POST /admin/vouchers`` stands for the voucher app: a person's QR code).
+- ``POST /localcfc/api/hsecfc/localQrCodeQuery``: the voucher exchange
+  (``ec.query``, center/voucher.py), signed by the institution.
 - ``GET /health``; the OpenAPI description at ``/openapi.json`` (``/docs``).
 """
 
@@ -23,7 +26,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from sscard_terminal.center import admin, wire
+from sscard_terminal.center import admin, voucher_api, wire
 from sscard_terminal.center.clock import Clock, system_clock
 from sscard_terminal.center.db import Database
 from sscard_terminal.center.envelope import RequestEnvelope
@@ -142,6 +145,7 @@ def create_app(
 
     install_admin_errors(app)
     app.include_router(_admin_router(db, policy, admin_token, clock, service))
+    app.include_router(voucher_api.exchange_router(db, clock))
     return app
 
 
@@ -240,6 +244,13 @@ def _admin_router(
     @router.get("/cards/{card_no}/person-file", summary="The person file for this card's image")
     def person_file(card_no: str) -> Response:
         return run(lambda s: admin.person_file(s, card_no))
+
+    @router.post("/vouchers", summary="Issue a voucher QR code (the person's phone app)")
+    def new_voucher(req: voucher_api.VoucherIn) -> Response:
+        def operation(session: Session) -> dict[str, Any]:
+            return voucher_api.issue(session, clock(), req)
+
+        return run(operation)
 
     @router.put("/catalogue", summary="Add or change a catalogue item")
     def catalogue(req: admin.CatalogueIn) -> Response:

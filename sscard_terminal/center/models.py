@@ -383,3 +383,23 @@ class SporadicClaim(Base):
     claim_date: Mapped[dt.date] = mapped_column(Date)
     amount: Mapped[Decimal] = mapped_column(Money)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class Voucher(Base):
+    """An electronic medical-insurance voucher (医保电子凭证, integration.md):
+    the QR code a person's phone shows, and the ``ecToken`` an institution's
+    local voucher service exchanges it for (``ec.query``). Only digests of the
+    code and the token are kept: the table cannot be used to present either."""
+
+    __tablename__ = "vouchers"
+
+    code_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    psn_no: Mapped[str] = mapped_column(ForeignKey("persons.psn_no"), index=True)
+    issued_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    code_expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    token_seconds: Mapped[int] = mapped_column(Integer)
+    token_digest: Mapped[str | None] = mapped_column(String(64), unique=True)
+    token_expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    exchanged_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    fixmedins_code: Mapped[str | None] = mapped_column(String(12))
+    spent_msgid: Mapped[str | None] = mapped_column(String(30))

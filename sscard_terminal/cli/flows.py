@@ -1,19 +1,21 @@
 """``sscard hospital swipe|refund``, ``sscard pharmacy buy|cancel``,
 ``sscard kiosk register``: the terminal flows (issue 5, points 3 and 5).
 
-Thin calls into :mod:`sscard_terminal.terminal.flows`. Each command takes the
-card reader (``--reader``), the security module (``--sam``), the PIN as
-``sscard pin`` does (hidden prompt, ``--pin-pad FILE`` or ``--pin-fd N``), the
-terminal's configuration (``--config terminal.yaml`` and the same overrides
-as ``sscard journal resolve``) and ``--center URL``; it shows its progress on
-stderr and prints the receipt (text, or ``--json``) on stdout. The exit codes
-are the foundation issue's (:class:`sscard_terminal.errors.ExitCode`).
+Thin calls into :mod:`sscard_terminal.terminal.flows`. Each command takes
+the card reader (``--reader``) or the electronic voucher's code
+(``--voucher CODE``: no card is read, no PIN asked, no card record
+written), the security module (``--sam``), the PIN as ``sscard pin`` does
+(hidden prompt, ``--pin-pad FILE`` or ``--pin-fd N``), the terminal's
+configuration (``--config terminal.yaml`` and the same overrides as
+``sscard journal resolve``) and ``--center URL``; it shows its progress on
+stderr and prints the receipt (text, or ``--json``) on stdout. The exit
+codes are the foundation issue's (:class:`sscard_terminal.errors.ExitCode`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -49,6 +51,14 @@ def _flow_options(func: F) -> F:
     """--reader, the SAM, the PIN, the terminal and the output options."""
     options = [
         click.option("--reader", help="Reader name (or a unique part of it)."),
+        click.option(
+            "--voucher",
+            "voucher_code",
+            default=None,
+            metavar="CODE",
+            help="The electronic voucher's QR code instead of a card (no card, no PIN, "
+            "no card record).",
+        ),
         click.option("--center", "center_url", default=None, help="The center's base URL."),
         _config_option,
         _journal_option,
@@ -96,16 +106,26 @@ def _session(kw: dict[str, Any], *, kiosk: bool = False) -> Iterator[dict[str, A
     if kiosk and overrides["opter_type"] is None:
         overrides["opter_type"] = "2"
     config = _terminal_config(kw.pop("config_path"), kw.pop("journal_path"), overrides)
-    pins = _pin_source(kw.pop("pin_fd"), kw.pop("pin_pad"))
+    pin_fd, pin_pad = kw.pop("pin_fd"), kw.pop("pin_pad")
     quiet = kw.pop("quiet")
     center_url = kw.pop("center_url")
+    voucher_code = kw.pop("voucher_code")
+    # the voucher needs no card PIN (the phone app verified the person)
+    pins = _pin_source(pin_fd, pin_pad) if voucher_code is None else None
+    presented: Any = None
+    if voucher_code is not None:
+        from sscard_terminal.terminal.flows import Voucher
+
+        presented = Voucher(voucher_code)  # a UsageError before anything opens
     station = Station(
         _station_spec(kw), pins=pins, client=lambda: config.client(center_url),
         open_card=_open_card,
     )  # fmt: skip
-    with station, station.card() as card:
+    with station, ExitStack() as stack:
+        if presented is None:
+            presented = stack.enter_context(station.card())
         yield {
-            "card": card,
+            "card": presented,
             "sam": station.sam,
             "pins": pins,
             "client": station.client,

@@ -404,8 +404,10 @@ from sscard_terminal.cli.journal import journal as _journal  # noqa: E402
 cli.add_command(_journal)
 
 from sscard_terminal.cli.agent import agent as _agent  # noqa: E402
+from sscard_terminal.cli.voucher import voucher as _voucher  # noqa: E402
 
 cli.add_command(_agent)
+cli.add_command(_voucher)
 
 # the flow commands import helpers from this module: registered last
 from sscard_terminal.cli.flows import hospital, kiosk, pharmacy  # noqa: E402

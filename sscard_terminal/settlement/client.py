@@ -225,6 +225,11 @@ class SettlementClient:
         self._local = threading.local()
 
     @property
+    def http(self) -> httpx.Client:
+        """The HTTP client (the voucher exchange, settlement/voucher.py, shares it)."""
+        return self._http
+
+    @property
     def last_msgid(self) -> str | None:
         """The msgid of the last message this thread sent (typed results also
         carry their own: ``result.msgid``)."""

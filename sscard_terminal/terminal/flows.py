@@ -18,6 +18,13 @@ The common start of every flow:
    at the terminal by :class:`NotEligible`, naming the center's status and
    the date it was suspended.
 
+The electronic voucher instead of the card: every flow takes a
+:class:`Voucher` (the scanned QR code) where it takes a card. The start is
+then ``ec.query`` (the code for the person's ``ecToken``,
+settlement/voucher.py) and 1101 with ``mdtrt_cert_type`` "01" and the token;
+there is no card to read and no card PIN (the phone app verified the person
+when it showed the code), and the settlement writes no card record.
+
 The card record after the settlement: the settlement (2207 / 2102 / 2208 /
 2103) is journaled by the client before it is sent and marked SUCCESS when
 the center answers, so the center's books and the journal agree whatever
@@ -65,6 +72,7 @@ from sscard_terminal.settlement.models import (
     PersonRef,
     SetlInfo,
 )
+from sscard_terminal.settlement.voucher import VOUCHER_CERT, check_code, ec_query
 from sscard_terminal.terminal.card_records import catch_up, write_owed
 from sscard_terminal.terminal.payment import PaymentFailed, PaymentProvider
 from sscard_terminal.terminal.receipt import Receipt, ReceiptLine
@@ -76,6 +84,7 @@ __all__ = [
     "Item",
     "NotEligible",
     "QueueBook",
+    "Voucher",
     "hospital_refund",
     "hospital_swipe",
     "kiosk_register",
@@ -255,17 +264,47 @@ class QueueBook:
 
 
 # -- the common start ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Voucher:
+    """The electronic voucher's QR code, presented instead of a card."""
+
+    code: str = field(repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "code", check_code(self.code))
+
+
+#: what a patient presents: the card (in the reader) or the voucher
+Presented = SocialSecurityCard | Voucher
+
+
 @dataclass
 class Holder:
-    """What the common start of a flow learned: the card, the 1101 answer,
-    and the enrolment the flow settles under."""
+    """What the common start of a flow learned: the card (or the voucher's
+    token), the 1101 answer, and the enrolment the flow settles under."""
 
-    record: CardholderRecord
+    record: CardholderRecord | None
     card_no: str
     card_sn: str
     person: PersonInfo
     insurance: InsuInfo | None
     notes: dict[str, str] = field(default_factory=dict)
+    cert_type: str = CARD_CERT
+    ec_token: str = field(default="", repr=False)
+
+    @property
+    def cert_no(self) -> str:
+        """mdtrt_cert_no: the card number, or the voucher's token."""
+        return self.ec_token if self.cert_type == VOUCHER_CERT else self.card_no
+
+    @property
+    def cert(self) -> dict[str, Any]:
+        """The credential fields of 2201, 2206/2207 and 2101/2102."""
+        return {
+            "mdtrt_cert_type": self.cert_type,
+            "mdtrt_cert_no": self.cert_no,
+            "card_sn": self.card_sn or None,
+        }
 
     @property
     def ref(self) -> PersonRef:
@@ -279,12 +318,12 @@ class Holder:
 
     @property
     def name(self) -> str:
-        holder = self.record.holder
+        holder = self.record.holder if self.record else None
         return self.person.baseinfo.psn_name or (holder.name if holder else "") or ""
 
     @property
     def id_number(self) -> str:
-        holder = self.record.holder
+        holder = self.record.holder if self.record else None
         return self.person.baseinfo.certno or (holder.id_number if holder else "") or ""
 
 
@@ -319,9 +358,9 @@ def _eligible(person: PersonInfo, insutype: str | None) -> InsuInfo:
 
 
 def identify(
-    card: SocialSecurityCard,
+    card: Presented,
     sam: SecurityModule | None,
-    pins: PinSource,
+    pins: PinSource | None,
     client: SettlementClient,
     *,
     insutype: str | None = None,
@@ -329,7 +368,14 @@ def identify(
     today: dt.date | None = None,
     progress: Progress | None = None,
 ) -> Holder:
-    """Card, PIN, 1101: the start of every flow (see the module's docstring)."""
+    """Card, PIN, 1101 (or voucher, ec.query, 1101): the start of every flow
+    (see the module's docstring)."""
+    if isinstance(card, Voucher):
+        return identify_voucher(
+            card, client, insutype=insutype, require_active=require_active, progress=progress
+        )
+    if pins is None:
+        raise UsageError("a card flow needs a PIN source")
     _say(progress, "reading the card")
     record = card.read(sam=sam, check_expiry=True, today=today)
     card_no = record.issuer.card_number or ""
@@ -350,6 +396,30 @@ def identify(
     return Holder(record, card_no, card_sn, person, insurance, notes)
 
 
+def identify_voucher(
+    voucher: Voucher,
+    client: SettlementClient,
+    *,
+    insutype: str | None = None,
+    require_active: bool = True,
+    progress: Progress | None = None,
+) -> Holder:
+    """ec.query, then 1101 with mdtrt_cert_type 01 and the token."""
+    _say(progress, "ec.query voucher exchange")
+    token = ec_query(client, voucher.code)  # forged, used, expired: CenterRefused
+    _say(progress, "1101 person information (voucher)")
+    person = client.person_info(VOUCHER_CERT, token.ec_token)
+    insurance = _eligible(person, insutype) if require_active else None
+    if insurance is None:
+        insurance = next(
+            (i for i in person.insuinfo if insutype is None or i.insutype == insutype), None
+        )
+    notes = {"credential": "医保电子凭证 electronic voucher"}
+    return Holder(
+        None, "", "", person, insurance, notes, cert_type=VOUCHER_CERT, ec_token=token.ec_token
+    )
+
+
 def _summary(done: dict[str, str]) -> str:
     return "; ".join(f"{msgid}: {what}" for msgid, what in done.items())
 
@@ -363,7 +433,7 @@ def _balance(setl: SetlInfo, holder: Holder) -> Decimal:
 
 
 def _write_card_record(
-    card: SocialSecurityCard,
+    card: Presented,
     client: SettlementClient,
     msgid: str | None,
     progress: Progress | None,
@@ -372,6 +442,8 @@ def _write_card_record(
     built from the journal entry of the settlement (card_records.py).
     Returns what the receipt says of it; never raises for the card (the
     settlement stands: see the module's docstring)."""
+    if isinstance(card, Voucher):
+        return "none (settled with the electronic voucher: no card record)"
     entry = client.journal.get(msgid) if msgid else None
     if entry is None or entry.card_record is None:
         return "none (the settlement was not made with a card)"
@@ -495,9 +567,9 @@ def _always(_: SetlInfo) -> bool:
 
 # -- hospital --------------------------------------------------------------------------------
 def hospital_swipe(
-    card: SocialSecurityCard,
+    card: Presented,
     sam: SecurityModule | None,
-    pins: PinSource,
+    pins: PinSource | None,
     client: SettlementClient,
     items: Sequence[Item],
     *,
@@ -525,9 +597,7 @@ def hospital_swipe(
     visit = client.register(
         ref,
         insutype=holder.insutype,
-        mdtrt_cert_type=CARD_CERT,
-        mdtrt_cert_no=holder.card_no,
-        card_sn=holder.card_sn,
+        **holder.cert,
         ipt_otp_no=ipt_otp_no,
         med_type=med_type,
         dept_code=dept_code,
@@ -552,13 +622,11 @@ def hospital_swipe(
         total = sum((it.amount for it in items), Decimal("0.00"))
         args: dict[str, Any] = {
             "mdtrt_id": mdtrt_id,
-            "mdtrt_cert_type": CARD_CERT,
-            "mdtrt_cert_no": holder.card_no,
+            **holder.cert,
             "medfee_sumamt": total,
             "insutype": holder.insutype,
             "med_type": med_type,
             "acct_used": acct_used,
-            "card_sn": holder.card_sn,
         }
         _say(progress, "2206 pre-settlement")
         pre = client.pre_settle(ref, **args)
@@ -600,9 +668,9 @@ def hospital_swipe(
 
 
 def hospital_refund(
-    card: SocialSecurityCard,
+    card: Presented,
     sam: SecurityModule | None,
-    pins: PinSource,
+    pins: PinSource | None,
     client: SettlementClient,
     *,
     setl_id: str,
@@ -616,7 +684,7 @@ def hospital_refund(
     holder = identify(card, sam, pins, client, require_active=False, today=today, progress=progress)
     _say(progress, "2208 refund")
     refund = client.cancel_settlement(
-        holder.ref, setl_id=setl_id, mdtrt_id=mdtrt_id, card_no=holder.card_no
+        holder.ref, setl_id=setl_id, mdtrt_id=mdtrt_id, card_no=holder.card_no or None
     )
     msgid = refund.msgid
     setl = refund.setlinfo
@@ -643,9 +711,9 @@ _PAY_KEYS = itertools.count(1)
 
 
 def pharmacy_purchase(
-    card: SocialSecurityCard,
+    card: Presented,
     sam: SecurityModule | None,
-    pins: PinSource,
+    pins: PinSource | None,
     client: SettlementClient,
     items: Sequence[Item],
     payments: PaymentProvider,
@@ -664,12 +732,10 @@ def pharmacy_purchase(
     holder = identify(card, sam, pins, client, insutype=insutype, today=today, progress=progress)
     ref = holder.ref
     args: dict[str, Any] = {
-        "mdtrt_cert_type": CARD_CERT,
-        "mdtrt_cert_no": holder.card_no,
+        **holder.cert,
         "insutype": holder.insutype,
         "lines": _drug_details(items, _now(client)),
         "acct_used": acct_used,
-        "card_sn": holder.card_sn,
     }
     _say(progress, "2101 pre-settlement")
     pre = client.pharmacy_pre_settle(ref, **args)
@@ -711,9 +777,9 @@ def pharmacy_purchase(
 
 
 def pharmacy_cancel(
-    card: SocialSecurityCard,
+    card: Presented,
     sam: SecurityModule | None,
-    pins: PinSource,
+    pins: PinSource | None,
     client: SettlementClient,
     *,
     setl_id: str,
@@ -729,7 +795,7 @@ def pharmacy_cancel(
     holder = identify(card, sam, pins, client, require_active=False, today=today, progress=progress)
     _say(progress, "2103 cancellation")
     cancelled = client.pharmacy_cancel(
-        holder.ref, setl_id=setl_id, mdtrt_id=mdtrt_id, card_no=holder.card_no
+        holder.ref, setl_id=setl_id, mdtrt_id=mdtrt_id, card_no=holder.card_no or None
     )
     msgid = cancelled.msgid
     setl = cancelled.setlinfo
@@ -752,9 +818,9 @@ def pharmacy_cancel(
 
 # -- kiosk -----------------------------------------------------------------------------------
 def kiosk_register(
-    card: SocialSecurityCard,
+    card: Presented,
     sam: SecurityModule | None,
-    pins: PinSource,
+    pins: PinSource | None,
     client: SettlementClient,
     schedule: Schedule,
     department: str,
@@ -788,9 +854,7 @@ def kiosk_register(
     visit = client.register(
         ref,
         insutype=holder.insutype,
-        mdtrt_cert_type=CARD_CERT,
-        mdtrt_cert_no=holder.card_no,
-        card_sn=holder.card_sn,
+        **holder.cert,
         ipt_otp_no=ipt_otp_no,
         med_type=MED_REGISTRATION,
         atddr_no=doc.code,
@@ -804,12 +868,10 @@ def kiosk_register(
     item = Item(doc.fee_code, Decimal(1), doc.fee, f"挂号费 {doc.name}", f"REG-{doc.code}")
     args: dict[str, Any] = {
         "mdtrt_id": mdtrt_id,
-        "mdtrt_cert_type": CARD_CERT,
-        "mdtrt_cert_no": holder.card_no,
+        **holder.cert,
         "medfee_sumamt": item.amount,
         "insutype": holder.insutype,
         "med_type": MED_REGISTRATION,
-        "card_sn": holder.card_sn,
     }
     try:
         _say(progress, "2204 registration fee")

@@ -19,6 +19,9 @@ from sscard_terminal.center.db import current_revision, downgrade, migrate, norm
 from sscard_terminal.center.models import Account, Base
 from sscard_terminal.center.seed import bulk_person, seed_bulk
 
+#: the newest migration (0003: the vouchers of issue 14)
+HEAD = "0003"
+
 TABLES = {
     "persons",
     "enrolments",
@@ -36,13 +39,14 @@ TABLES = {
     "sign_ins",
     "journal",
     "sporadic_claims",
+    "vouchers",
 }
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_migrations_build_the_models_schema_and_go_back(backend: str, db_factory: Any) -> None:
     db = db_factory(backend)
-    assert current_revision(db) == "0001"
+    assert current_revision(db) == HEAD
     with db.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         assert compare_metadata(context, Base.metadata) == []
@@ -52,7 +56,7 @@ def test_migrations_build_the_models_schema_and_go_back(backend: str, db_factory
     with db.engine.connect() as connection:
         assert not TABLES & set(inspect(connection).get_table_names())
     migrate(db)
-    assert current_revision(db) == "0001"
+    assert current_revision(db) == HEAD
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

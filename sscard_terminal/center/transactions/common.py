@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from sscard_terminal.center import fastsql, store
+from sscard_terminal.center import fastsql, store, voucher
 from sscard_terminal.center.clock import Month
 from sscard_terminal.center.refusals import Refusal
 from sscard_terminal.center.rules import area, benefits, cards, credentials, schemes
@@ -89,10 +89,15 @@ def require_designated(ctx: MessageContext) -> None:
         )
 
 
+#: mdtrt_cert_type of the electronic medical-insurance voucher (its ecToken)
+VOUCHER_CERT = "01"
+
+
 def require_settlement_credential(ctx: MessageContext, cert_type: str) -> None:
-    """Rule d: settle with a card."""
+    """Rule d: settle with a card, or with the voucher that stands for it
+    (center/voucher.py)."""
     credentials.require_settlement_credential(cert_type, ctx.policy.cards.settlement_cert_types)
-    if cert_type != "03":  # pragma: no cover - no policy allows others to settle here
+    if cert_type not in ("01", "03"):  # pragma: no cover - no policy allows others here
         raise Refusal("credential.settlement", "须持社保卡结算", "settle with the card")
 
 
@@ -131,6 +136,12 @@ def settlement_reads(
     checked (``ctx.sign_in_pending``) is read first in the same batch, and
     checked before anything else."""
     require_settlement_credential(ctx, cert_type)
+    if cert_type == VOUCHER_CERT:
+        # the token names the person and their card; the sign-in is told first
+        if ctx.sign_in_pending:
+            check_sign_in(ctx, fastsql.run(ctx.conn, *sign_in_read(ctx)))
+        _, cert_no = voucher.person_of_token(ctx.conn, ctx.local_now, ctx.code, cert_no, psn_no)
+        card_sn = None
     fast = store.Fast
     batch = fastsql.Batch(ctx.conn)
     sign_in = ctx.sign_in_pending

@@ -9,11 +9,12 @@ from typing import Any
 
 from pydantic import Field
 
-from sscard_terminal.center import store
+from sscard_terminal.center import store, voucher
 from sscard_terminal.center.refusals import Refusal
 from sscard_terminal.center.rules import money
 from sscard_terminal.center.transactions import booking
 from sscard_terminal.center.transactions.common import (
+    VOUCHER_CERT,
     calc_detail,
     catalogue_entries,
     enrolments_from,
@@ -496,6 +497,8 @@ def settle(ctx: MessageContext, inp: SettleInput) -> dict[str, Any]:
             store.Fast.SET_VISIT_MED_TYPE, {"b_mdtrt_id": visit.mdtrt_id, "med_type": data.med_type}
         )
     row = booking.book(ctx, visit=visit, details=details, priced=priced, med_type=data.med_type)
+    if data.mdtrt_cert_type == VOUCHER_CERT:
+        voucher.spend(ctx.conn, data.mdtrt_cert_no, ctx.envelope.msgid)
     return {"setlinfo": setlinfo_from_row(row), "setldetail": setldetail(row)}
 
 

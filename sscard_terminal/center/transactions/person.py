@@ -1,10 +1,12 @@
 """1101 person information (settlement-interface.md; rules c, e, k).
 
 By social security card (mdtrt_cert_type 03: card number and card
-identification code, both must match one card) or by ID number (02, checked
-as GB 11643, rule k). A card that is not active is refused naming its status
-(rule c). The answer holds baseinfo, insuinfo per enrolment with the benefit
-state of this month (rules a and b) and the account balance.
+identification code, both must match one card), by ID number (02, checked
+as GB 11643, rule k) or by the electronic voucher's ecToken (01,
+center/voucher.py: the token's person, who must hold a usable card). A card
+that is not active is refused naming its status (rule c). The answer holds
+baseinfo, insuinfo per enrolment with the benefit state of this month (rules
+a and b) and the account balance.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 
 from pydantic import Field
 
-from sscard_terminal.center import store
+from sscard_terminal.center import store, voucher
 from sscard_terminal.center.clock import Month
 from sscard_terminal.center.refusals import Refusal
 from sscard_terminal.center.rules import cards, credentials, identity
@@ -88,6 +90,11 @@ def person_information(ctx: MessageContext, inp: PersonQueryInput) -> dict[str, 
     credentials.require_lookup_credential(data.mdtrt_cert_type, ctx.policy.cards.lookup_cert_types)
     if data.mdtrt_cert_type == "03":
         person = _by_card(ctx, data)
+    elif data.mdtrt_cert_type == "01":
+        psn_no, _card = voucher.person_of_token(
+            ctx.conn, ctx.local_now, ctx.code, data.mdtrt_cert_no
+        )
+        person = ctx.conn.execute(store.PERSON, {"psn_no": psn_no}).one()
     else:
         person = _by_id(ctx, data.mdtrt_cert_no)
     if data.certno:

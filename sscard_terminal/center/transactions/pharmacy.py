@@ -8,10 +8,11 @@ from typing import Any
 
 from pydantic import Field
 
-from sscard_terminal.center import store
+from sscard_terminal.center import store, voucher
 from sscard_terminal.center.rules import money
 from sscard_terminal.center.transactions import booking
 from sscard_terminal.center.transactions.common import (
+    VOUCHER_CERT,
     calc_detail,
     require_care_allowed,
     require_designated,
@@ -124,7 +125,7 @@ def settle(ctx: MessageContext, inp: PharmacyInput) -> dict[str, Any]:
         "begntime": ctx.local_now,
         "ipt_otp_no": info.ipt_otp_no,
         "mdtrt_cert_type": info.mdtrt_cert_type,
-        "card_no": info.mdtrt_cert_no.upper(),
+        "card_no": person.card_card_no,
         "atddr_no": None,
         "dr_name": None,
         "dept_code": None,
@@ -147,6 +148,8 @@ def settle(ctx: MessageContext, inp: PharmacyInput) -> dict[str, Any]:
         ],
     )
     details = list(ctx.conn.execute(store.OPEN_DETAILS, {"mdtrt_id": mdtrt_id}))
+    if info.mdtrt_cert_type == VOUCHER_CERT:
+        voucher.spend(ctx.conn, info.mdtrt_cert_no, ctx.envelope.msgid)
     row = booking.book(
         ctx,
         visit=_VisitView(mdtrt_id, person.psn_no, info.insutype),
