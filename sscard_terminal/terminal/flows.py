@@ -81,6 +81,8 @@ from sscard_terminal.terminal.schedule import Schedule
 __all__ = [
     "CARD_CERT",
     "Declined",
+    "DeskVisit",
+    "Holder",
     "Item",
     "NotEligible",
     "QueueBook",
@@ -90,6 +92,7 @@ __all__ = [
     "kiosk_register",
     "load_items",
     "parse_item",
+    "pay_outstanding",
     "pharmacy_cancel",
     "pharmacy_purchase",
 ]
@@ -106,10 +109,14 @@ Confirm = Callable[[SetlInfo], bool]
 
 
 class NotEligible(SscardError):
-    """The center's 1101 says the person cannot settle now (benefits suspended)."""
+    """The center's 1101 says the person cannot settle now (benefits suspended).
+    ``psn_insu_stas`` is the center's status (settlement-interface.md, "Code
+    lists"), None when the person has no enrolment at all."""
 
     exit_code = ExitCode.CENTER_REFUSED
     hint = "the insured person should contact the social insurance office"
+    psn_insu_stas: str | None = None
+    since: str | None = None
 
 
 class Declined(SscardError):
@@ -354,7 +361,10 @@ def _eligible(person: PersonInfo, insutype: str | None) -> InsuInfo:
         f"the center reports insurance {row.insutype} {status}{since} "
         f"(psn_insu_stas {row.psn_insu_stas})"
     )
-    raise NotEligible(reason + (f": {warn}" if warn else ""))
+    refused = NotEligible(reason + (f": {warn}" if warn else ""))
+    refused.psn_insu_stas = row.psn_insu_stas
+    refused.since = row.paus_insu_date or row.psn_insu_date
+    raise refused
 
 
 def identify(
@@ -367,9 +377,11 @@ def identify(
     require_active: bool = True,
     today: dt.date | None = None,
     progress: Progress | None = None,
+    on_read: Callable[[CardholderRecord], None] | None = None,
 ) -> Holder:
     """Card, PIN, 1101 (or voucher, ec.query, 1101): the start of every flow
-    (see the module's docstring)."""
+    (see the module's docstring). ``on_read`` sees the card's data before the
+    PIN is asked (a kiosk shows the holder, masked)."""
     if isinstance(card, Voucher):
         return identify_voucher(
             card, client, insutype=insutype, require_active=require_active, progress=progress
@@ -382,6 +394,8 @@ def identify(
     card_sn = record.issuer.card_id_code or ""
     if not card_no or not card_sn:
         raise UsageError("the card gives no card number or card identification code")
+    if on_read is not None:
+        on_read(record)
     _say(progress, "PIN")
     card.verify_pin(pins.get_pin("PIN"))  # PinError: nothing sent to the center
     earlier = catch_up(card, client.journal, card_no, progress=progress)
@@ -832,12 +846,14 @@ def kiosk_register(
     insutype: str | None = None,
     today: dt.date | None = None,
     progress: Progress | None = None,
+    holder: Holder | None = None,
 ) -> Receipt:
     """Self-service registration: card, PIN, 1101, the department and doctor
     from the hospital's schedule, 2201, the fee by 2204 and 2206, the cash
     part through ``payments`` (PaymentFailed: rolled back by 2205 and 2202,
     then re-raised), 2207, the card record (REGISTRATION), and a receipt with
-    the queue number (``extra["queue_number"]``)."""
+    the queue number (``extra["queue_number"]``). ``holder``: the start done
+    already (a kiosk identifies the patient once, then offers its menu)."""
     dept, doc = schedule.find(department, doctor)  # before the card: a usage error
     if schedule.fixmedins_code != client.institution.fixmedins_code:
         raise UsageError(
@@ -847,7 +863,10 @@ def kiosk_register(
     queue = queue or QueueBook()
     day = _now(client).date()
     queue.check(day, dept.code, doc.code, doc.places)
-    holder = identify(card, sam, pins, client, insutype=insutype, today=today, progress=progress)
+    if holder is None:
+        holder = identify(
+            card, sam, pins, client, insutype=insutype, today=today, progress=progress
+        )
     ref = holder.ref
     ipt_otp_no = _otp_no("RG", client)
     _say(progress, f"2201 registration: {dept.name} {doc.name}")
@@ -930,5 +949,126 @@ def kiosk_register(
         msgid,
         balance=balance,
         lines=_lines([item]),
+        extra=extra,
+    )
+
+
+@dataclass(frozen=True)
+class DeskVisit:
+    """A visit registered at the desk (2201 done there) whose fees the patient
+    pays at a kiosk: what the hospital information system hands over."""
+
+    mdtrt_id: str
+    items: tuple[Item, ...]
+    ipt_otp_no: str | None = None
+    dept_name: str | None = None
+    dr_name: str | None = None
+    dise_codg: str | None = None
+    dise_name: str | None = None
+    med_type: str = MED_OUTPATIENT
+
+    @property
+    def total(self) -> Decimal:
+        return sum((it.amount for it in self.items), Decimal("0.00"))
+
+
+def pay_outstanding(
+    card: Presented,
+    sam: SecurityModule | None,
+    pins: PinSource | None,
+    client: SettlementClient,
+    visit: DeskVisit,
+    payments: PaymentProvider,
+    *,
+    confirm: Confirm = _always,
+    insutype: str | None = None,
+    acct_used: bool = True,
+    today: dt.date | None = None,
+    progress: Progress | None = None,
+    holder: Holder | None = None,
+) -> Receipt:
+    """Outpatient fees of a visit registered at the desk, paid at a kiosk (the
+    hospital swipe's path after its 2201, settlement-interface.md "Flows
+    seen in real integrations"): 2203, 2204, 2206 (``confirm``), the cash part
+    through ``payments``, 2207, the card record (HOSPITAL), the receipt. A
+    refusal, a decline or a failed payment withdraws the fees (2205) and
+    leaves the desk's registration open, for the desk to settle or cancel."""
+    if not visit.items:
+        raise UsageError("the visit has no fees to pay")
+    if holder is None:
+        holder = identify(
+            card, sam, pins, client, insutype=insutype, today=today, progress=progress
+        )
+    ref = holder.ref
+    mdtrt_id = visit.mdtrt_id
+    args: dict[str, Any] = {
+        "mdtrt_id": mdtrt_id,
+        **holder.cert,
+        "medfee_sumamt": visit.total,
+        "insutype": holder.insutype,
+        "med_type": visit.med_type,
+        "acct_used": acct_used,
+    }
+
+    def withdraw() -> None:
+        try:
+            client.withdraw_fees(ref, mdtrt_id)
+        except SscardError as exc:  # the desk sees the fees still open
+            _say(progress, f"2205 failed: {exc}")
+
+    payment = None
+    try:
+        _say(progress, "2203 visit information")
+        diagnoses = (
+            [Diagnosis(visit.dise_codg, visit.dise_name or visit.dise_codg)]
+            if visit.dise_codg
+            else []
+        )
+        client.visit_info(
+            ref,
+            mdtrt_id,
+            med_type=visit.med_type,
+            dise_codg=visit.dise_codg,
+            dise_name=visit.dise_name,
+            diagnoses=diagnoses,
+        )
+        _say(progress, "2204 fee details")
+        client.upload_fees(ref, mdtrt_id, _fee_details(visit.items, _now(client)))
+        _say(progress, "2206 pre-settlement")
+        pre = client.pre_settle(ref, **args)
+        if not confirm(pre.setlinfo):
+            raise Declined("the payment was declined; the fees stay open at the desk")
+        cash = pre.setlinfo.psn_cash_pay
+        if cash > 0:
+            _say(progress, f"payment of {cash} yuan")
+            payment = payments.pay(f"{client.institution.fixmedins_code}-{mdtrt_id}-fees", cash)
+    except (PaymentFailed, Declined, CenterRefused, CenterUnavailable):
+        _say(progress, "withdrawing the fees: 2205")
+        withdraw()
+        raise
+    _say(progress, "2207 settlement")
+    try:
+        settled = client.settle(ref, **args)  # OutcomeUnknown: the journal resolves it
+    except CenterRefused as exc:
+        withdraw()
+        if payment is not None:
+            payments.refund(payment.reference)
+            exc.hint = f"payment {payment.reference} ({payment.amount} yuan) was refunded"
+        raise
+    msgid = settled.msgid
+    setl = settled.setlinfo
+    extra = {"mdtrt_id": mdtrt_id}
+    if payment is not None:
+        extra["payment"] = payment.reference
+    balance = _balance(setl, holder)
+    extra["card_record"] = _write_card_record(card, client, msgid, progress)
+    return _receipt(
+        "门诊缴费单 outpatient fees",
+        client,
+        holder,
+        setl,
+        msgid,
+        balance=balance,
+        lines=_lines(visit.items),
         extra=extra,
     )

@@ -33,6 +33,8 @@ class Doctor(_Model):
     fee: Decimal = Field(ge=0, decimal_places=2)
     fee_code: str = Field(min_length=1, max_length=50)
     places: int = Field(ge=1, le=999)
+    #: when the doctor sees patients, as the kiosk shows it ("08:00-11:30")
+    hours: str = Field(default="", pattern=r"^$|^\d{2}:\d{2}-\d{2}:\d{2}$")
 
 
 class Department(_Model):

@@ -1,0 +1,2 @@
+"""The self-service kiosk (issue 14): a touch web page over the terminal
+flows, with a simulated PIN pad panel (``sscard kiosk serve``)."""
