@@ -136,3 +136,22 @@ def test_origins() -> None:
 def test_the_token_bucket_lets_a_burst_through_then_the_rate() -> None:
     bucket = TokenBucket(rate=10, burst=5)
     assert [bucket.take() for _ in range(7)] == [True] * 5 + [False] * 2
+
+
+def test_cli_refuses_bad_origins_and_warns_off_loopback() -> None:
+    from click.testing import CliRunner
+
+    from sscard_terminal.cli.main import cli
+
+    runner = CliRunner()
+    done = runner.invoke(cli, ["agent", "serve", "--reader", "R", "--allow-origin", "null"])
+    assert done.exit_code == 2 and "--allow-file-origin" in done.output
+    done = runner.invoke(
+        cli,
+        ["agent", "serve", "--reader", "R", "--host", "0.0.0.0", "--pin-pad", "/nonexistent/pad"],
+    )
+    assert done.exit_code == 2
+    assert "WARNING: listening on 0.0.0.0, not on loopback" in done.output
+    assert "cannot read the PIN-pad file" in done.output
+    done = runner.invoke(cli, ["agent", "serve"])
+    assert done.exit_code == 2 and "--reader" in done.output
