@@ -223,16 +223,16 @@ def record_row(record: TransactionRecord) -> dict[str, Any]:
         "type": record.type.name.lower(),
         "time": record.when.isoformat(),
         "institution": record.institution,
-        "amount": str(record.amount),
-        "balance": str(record.balance),
+        "amount": f"{record.amount:.2f}",
+        "balance": f"{record.balance:.2f}",
         "serial": record.serial,
     }
 
 
 def record_line(record: TransactionRecord) -> str:
     """One record as a ``|``-terminated line: type|yyyyMMddHHmmss|institution|amount|
-    balance|serial|."""
+    balance|serial| (amounts in yuan with two decimals)."""
     return (
         f"{int(record.type):02d}|{record.when:%Y%m%d%H%M%S}|{record.institution}|"
-        f"{record.amount}|{record.balance}|{record.serial}|"
+        f"{record.amount:.2f}|{record.balance:.2f}|{record.serial}|"
     )
