@@ -1,7 +1,8 @@
 """The kiosk's web app (FastAPI, static HTML/JS, no build step; issue 14).
 
 - ``GET /``: the page (1080x1920 portrait); ``/static/...`` its script and style.
-- ``GET /api/view``: the current screen (:meth:`KioskSession.view`), polled.
+- ``GET /api/view[?after=VERSION]``: the current screen (:meth:`KioskSession.view`);
+  with ``after``, a long poll that answers when the screen changed.
 - ``POST /api/action`` ``{"action", "arg"}``: a button.
 - ``POST /api/scan`` ``{"code"}``: what the voucher scanner typed.
 - ``POST /api/pinpad`` ``{"key"}``: a key of the simulated PIN pad, as its
@@ -108,7 +109,11 @@ def create_app(session: KioskSession, port: int) -> FastAPI:
         return Response(_asset(name), media_type=_STATIC[name])
 
     @app.get("/api/view")
-    def view() -> dict[str, Any]:
+    def view(after: int = -1) -> dict[str, Any]:
+        """The screen; with ``after`` (a version the page shows), once it changed
+        or after 20 s (a long poll: the page shows a change at once)."""
+        if after >= 0:
+            session.wait_change(after, 20.0)
         return session.view()
 
     @app.post("/api/action")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+from collections.abc import Callable
 
 from sscard_terminal.driver.pin import Pin
 from sscard_terminal.errors import UsageError
@@ -34,7 +35,8 @@ class PinCancelled(UsageError):
 class PinPadDevice:
     """A :class:`~sscard_terminal.driver.pin.PinSource` fed by the page's key tokens."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_change: Callable[[], None] | None = None) -> None:
+        self._on_change = on_change
         self._lock = threading.Lock()
         self._done = threading.Event()
         self._digits: list[str] = []
@@ -90,12 +92,16 @@ class PinPadDevice:
             self._cancelled = False
             self._done.clear()
             self._active = True
+        if self._on_change is not None:
+            self._on_change()
         self._done.wait()
         with self._lock:
             digits, cancelled = "".join(self._digits), self._cancelled
             self._digits = []
             self._keys = {}
             self._active = False
+        if self._on_change is not None:
+            self._on_change()
         if cancelled:
             raise PinCancelled("the PIN entry was cancelled")
         return Pin(digits)

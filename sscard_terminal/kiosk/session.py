@@ -110,8 +110,9 @@ class KioskSession:
         self.idle_seconds = idle_seconds
         self.reader = reader
         self.hospital = hospital or schedule.hospital
-        self.pinpad = PinPadDevice()
         self._lock = threading.RLock()
+        self._changes = threading.Condition(self._lock)
+        self.pinpad = PinPadDevice(on_change=self._changed)
         self._stop = threading.Event()
         self._version = 0
         self._lang = "zh"
@@ -142,6 +143,7 @@ class KioskSession:
 
     def stop(self) -> None:
         self._stop.set()
+        self._changed()  # the pages' long polls answer
         self._cancel_waits()
         watcher = self._watcher
         if watcher is not None:
@@ -155,6 +157,19 @@ class KioskSession:
         self.queue.close()
 
     # -- what the page sees ----------------------------------------------------------------
+    def _changed(self) -> None:
+        """The view changed: a new version, and wake the pages waiting for it."""
+        with self._lock:
+            self._version += 1
+            self._changes.notify_all()
+
+    def wait_change(self, after: int, timeout: float) -> None:
+        """Block until the view's version is past ``after`` (or ``timeout`` s)."""
+        with self._lock:
+            self._changes.wait_for(
+                lambda: self._version > after or self._stop.is_set(), timeout=timeout
+            )
+
     def view(self) -> dict[str, Any]:
         """The screen as the page renders it, in the session's language."""
         with self._lock:
@@ -343,13 +358,13 @@ class KioskSession:
             self._busy = None
             if screen != "refused":
                 self._message = None
-            self._version += 1
+            self._changed()
 
     def _set_busy(self, key: str) -> None:
         with self._lock:
             self._screen = "busy"
             self._busy = key
-            self._version += 1
+            self._changed()
 
     def _refused(self, exc: BaseException, **data: Any) -> None:
         with self._lock:
@@ -357,7 +372,7 @@ class KioskSession:
             self._screen = "refused"
             self._data = data
             self._busy = None
-            self._version += 1
+            self._changed()
 
     def touch(self) -> None:
         with self._lock:
@@ -368,7 +383,7 @@ class KioskSession:
             raise UsageError("lang is zh or en")
         with self._lock:
             self._lang = lang
-            self._version += 1
+            self._changed()
         self.touch()
 
     def _progress(self, step: str) -> None:
@@ -388,7 +403,7 @@ class KioskSession:
         self.touch()
         self.pinpad.press(token)
         with self._lock:
-            self._version += 1
+            self._changed()
 
     def scan(self, code: str) -> None:
         """The scanner typed a voucher's code (welcome screen only)."""

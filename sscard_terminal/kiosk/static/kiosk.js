@@ -81,17 +81,35 @@ function render(view) {
   if (view.screen === "welcome") document.getElementById("scan").focus();
 }
 
+let version = -1;
+
 async function poll() {
   try {
     const response = await fetch("/api/view", { cache: "no-store" });
-    const view = await response.json();
-    const text = JSON.stringify(view);
-    if (text !== shown) {
-      shown = text;
-      render(view);
-    }
+    show(await response.json());
   } catch (e) {
-    // the kiosk server restarts: keep polling
+    // the kiosk server restarts: the long poll retries
+  }
+}
+
+function show(view) {
+  version = view.version;
+  const text = JSON.stringify(view);
+  if (text !== shown) {
+    shown = text;
+    render(view);
+  }
+}
+
+async function watch() {
+  // a long poll: the server answers when the screen changed (or after 20 s)
+  for (;;) {
+    try {
+      const response = await fetch("/api/view?after=" + version, { cache: "no-store" });
+      show(await response.json());
+    } catch (e) {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
   }
 }
 
@@ -116,8 +134,7 @@ function setup() {
     }
     if (document.body.dataset.screen === "welcome") setTimeout(() => scan.focus(), 0);
   });
-  poll();
-  setInterval(poll, 300);
+  poll().then(watch);
 }
 
 document.addEventListener("DOMContentLoaded", setup);
