@@ -323,7 +323,7 @@ def pharmacy_cancel(setl_id: str, mdtrt_id: str, as_json: bool, **kw: Any) -> No
 # -- kiosk -----------------------------------------------------------------------------------
 @click.group()
 def kiosk() -> None:
-    """Self-service kiosk: registration with a queue number."""
+    """Self-service kiosk: the touch page (serve) and a registration from the command line."""
 
 
 @kiosk.command("register")
