@@ -37,6 +37,8 @@ def test_wheel_ships_profiles_and_resolves_names(tmp_path: Path) -> None:
         "keys/ningbo-test-keys.yaml",
     ):
         assert f"sscard_terminal/card_profiles/{profile}" in names
+    for asset in ("index.html", "kiosk.js", "kiosk.css"):  # the kiosk's page
+        assert f"sscard_terminal/kiosk/static/{asset}" in names
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     # outside the source tree, with only the unpacked wheel on the path
