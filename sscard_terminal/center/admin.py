@@ -559,15 +559,28 @@ def report_loss(
     result = card_view(card)
     if req.kind != "temporary":
         card.loss_reported_on = reported
-        deadline = cards.replacement_deadline(
-            reported,
-            policy.cards.replacement_working_days,
-            policy.calendar.holidays,
-            policy.calendar.workdays,
-        )
+        deadline, warning = _replacement_deadline(policy, reported)
         result = card_view(card)
-        result["replacement_deadline"] = str(deadline)
+        result["replacement_deadline"] = str(deadline) if deadline else None
+        if warning:
+            result["warning"] = warning
     return result
+
+
+def _replacement_deadline(policy: Policy, reported: dt.date) -> tuple[dt.date | None, str | None]:
+    """The replacement deadline, or None and the reason when the calendar does not
+    cover the days it needs (a loss is recorded all the same)."""
+    try:
+        return (
+            cards.replacement_deadline(
+                reported, policy.cards.replacement_working_days, policy.calendar.working
+            ),
+            None,
+        )
+    except Refusal as refusal:
+        if refusal.code != "calendar.not_covered":
+            raise
+        return None, refusal.err_msg
 
 
 class CancelLossIn(AdminModel):
@@ -619,12 +632,7 @@ def replace_card(
             "applied_on must lie between the loss report and today",
         )
     assert old.loss_reported_on is not None
-    deadline = cards.replacement_deadline(
-        old.loss_reported_on,
-        policy.cards.replacement_working_days,
-        policy.calendar.holidays,
-        policy.calendar.workdays,
-    )
+    deadline, unknown = _replacement_deadline(policy, old.loss_reported_on)
     old.status = new_status.value
     old.status_changed_at = _local(now)
     old.replacement_applied_on = applied
@@ -641,13 +649,15 @@ def replace_card(
         issue_date=req.issue_date,
         replaces=old.card_no,
     )
-    result = {
+    result: dict[str, Any] = {
         "old_card": card_view(old),
         "new_card": card_view(new),
-        "replacement_deadline": str(deadline),
-        "in_time": applied <= deadline,
+        "replacement_deadline": str(deadline) if deadline else None,
+        "in_time": applied <= deadline if deadline else None,
     }
-    if applied > deadline:
+    if unknown:
+        result["warning"] = unknown
+    elif deadline is not None and applied > deadline:
         result["warning"] = (
             f"逾期申请补卡（期限 {deadline}）：此后至新卡期间的费用不予零星报销 / applied after "
             f"the deadline {deadline}: expenses after it are not reimbursed"
@@ -744,8 +754,7 @@ def sporadic_claim(
         deadline = cards.replacement_deadline(
             old.loss_reported_on,
             policy.cards.replacement_working_days,
-            policy.calendar.holidays,
-            policy.calendar.workdays,
+            policy.calendar.working,
         )
         new_card = next((c for c in held if c.replaces_card_no == old.card_no), None)
         sporadic.require_in_replacement_gap(

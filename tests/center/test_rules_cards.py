@@ -71,13 +71,32 @@ def test_every_transition_not_in_the_table_is_refused() -> None:
             "2026-09-28",
             "2026-10-10",
         ),  # 9-29, 9-30, National Day, 10-8, 10-9, 10-10 (a Saturday worked)
+        # Spring Festival 2026: 2-14 (a Saturday worked), 2-15..2-23 off, 2-24..2-27
+        ("2026-02-13", "2026-02-27"),
+        ("2026-02-23", "2026-02-28"),  # on the break's last day: 2-24..2-27, 2-28 (Saturday worked)
+        # month edge: 4-30, then May Day 5-1..5-5, 5-6, 5-7, 5-8, 5-9 (Saturday worked), 5-11
+        ("2026-04-30", "2026-05-11"),
+        # year edges: 2025-12-31, New Year 1-1..1-3 off, 1-4 (a Sunday worked) .. 1-8
+        ("2025-12-30", "2026-01-07"),
+        ("2025-12-31", "2026-01-08"),
+        ("2026-01-01", "2026-01-08"),
+        ("2024-12-31", "2025-01-08"),  # 2025-01-01 off, no make-up day
     ],
 )
 def test_replacement_deadline_is_5_working_days(reported, deadline) -> None:
-    got = cards.replacement_deadline(
-        D(reported), 5, POLICY.calendar.holidays, POLICY.calendar.workdays
-    )
+    got = cards.replacement_deadline(D(reported), 5, POLICY.calendar.working)
     assert got == D(deadline)
+
+
+def test_a_deadline_in_a_year_without_a_schedule_is_refused_not_guessed() -> None:
+    # 2026-12-24: 12-25, 12-28 .. 12-31 are the five working days, all in 2026
+    assert cards.replacement_deadline(D("2026-12-24"), 5, POLICY.calendar.working) == D(
+        "2026-12-31"
+    )
+    # from 12-28 the count reaches 2027, whose schedule is not in the calendar
+    with pytest.raises(Refusal) as caught:
+        cards.replacement_deadline(D("2026-12-28"), 5, POLICY.calendar.working)
+    assert caught.value.code == "calendar.not_covered" and "2027" in caught.value.en
 
 
 def test_sporadic_claims_up_to_and_including_6_months() -> None:
