@@ -28,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from sscard_terminal.center.rules.proofs import PROOFS, issued_by_public_security
 from sscard_terminal.center.rules.workdays import Holiday, WorkCalendar, YearSchedule
 
 __all__ = [
@@ -197,8 +198,22 @@ class MinorsPolicy(_Strict):
     """Rule i: a minor's card application."""
 
     age_of_majority: int = Field(ge=14, le=21)
+    #: documents of the public security department only (rules/applications.py PROOFS)
     relationship_proofs: list[str] = Field(min_length=1)
     guardian_relations: list[str] = Field(min_length=1)
+
+    @field_validator("relationship_proofs")
+    @classmethod
+    def _police_documents(cls, value: list[str]) -> list[str]:
+        for proof in value:
+            if proof not in PROOFS:
+                raise ValueError(f"unknown document {proof!r}; known: {', '.join(PROOFS)}")
+            if not issued_by_public_security(proof):
+                raise ValueError(
+                    f"{proof} is not issued by the public security department (guide: "
+                    "the relationship certificate is 'issued by the public security department')"
+                )
+        return value
 
 
 class LegacyScheme(_Strict):

@@ -619,6 +619,18 @@ def test_i_j_a_minors_card_needs_a_guardian_and_proof_first_card_half_fee(center
         expect=409,
     )
     assert no_proof["err_code"] == "application.proof"
+    birth = center.admin.post(
+        f"/persons/{child}/cards",
+        {
+            "bank": "宁波银行",
+            "guardian_id_number": guardian_id,
+            "guardian_relation": "father",
+            "relationship_proof": "birth_certificate",
+        },
+        expect=409,
+    )
+    assert birth["err_code"] == "application.proof"
+    assert "not by the public security department" in birth["err_msg"]
     card = center.admin.post(
         f"/persons/{child}/cards",
         {
