@@ -222,23 +222,13 @@ def person_view(session: Session, policy: Policy, now: dt.datetime, psn_no: str)
     for enrolment in session.execute(
         select(Enrolment).where(Enrolment.psn_no == psn_no).order_by(Enrolment.insutype)
     ).scalars():
+        paid = _paid_periods(session, enrolment.id)
         periods = [
-            {
-                "first_month": str(Month.from_yyyymm(c.first_month)),
-                "last_month": str(Month.from_yyyymm(c.last_month)),
-            }
-            for c in session.execute(
-                select(Contribution).where(Contribution.enrolment_id == enrolment.id)
-            ).scalars()
+            {"first_month": str(p.first), "last_month": str(p.last), "paid_on": str(p.paid_on)}
+            for p in paid
         ]
         status = benefits.benefit_status(
-            [
-                PaidPeriod(Month.parse(p["first_month"]), Month.parse(p["last_month"]))
-                for p in periods
-            ],
-            month,
-            policy.benefits,
-            terminated=enrolment.status == "4",
+            paid, month, policy.benefits, terminated=enrolment.status == "4"
         )
         enrolled.append(
             {
@@ -275,6 +265,18 @@ def person_view(session: Session, policy: Policy, now: dt.datetime, psn_no: str)
             ).scalars()
         ],
     }
+
+
+def _paid_periods(session: Session, enrolment_id: int) -> list[PaidPeriod]:
+    """An enrolment's payments, in the order of their months."""
+    return [
+        PaidPeriod(Month.from_yyyymm(c.first_month), Month.from_yyyymm(c.last_month), c.paid_on)
+        for c in session.execute(
+            select(Contribution)
+            .where(Contribution.enrolment_id == enrolment_id)
+            .order_by(Contribution.first_month, Contribution.id)
+        ).scalars()
+    ]
 
 
 def change_person(session: Session, psn_no: str, changes: dict[str, Any]) -> dict[str, Any]:
@@ -328,6 +330,8 @@ class ContributionIn(AdminModel):
     insutype: str = Field(pattern=r"^\d{3}$")
     first_month: str
     last_month: str
+    #: the day the payment was made (default today); benefits start the month after
+    paid_on: dt.date | None = None
 
     @field_validator("first_month", "last_month")
     @classmethod
@@ -336,13 +340,22 @@ class ContributionIn(AdminModel):
 
 
 def add_contributions(
-    session: Session, now: dt.datetime, psn_no: str, req: ContributionIn
+    session: Session, policy: Policy, now: dt.datetime, psn_no: str, req: ContributionIn
 ) -> dict[str, Any]:
-    """Record months paid (rules a and b read them)."""
+    """Record a payment of months (rules a and b read them, with the day it was
+    paid: benefits start in the month after the payment, so a back-payment
+    covers neither past nor current months)."""
     _person(session, psn_no, lock=True)
     first, last = Month.parse(req.first_month), Month.parse(req.last_month)
+    paid_on = req.paid_on or now.date()
     if last < first:
         raise Refusal("contribution.range", "缴费止月早于起月", "last_month is before first_month")
+    if paid_on > now.date():
+        raise Refusal(
+            "contribution.paid_on",
+            f"缴费日期 paid_on={paid_on} 晚于今天",
+            f"paid_on {paid_on} is in the future: give the day the payment was made",
+        )
     if last - Month.of(now.date()) > 12:
         raise Refusal(
             "contribution.future", "最多预缴12个月", "at most 12 months can be paid in advance"
@@ -357,13 +370,22 @@ def add_contributions(
             f"not enrolled in insutype {req.insutype}: enrol first",
         )
     session.add(
-        Contribution(enrolment_id=enrolment.id, first_month=first.yyyymm, last_month=last.yyyymm)
+        Contribution(
+            enrolment_id=enrolment.id,
+            first_month=first.yyyymm,
+            last_month=last.yyyymm,
+            paid_on=paid_on,
+        )
     )
+    opened = PaidPeriod(first, last, paid_on).opens(policy.benefits)
     return {
         "psn_no": psn_no,
         "insutype": req.insutype,
         "first_month": str(first),
         "last_month": str(last),
+        "paid_on": str(paid_on),
+        "benefits_from": str(opened[0]) if opened else None,
+        "benefits_until": str(opened[1]) if opened else None,
     }
 
 
@@ -767,14 +789,11 @@ def sporadic_claim(
     month = Month.of(req.bill_date)
     entitled = False
     for enrolment in session.execute(select(Enrolment).where(Enrolment.psn_no == psn_no)).scalars():
-        periods = [
-            PaidPeriod(Month.from_yyyymm(c.first_month), Month.from_yyyymm(c.last_month))
-            for c in session.execute(
-                select(Contribution).where(Contribution.enrolment_id == enrolment.id)
-            ).scalars()
-        ]
         status = benefits.benefit_status(
-            periods, month, policy.benefits, terminated=enrolment.status == "4"
+            _paid_periods(session, enrolment.id),
+            month,
+            policy.benefits,
+            terminated=enrolment.status == "4",
         )
         entitled = entitled or status.active
     if not entitled:

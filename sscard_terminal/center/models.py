@@ -130,7 +130,8 @@ class Enrolment(Base):
 
 
 class Contribution(Base):
-    """Months with contributions paid, as an inclusive range YYYYMM..YYYYMM."""
+    """Months with contributions paid, as an inclusive range YYYYMM..YYYYMM, in
+    one payment made on ``paid_on`` (rules a and b count what was paid when)."""
 
     __tablename__ = "contributions"
 
@@ -138,6 +139,7 @@ class Contribution(Base):
     enrolment_id: Mapped[int] = mapped_column(ForeignKey("enrolments.id"), index=True)
     first_month: Mapped[int] = mapped_column(Integer)
     last_month: Mapped[int] = mapped_column(Integer)
+    paid_on: Mapped[dt.date] = mapped_column(Date)
 
 
 class Account(Base):

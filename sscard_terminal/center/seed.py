@@ -275,6 +275,7 @@ def _enrol(
     person: Person,
     insutype: str,
     periods: list[tuple[Month, Month]],
+    paid_on: dt.date | None = None,
     *,
     emp_name: str | None = None,
     psn_type: str = "1101",
@@ -288,7 +289,10 @@ def _enrol(
     for first, last in periods:
         session.add(
             Contribution(
-                enrolment_id=enrolment.id, first_month=first.yyyymm, last_month=last.yyyymm
+                enrolment_id=enrolment.id,
+                first_month=first.yyyymm,
+                last_month=last.yyyymm,
+                paid_on=paid_on or first.first_day,
             )
         )
     if balance is not None and session.get(Account, person.psn_no) is None:
@@ -477,6 +481,7 @@ def seed_demo(
             p["new_household"],
             "310",
             [(month, month)],
+            paid_on=today,
             emp_name="郑十个体工商户",
             balance=Decimal("0.00"),
         )
@@ -654,7 +659,9 @@ def _rows(
             )
             first, last = Month(2010, 1), month
             tables["accounts"].append((g["psn_no"], int(g["balance"] * 100)))
-        tables["contributions"].append((enrolment_id, enrolment_id, first.yyyymm, last.yyyymm))
+        tables["contributions"].append(
+            (enrolment_id, enrolment_id, first.yyyymm, last.yyyymm, first.first_day)
+        )
         tables["cards"].append(
             (
                 g["card_no"],
@@ -697,7 +704,7 @@ _COLUMNS = {
         "created_at",
     ),
     "enrolments": ("id", "psn_no", "insutype", "psn_type", "status", "emp_name"),
-    "contributions": ("id", "enrolment_id", "first_month", "last_month"),
+    "contributions": ("id", "enrolment_id", "first_month", "last_month", "paid_on"),
     "accounts": ("psn_no", "balance"),
     "cards": (
         "card_no",

@@ -397,7 +397,12 @@ def test_e_after_enrolling_in_the_residents_insurance_it_works(center: Center, h
     center.admin.post(f"/persons/{p.psn_no}/enrolments", {"insutype": "390", "psn_type": "1401"})
     center.admin.post(
         f"/persons/{p.psn_no}/contributions",
-        {"insutype": "390", "first_month": str(m.plus(-1)), "last_month": str(m.plus(10))},
+        {
+            "insutype": "390",
+            "first_month": str(m.plus(-1)),
+            "last_month": str(m.plus(10)),
+            "paid_on": str(m.plus(-1).first_day),
+        },
     )
     hospital.ok("2201", payload, insuplc_admdvs="330282")
 

@@ -226,7 +226,11 @@ def enrolments_from(rows: Iterable[Any]) -> list[EnrolmentInfo]:
         entry = found.setdefault(row.id, (row, []))
         if row.first_month is not None:
             entry[1].append(
-                PaidPeriod(Month.from_yyyymm(row.first_month), Month.from_yyyymm(row.last_month))
+                PaidPeriod(
+                    Month.from_yyyymm(row.first_month),
+                    Month.from_yyyymm(row.last_month),
+                    row.paid_on,
+                )
             )
     return [
         EnrolmentInfo(r.id, r.insutype, r.psn_type, r.status, r.emp_name, tuple(periods))
