@@ -37,6 +37,7 @@ __all__ = [
     "HolidaySchedule",
     "Policy",
     "PolicyError",
+    "VisitPolicy",
     "load_policy",
 ]
 
@@ -92,6 +93,13 @@ class BenefitsPolicy(_Strict):
     start_after_months: int = Field(ge=0, le=12)
     #: care in month T is refused when T - last paid month > this (3)
     max_gap_months: int = Field(ge=0, le=24)
+
+
+class VisitPolicy(_Strict):
+    """When a visit may start (rules/visits.py): a visit is registered on the day
+    it starts or at most ``begntime_days_back`` calendar days later."""
+
+    begntime_days_back: int = Field(ge=0, le=31)
 
 
 class CardPolicy(_Strict):
@@ -270,6 +278,7 @@ class Policy(_Strict):
     city_prefix: str = Field(pattern=r"^\d{4}$")
     province_prefix: str = Field(pattern=r"^\d{2}$")
     benefits: BenefitsPolicy
+    visits: VisitPolicy
     cards: CardPolicy
     calendar: CalendarPolicy
     sporadic: SporadicPolicy

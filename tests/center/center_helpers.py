@@ -393,3 +393,32 @@ class Center:
 
     def person(self, key: str) -> dict[str, Any]:
         return self.demo["persons"][key]
+
+
+class SettableClock:
+    """The center's clock, set by the test (Asia/Shanghai)."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        self.now = start
+
+    def set(self, *parts: int) -> None:
+        self.now = dt.datetime(*parts, tzinfo=SHANGHAI)  # type: ignore[misc]
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+@dataclass
+class ClockedCenter:
+    """A center of its own whose clock the tests set, to judge rules at date edges."""
+
+    center: Center
+    clock: SettableClock
+
+    def at(self, *parts: int) -> None:
+        """Set the clock (year, month, day, hour, minute[, second])."""
+        self.clock.set(*parts)
+
+    def terminal(self, code: str = "H33020300001") -> Terminal:
+        """A terminal signed in on the clock's day (sign-ins last a day)."""
+        return self.center.terminal(code)
