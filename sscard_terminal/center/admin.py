@@ -417,6 +417,9 @@ def card_view(card: Card) -> dict[str, Any]:
         "serial": f"{card.serial:08X}",
         "issue_date": str(card.issue_date),
         "status": card.status,
+        "phone_loss_reported_on": (
+            str(card.phone_loss_reported_on) if card.phone_loss_reported_on else None
+        ),
         "loss_reported_on": str(card.loss_reported_on) if card.loss_reported_on else None,
         "replacement_applied_on": (
             str(card.replacement_applied_on) if card.replacement_applied_on else None
@@ -483,6 +486,7 @@ def issue_card(
         issue_date=issue_date or now.date(),
         status=cards.CardStatus.ACTIVE.value,
         status_changed_at=_local(now),
+        phone_loss_reported_on=None,
         loss_reported_on=None,
         replacement_applied_on=None,
         replaces_card_no=replaces,
@@ -563,8 +567,9 @@ class LossReportIn(AdminModel):
 def report_loss(
     session: Session, policy: Policy, now: dt.datetime, card_no: str, req: LossReportIn
 ) -> dict[str, Any]:
-    """Rule c: a temporary report (12333) blocks at once; a formal or damaged
-    report makes the card unusable for good and starts the replacement deadline."""
+    """Rule c: a temporary report (12333) blocks at once and its day is kept as
+    the start of the loss; a formal or damaged report makes the card unusable for
+    good and starts the replacement deadline."""
     card = _card(session, card_no, lock=True)
     event = {
         "temporary": cards.CardEvent.TEMPORARY_LOSS,
@@ -578,6 +583,8 @@ def report_loss(
         )
     card.status = cards.next_status(cards.CardStatus(card.status), event).value
     card.status_changed_at = _local(now)
+    if req.kind == "temporary":
+        card.phone_loss_reported_on = reported
     result = card_view(card)
     if req.kind != "temporary":
         card.loss_reported_on = reported
@@ -628,6 +635,7 @@ def cancel_temporary_loss(
         cards.CardStatus(card.status), cards.CardEvent.CANCEL_TEMPORARY_LOSS
     ).value
     card.status_changed_at = _local(now)
+    card.phone_loss_reported_on = None  # the card was found: that report is void
     return card_view(card)
 
 
@@ -781,7 +789,7 @@ def sporadic_claim(
         new_card = next((c for c in held if c.replaces_card_no == old.card_no), None)
         sporadic.require_in_replacement_gap(
             req.bill_date,
-            old.loss_reported_on,
+            sporadic.loss_start(old.phone_loss_reported_on, old.loss_reported_on),
             deadline,
             old.replacement_applied_on,
             new_card.issue_date if new_card else None,

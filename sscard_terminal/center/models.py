@@ -163,6 +163,9 @@ class Card(Base):
     issue_date: Mapped[dt.date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(20))
     status_changed_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    #: a loss reported by telephone (12333) ahead of the formal report: the start
+    #: of the loss for the replacement-period sporadic claim
+    phone_loss_reported_on: Mapped[dt.date | None] = mapped_column(Date)
     loss_reported_on: Mapped[dt.date | None] = mapped_column(Date)
     replacement_applied_on: Mapped[dt.date | None] = mapped_column(Date)
     replaces_card_no: Mapped[str | None] = mapped_column(String(9))

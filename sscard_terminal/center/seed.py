@@ -311,6 +311,7 @@ def _card(
     fee: str = "25.00",
     first: bool = True,
     loss_on: dt.date | None = None,
+    phone_loss_on: dt.date | None = None,
     applied_on: dt.date | None = None,
     replaces: str | None = None,
 ) -> Card:
@@ -322,6 +323,7 @@ def _card(
         issue_date=issue,
         status=status,
         status_changed_at=_local(now),
+        phone_loss_reported_on=phone_loss_on,
         loss_reported_on=loss_on,
         replacement_applied_on=applied_on,
         replaces_card_no=replaces,
@@ -475,7 +477,7 @@ def seed_demo(
             emp_name=emp,
             balance=Decimal("300.00"),
         )
-        card("temp_lost", status="temporarily_lost")
+        card("temp_lost", status="temporarily_lost", phone_loss_on=today - dt.timedelta(days=1))
         _enrol(
             session,
             p["new_household"],
@@ -674,6 +676,7 @@ def _rows(
                 None,
                 None,
                 None,
+                None,
                 True,
                 g["bank"],
                 2500,
@@ -714,6 +717,7 @@ _COLUMNS = {
         "issue_date",
         "status",
         "status_changed_at",
+        "phone_loss_reported_on",
         "loss_reported_on",
         "replacement_applied_on",
         "replaces_card_no",

@@ -233,3 +233,63 @@ def test_q1_benefits_start_the_month_after_the_day_of_payment(clocked: ClockedCe
     assert "2026-08" in r["err_msg"]
     [insu] = lookup(hospital, late)["insuinfo"]
     assert insu["psn_insu_stas"] == "0"
+
+
+# -- a loss reported by telephone (12333) -------------------------------------------------
+def claim(c: ClockedCenter, p: Insured, bill: str, expect: int = 200) -> dict[str, Any]:
+    return c.center.admin.post(
+        f"/persons/{p.psn_no}/sporadic-claims",
+        {"reason": "card_replacement", "bill_date": bill, "amount": "88.00"},
+        expect=expect,
+    )
+
+
+def test_a_telephone_report_before_the_formal_one_starts_the_replacement_period(
+    clocked: ClockedCenter,
+) -> None:
+    c = clocked
+    c.at(2026, 4, 20, 9, 0)
+    called, found = paid_until(c, Month(2026, 4)), paid_until(c, Month(2026, 4))
+    c.at(2026, 4, 29, 20, 0)  # Wednesday evening: 12333
+    for p in (called, found):
+        phone = c.center.admin.post(f"/cards/{p.card_no}/loss", {"kind": "temporary"})
+        assert phone["phone_loss_reported_on"] == "2026-04-29"
+    c.at(2026, 4, 30, 9, 0)  # one of the cards is found: the report is cancelled
+    c.center.admin.post(
+        f"/cards/{found.card_no}/loss/cancel",
+        {"id_number": found.id_number, "card_sn": found.card_sn},
+    )
+    c.at(2026, 5, 6, 9, 0)  # after May Day, both report the card lost at the counter
+    for p in (called, found):
+        formal = c.center.admin.post(f"/cards/{p.card_no}/loss", {"kind": "formal"})
+        # 5-7, 5-8, 5-9 (a Saturday worked), 5-11, 5-12
+        assert formal["replacement_deadline"] == "2026-05-12"
+    c.at(2026, 5, 11, 9, 0)
+    for p in (called, found):
+        assert c.center.admin.post(f"/cards/{p.card_no}/replacement", {})["in_time"] is True
+    c.at(2026, 5, 20, 9, 0)
+    # the telephone report's day is the first day of the period, the day before is not
+    assert claim(c, called, "2026-04-29")["status"] == "accepted"
+    assert claim(c, called, "2026-05-05")["status"] == "accepted"
+    assert claim(c, called, "2026-04-28", expect=409)["err_code"] == "sporadic.before_loss"
+    # a cancelled telephone report does not count: the loss began on 6 May
+    assert claim(c, found, "2026-05-05", expect=409)["err_code"] == "sporadic.before_loss"
+    assert claim(c, found, "2026-05-06")["status"] == "accepted"
+    assert claim(c, found, "2026-05-11", expect=409)["err_code"] == "sporadic.after_new_card"
+
+
+def test_a_loss_whose_deadline_falls_in_a_year_without_a_schedule_is_recorded(
+    clocked: ClockedCenter,
+) -> None:
+    c = clocked
+    c.at(2026, 12, 28, 9, 0)
+    p = paid_until(c, Month(2026, 12))
+    loss = c.center.admin.post(f"/cards/{p.card_no}/loss", {"kind": "formal"})
+    assert loss["status"] == "lost" and loss["replacement_deadline"] is None
+    assert "2027" in loss["warning"] and "calendar" in loss["warning"]
+    c.at(2026, 12, 29, 9, 0)
+    done = c.center.admin.post(f"/cards/{p.card_no}/replacement", {})
+    assert done["new_card"]["status"] == "active" and done["in_time"] is None
+    c.at(2026, 12, 30, 9, 0)
+    refused = claim(c, p, "2026-12-28", expect=409)
+    assert refused["err_code"] == "calendar.not_covered"

@@ -152,3 +152,27 @@ def test_replacement_gap() -> None:
     with pytest.raises(Refusal) as caught:
         sporadic.require_in_replacement_gap(D("2026-12-01"), loss, deadline, D("2026-12-10"), None)
     assert caught.value.code == "sporadic.replacement_late"
+
+
+@pytest.mark.parametrize(
+    ("phone", "formal", "start"),
+    [
+        ("2026-04-29", "2026-05-06", "2026-04-29"),  # 12333 first: the loss began then
+        ("2026-05-06", "2026-05-06", "2026-05-06"),
+        (None, "2026-05-06", "2026-05-06"),
+        ("2026-05-07", "2026-05-06", "2026-05-06"),  # a later call does not move it
+    ],
+)
+def test_the_loss_starts_with_the_first_report(phone, formal, start) -> None:
+    assert sporadic.loss_start(D(phone) if phone else None, D(formal)) == D(start)
+
+
+def test_a_telephone_report_opens_the_replacement_period_on_its_day() -> None:
+    start = sporadic.loss_start(D("2026-04-29"), D("2026-05-06"))
+    deadline = cards.replacement_deadline(D("2026-05-06"), 5, POLICY.calendar.working)
+    assert deadline == D("2026-05-12")  # 5-7, 5-8, 5-9 (Saturday worked), 5-11, 5-12
+    for bill in ("2026-04-29", "2026-05-05", "2026-05-12"):
+        sporadic.require_in_replacement_gap(D(bill), start, deadline, D("2026-05-11"), None)
+    with pytest.raises(Refusal) as caught:
+        sporadic.require_in_replacement_gap(D("2026-04-28"), start, deadline, D("2026-05-11"), None)
+    assert caught.value.code == "sporadic.before_loss" and "2026-04-29" in caught.value.en

@@ -8,10 +8,13 @@ months after the bill date (2026-08-31 -> 2027-02-28) is in time.
 
 Rule c (use Q3): "the medical expenses incurred during the replacement period
 can be applied for sporadic reimbursement", the replacement being applied for
-within 5 working days of the loss report. Bills from the day of the loss
-report up to the day the new card is issued are covered; when the
-replacement was applied for late (or not yet, and the deadline has passed),
-bills after the deadline are not.
+within 5 working days of the loss report. Bills from the day the loss began
+up to the day the new card is issued are covered; when the replacement was
+applied for late (or not yet, and the deadline has passed), bills after the
+deadline are not. The loss begins with the first report: "If the social
+security card is lost, you should call 12333 to report the loss in advance"
+- a telephone report made before the formal one starts the period
+(:func:`loss_start`); the 5 working days count from the formal report.
 """
 
 from __future__ import annotations
@@ -21,7 +24,13 @@ import datetime as dt
 from sscard_terminal.center.clock import add_months
 from sscard_terminal.center.refusals import Refusal
 
-__all__ = ["claim_deadline", "require_in_replacement_gap", "require_in_time", "require_no_card"]
+__all__ = [
+    "claim_deadline",
+    "loss_start",
+    "require_in_replacement_gap",
+    "require_in_time",
+    "require_no_card",
+]
 
 
 def claim_deadline(bill_date: dt.date, months: int) -> dt.date:
@@ -47,6 +56,14 @@ def require_in_time(bill_date: dt.date, claim_date: dt.date, months: int) -> Non
         )
 
 
+def loss_start(phone_reported_on: dt.date | None, formally_reported_on: dt.date) -> dt.date:
+    """The day a card's loss began: the telephone report (12333) when one was made
+    before the formal report, else the formal report."""
+    if phone_reported_on is not None and phone_reported_on < formally_reported_on:
+        return phone_reported_on
+    return formally_reported_on
+
+
 def require_no_card(bill_date: dt.date, card_issue_dates: list[dt.date]) -> None:
     """Rule d: the "no card yet" route is for care before the first card was issued."""
     earlier = [d for d in card_issue_dates if d <= bill_date]
@@ -65,13 +82,14 @@ def require_in_replacement_gap(
     applied_on: dt.date | None,
     new_card_issued_on: dt.date | None,
 ) -> None:
-    """Rule c: the bill falls between the loss report and the new card, with the
-    replacement applied for by ``deadline`` (else only bills up to the deadline)."""
+    """Rule c: the bill falls between the start of the loss (``reported_on``, see
+    :func:`loss_start`) and the new card, with the replacement applied for by
+    ``deadline`` (else only bills up to the deadline)."""
     if bill_date < reported_on:
         raise Refusal(
             "sporadic.before_loss",
             f"票据日期 {bill_date} 早于挂失日期 {reported_on}",
-            f"the bill date {bill_date} is before the loss report of {reported_on}",
+            f"the bill date {bill_date} is before the loss was reported, on {reported_on}",
         )
     if new_card_issued_on is not None and bill_date >= new_card_issued_on:
         raise Refusal(

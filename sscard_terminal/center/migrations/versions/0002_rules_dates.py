@@ -1,5 +1,5 @@
 """Rules judged on the right dates (issue 10): the date each contribution was
-paid.
+paid, and the day a card's loss was reported by telephone (12333).
 
 Contributions recorded before this revision get the first day of their first
 month as their payment date, i.e. paid in time, which is how they were judged
@@ -36,8 +36,12 @@ def upgrade() -> None:
     op.execute(f"UPDATE contributions SET paid_on = {_first_day_of_first_month()}")
     with op.batch_alter_table("contributions", schema=None) as batch_op:
         batch_op.alter_column("paid_on", existing_type=sa.Date(), nullable=False)
+    with op.batch_alter_table("cards", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("phone_loss_reported_on", sa.Date(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("cards", schema=None) as batch_op:
+        batch_op.drop_column("phone_loss_reported_on")
     with op.batch_alter_table("contributions", schema=None) as batch_op:
         batch_op.drop_column("paid_on")
