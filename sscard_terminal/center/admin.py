@@ -34,7 +34,15 @@ from sscard_terminal.center.models import (
 )
 from sscard_terminal.center.policy import Policy
 from sscard_terminal.center.refusals import Refusal
-from sscard_terminal.center.rules import applications, benefits, cards, details, identity, sporadic
+from sscard_terminal.center.rules import (
+    applications,
+    area,
+    benefits,
+    cards,
+    details,
+    identity,
+    sporadic,
+)
 from sscard_terminal.center.rules.benefits import PaidPeriod
 from sscard_terminal.center.transactions.fields import Amount
 from sscard_terminal.codecs.card_id_code import make_card_id_code
@@ -750,6 +758,10 @@ class ClaimIn(AdminModel):
     amount: Amount
     claim_date: dt.date | None = None
     card_no: str | None = Field(default=None, min_length=9, max_length=9)
+    #: the institution that issued the bill (required for no_card)
+    fixmedins_code: str | None = Field(default=None, min_length=1, max_length=12)
+    #: the kind of care (required for no_card: 13 emergency)
+    med_type: str | None = Field(default=None, pattern=r"^\d{2}$")
 
 
 def sporadic_claim(
@@ -766,6 +778,9 @@ def sporadic_claim(
     held = list(session.execute(select(Card).where(Card.psn_no == psn_no)).scalars())
     if req.reason == "no_card":
         sporadic.require_no_card(req.bill_date, [c.issue_date for c in held])
+        sporadic.require_emergency_at_designated(
+            req.med_type, _billing_institution(session, policy, person, req), req.fixmedins_code
+        )
     else:
         lost = [
             c
@@ -813,6 +828,8 @@ def sporadic_claim(
     claim = SporadicClaim(
         psn_no=person.psn_no,
         reason=req.reason,
+        fixmedins_code=req.fixmedins_code,
+        med_type=req.med_type,
         bill_date=req.bill_date,
         claim_date=claim_date,
         amount=req.amount,
@@ -825,6 +842,26 @@ def sporadic_claim(
         "status": "accepted",
         "deadline": str(sporadic.claim_deadline(req.bill_date, policy.sporadic.claim_months)),
     }
+
+
+def _billing_institution(
+    session: Session, policy: Policy, person: Person, req: ClaimIn
+) -> sporadic.BillingInstitution | None:
+    found = session.get(Institution, req.fixmedins_code) if req.fixmedins_code else None
+    if found is None:
+        return None
+    return sporadic.BillingInstitution(
+        found.fixmedins_code,
+        found.kind,
+        found.designated,
+        found.offsite_designated,
+        area.area_kind(
+            person.insuplc_admdvs,
+            found.admdvs,
+            len(policy.city_prefix),
+            len(policy.province_prefix),
+        ),
+    )
 
 
 class CatalogueIn(AdminModel):

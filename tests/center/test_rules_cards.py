@@ -12,6 +12,7 @@ from sscard_terminal.center.clock import add_months
 from sscard_terminal.center.policy import load_policy
 from sscard_terminal.center.refusals import Refusal
 from sscard_terminal.center.rules import cards, sporadic
+from sscard_terminal.center.rules.area import AreaKind
 from sscard_terminal.center.rules.cards import CardEvent, CardStatus
 
 POLICY = load_policy()
@@ -176,3 +177,42 @@ def test_a_telephone_report_opens_the_replacement_period_on_its_day() -> None:
     with pytest.raises(Refusal) as caught:
         sporadic.require_in_replacement_gap(D("2026-04-28"), start, deadline, D("2026-05-11"), None)
     assert caught.value.code == "sporadic.before_loss" and "2026-04-29" in caught.value.en
+
+
+def _hospital(
+    kind: str = "hospital",
+    designated: bool = True,
+    offsite: bool = False,
+    where: AreaKind = AreaKind.LOCAL,
+) -> sporadic.BillingInstitution:
+    return sporadic.BillingInstitution("H33020300001", kind, designated, offsite, where)
+
+
+@pytest.mark.parametrize(
+    ("med_type", "institution", "expected"),
+    [
+        ("13", _hospital(), None),
+        ("13", _hospital(offsite=True, where=AreaKind.IN_PROVINCE), None),
+        ("11", _hospital(), "sporadic.not_emergency"),
+        ("14", _hospital(), "sporadic.not_emergency"),
+        (None, _hospital(), "sporadic.not_emergency"),
+        ("13", None, "sporadic.institution"),
+        ("13", _hospital(designated=False), "sporadic.not_designated"),
+        ("13", _hospital(kind="pharmacy"), "sporadic.not_designated"),
+        ("13", _hospital(where=AreaKind.IN_PROVINCE), "sporadic.not_designated"),
+        (
+            "13",
+            _hospital(offsite=True, where=AreaKind.OUT_OF_PROVINCE),
+            "sporadic.not_designated",
+        ),
+    ],
+)
+def test_the_no_card_route_is_emergency_care_at_a_designated_hospital(
+    med_type, institution, expected
+) -> None:
+    if expected is None:
+        sporadic.require_emergency_at_designated(med_type, institution, "H33020300001")
+        return
+    with pytest.raises(Refusal) as caught:
+        sporadic.require_emergency_at_designated(med_type, institution, "H33020300001")
+    assert caught.value.code == expected and caught.value.zh and caught.value.en

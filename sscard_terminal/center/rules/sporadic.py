@@ -4,7 +4,13 @@ Rule d (guide Q5): a person who has no card yet pays emergency expenses at a
 designated institution in cash, and "sporadic reimbursement ... shall be
 submitted ... within 6 months from the date of issuing the settlement bill";
 "overdue ... will not be accepted". Up to and including the day 6 calendar
-months after the bill date (2026-08-31 -> 2027-02-28) is in time.
+months after the bill date (2026-08-31 -> 2027-02-28) is in time. The route
+is for what the guide names and nothing else
+(:func:`require_emergency_at_designated`): "the medical expenses incurred in
+the designated medical institutions of medical insurance due to emergency" -
+care of med_type 13 (emergency), at a hospital designated for medical
+insurance, in the person's city or, elsewhere in the province, one designated
+for out-of-area settlement.
 
 Rule c (use Q3): "the medical expenses incurred during the replacement period
 can be applied for sporadic reimbursement", the replacement being applied for
@@ -20,17 +26,75 @@ security card is lost, you should call 12333 to report the loss in advance"
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from sscard_terminal.center.clock import add_months
 from sscard_terminal.center.refusals import Refusal
+from sscard_terminal.center.rules.area import AreaKind
 
 __all__ = [
+    "EMERGENCY",
+    "BillingInstitution",
     "claim_deadline",
     "loss_start",
     "require_in_replacement_gap",
+    "require_emergency_at_designated",
     "require_in_time",
     "require_no_card",
 ]
+
+#: med_type of emergency care (settlement-interface.md, code lists)
+EMERGENCY = "13"
+
+
+@dataclass(frozen=True)
+class BillingInstitution:
+    """The institution that issued the bill, as registered with the center."""
+
+    code: str
+    kind: str  # hospital, pharmacy
+    designated: bool
+    offsite_designated: bool
+    area: AreaKind  # where it lies, seen from the person's city
+
+
+def require_emergency_at_designated(
+    med_type: str | None, institution: BillingInstitution | None, code: str | None
+) -> None:
+    """Rule d: the no-card claim is for emergency care (med_type 13) at a hospital
+    designated for medical insurance (see the module's text)."""
+    if med_type != EMERGENCY:
+        given = med_type or "none"
+        raise Refusal(
+            "sporadic.not_emergency",
+            f"未领卡期间仅急诊费用可零星报销（med_type 须为 13 急诊，收到 {given}）",
+            "without a card only emergency care is reimbursed sporadically (guide Q5: "
+            f"'due to emergency'): med_type must be 13, not {given}",
+        )
+    if institution is None:
+        shown = code or "none"
+        raise Refusal(
+            "sporadic.institution",
+            f"开具票据的定点医疗机构 fixmedins_code={shown} 未登记",
+            f"fixmedins_code must be the 12-character code of the designated medical "
+            f"institution that issued the bill; {shown!r} is not registered",
+        )
+    if not institution.designated or institution.kind != "hospital":
+        raise Refusal(
+            "sporadic.not_designated",
+            f"{institution.code} 不是医保定点医疗机构，费用不予零星报销",
+            f"{institution.code} is not a designated medical institution of the medical "
+            "insurance: its bills are not reimbursed",
+        )
+    if institution.area is AreaKind.OUT_OF_PROVINCE or (
+        institution.area is AreaKind.IN_PROVINCE and not institution.offsite_designated
+    ):
+        raise Refusal(
+            "sporadic.not_designated",
+            f"{institution.code} 不是本市医保定点医疗机构，也不是省内异地就医定点机构",
+            f"{institution.code} is neither designated in the person's city nor designated "
+            "for out-of-area care in the province",
+        )
 
 
 def claim_deadline(bill_date: dt.date, months: int) -> dt.date:

@@ -1,5 +1,6 @@
 """Rules judged on the right dates (issue 10): the date each contribution was
-paid, and the day a card's loss was reported by telephone (12333).
+paid, the day a card's loss was reported by telephone (12333), and the
+institution and kind of care of a sporadic claim.
 
 Contributions recorded before this revision get the first day of their first
 month as their payment date, i.e. paid in time, which is how they were judged
@@ -38,9 +39,15 @@ def upgrade() -> None:
         batch_op.alter_column("paid_on", existing_type=sa.Date(), nullable=False)
     with op.batch_alter_table("cards", schema=None) as batch_op:
         batch_op.add_column(sa.Column("phone_loss_reported_on", sa.Date(), nullable=True))
+    with op.batch_alter_table("sporadic_claims", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("fixmedins_code", sa.String(length=12), nullable=True))
+        batch_op.add_column(sa.Column("med_type", sa.String(length=2), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("sporadic_claims", schema=None) as batch_op:
+        batch_op.drop_column("med_type")
+        batch_op.drop_column("fixmedins_code")
     with op.batch_alter_table("cards", schema=None) as batch_op:
         batch_op.drop_column("phone_loss_reported_on")
     with op.batch_alter_table("contributions", schema=None) as batch_op:
