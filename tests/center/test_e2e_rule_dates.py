@@ -171,6 +171,9 @@ def test_a_suspended_person_cannot_spend_the_account_whatever_times_the_messages
         inf_time="2026-03-31 08:00:00",
     )
     assert balance(c, lapsing) == Decimal("500.00")
+    # the account is unusable, not taken away (docs/center.md: across a lapse)
+    [insu] = lookup(hospital, lapsing)["insuinfo"]
+    assert insu["psn_insu_stas"] == "2" and Decimal(str(insu["balc"])) == Decimal("500.00")
 
 
 # -- contributions by the day they were paid ------------------------------------------------
