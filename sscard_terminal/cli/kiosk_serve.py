@@ -151,7 +151,8 @@ def kiosk_serve(
     kiosk_log.propagate = False
     journal = config.journal_path
     queue = QueueBook(queue_file or journal.with_name(journal.stem + "-queue.db"))
-    station = Station(spec, client=lambda: config.client(center_url))
+    # shared: the worker and the page threads; a PSAM that was reset is opened again
+    station = Station(spec, client=lambda: config.client(center_url), shared=True)
     with station:
         if schedule.fixmedins_code != station.client.institution.fixmedins_code:
             raise UsageError(
