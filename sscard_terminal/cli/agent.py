@@ -108,7 +108,7 @@ def agent_serve(
         )
     pins = _agent_pins(pin_fd, pin_pad)
     kw["reader"] = None
-    spec = _station_spec(kw, device_number=device_number)
+    spec = _station_spec(kw, device_number=device_number, transaction=True)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("sscard agent: %(message)s"))
     agent_log = logging.getLogger("sscard_terminal.agent")

@@ -24,15 +24,18 @@ def open_reader(
     transport: str = DEFAULT_TRANSPORT,
     trace: bool = False,
     reveal: bool = False,
+    transaction: bool = False,
 ) -> Transport:
-    """A connected transport of backend ``transport`` (default: PC/SC).
+    """A connected transport of backend ``transport`` (default: PC/SC); with
+    ``transaction``, holding a PC/SC transaction until it is closed.
 
     With ``reader`` the named reader (exact name or unique part of it). Without,
     the first reader whose card answers SELECT SSSE with success (issue 2:
     "the first reader whose card answers SELECT SSSE").
     """
     if reader is not None:
-        found = _wrap(open_transport(transport, reader=reader), trace, reveal)
+        opened = open_transport(transport, reader=reader, transaction=transaction)
+        found = _wrap(opened, trace, reveal)
         found.connect()
         return found
     readers = list_readers(transport)
@@ -43,7 +46,8 @@ def open_reader(
     last_error: SscardError | None = None
     select = CommandApdu(0x00, 0xA4, 0x04, 0x0C, SSSE_NAME).to_bytes()
     for info in with_card:
-        candidate = _wrap(open_transport(transport, reader=info.name), trace, reveal)
+        opened = open_transport(transport, reader=info.name, transaction=transaction)
+        candidate = _wrap(opened, trace, reveal)
         try:
             candidate.connect()
             sw = candidate.transmit(select)[-2:]

@@ -54,6 +54,9 @@ class StationSpec:
     device_number: str = ""
     trace: bool = False
     reveal: bool = False
+    #: hold a PC/SC transaction for each use of the card, so that other programs
+    #: sharing the reader cannot interleave their APDUs (the agent)
+    transaction: bool = False
 
     def __post_init__(self) -> None:
         if self.sam not in SAM_KINDS:
@@ -230,7 +233,11 @@ class Station:
         if self._open_card is not None:
             return self._open_card(wanted)
         return open_reader(
-            wanted, transport=self.spec.transport, trace=self.spec.trace, reveal=self.spec.reveal
+            wanted,
+            transport=self.spec.transport,
+            trace=self.spec.trace,
+            reveal=self.spec.reveal,
+            transaction=self.spec.transaction,
         )
 
     @contextmanager

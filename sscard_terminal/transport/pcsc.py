@@ -216,11 +216,17 @@ class PcscTransport(TransportBase):
     ``reader`` is a reader's exact name, or a unique prefix or part of it
     (``"Virtual PCD 00 01"``, ``"PCD 00 01"``); None takes the first reader
     that holds a card. ``exclusive`` keeps other programs off the card for
-    the whole connection (SCARD_SHARE_EXCLUSIVE).
+    the whole connection (SCARD_SHARE_EXCLUSIVE). ``transaction`` holds a
+    PC/SC transaction (SCardBeginTransaction) from connect to close: other
+    programs sharing the card wait instead of interleaving their APDUs.
     """
 
-    def __init__(self, reader: str | None = None, *, exclusive: bool = False) -> None:
+    def __init__(
+        self, reader: str | None = None, *, exclusive: bool = False, transaction: bool = False
+    ) -> None:
         self._wanted = reader
+        self._transaction = transaction
+        self._in_transaction = False
         self._share = scard.SCARD_SHARE_EXCLUSIVE if exclusive else scard.SCARD_SHARE_SHARED
         self._context: Any = None
         self._card: Any = None
@@ -254,14 +260,22 @@ class PcscTransport(TransportBase):
             if hresult != scard.SCARD_S_SUCCESS:
                 raise pcsc_error(hresult, reader=name, phase="connect")
             try:
+                if self._transaction:
+                    hresult = scard.SCardBeginTransaction(card)
+                    if hresult != scard.SCARD_S_SUCCESS:
+                        raise pcsc_error(hresult, reader=name, phase="connect")
                 self._atr = self._read_atr(card, name, phase="connect")
             except SscardError:
+                if self._transaction:
+                    with contextlib.suppress(Exception):
+                        scard.SCardEndTransaction(card, scard.SCARD_LEAVE_CARD)
                 scard.SCardDisconnect(card, scard.SCARD_UNPOWER_CARD)
                 raise
         except BaseException:
             _release_context(context)
             raise
         self._context, self._card, self.reader_name = context, card, name
+        self._in_transaction = self._transaction
         self._pci = _pci_for(protocol)
         self.description = f"PC/SC reader {name!r}"
 
@@ -329,6 +343,10 @@ class PcscTransport(TransportBase):
         card, context = self._card, self._context
         self._card = self._context = None
         if card is not None:
+            if self._in_transaction:
+                self._in_transaction = False
+                with contextlib.suppress(Exception):  # best effort on teardown
+                    scard.SCardEndTransaction(card, scard.SCARD_LEAVE_CARD)
             with contextlib.suppress(Exception):  # best effort on teardown
                 scard.SCardDisconnect(card, scard.SCARD_RESET_CARD)
         if context is not None:

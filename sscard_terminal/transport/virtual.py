@@ -110,7 +110,16 @@ class VirtualReaderWatcher:
 class VirtualTransport(TransportBase):
     """Connect powers the card on, close powers it off; transmit calls ``process``."""
 
-    def __init__(self, card: SimulatedCard | None = None, *, reader: str | None = None) -> None:
+    def __init__(
+        self,
+        card: SimulatedCard | None = None,
+        *,
+        reader: str | None = None,
+        exclusive: bool = False,
+        transaction: bool = False,
+    ) -> None:
+        """``exclusive`` and ``transaction`` are accepted as the pcsc backend's are; an
+        in-process card has no other program to keep off."""
         if card is None:
             if reader is None:
                 with _lock:

@@ -382,3 +382,32 @@ def test_agent_survives_a_pcscd_restart(
             assert after["pOutInfo"] == before["pOutInfo"]
 
     asyncio.run(session())
+
+
+def test_another_program_in_a_pcsc_transaction_is_never_interleaved(
+    served_card: ServeCard, agents: Any, gen3_image: Path
+) -> None:
+    """The agent holds a PC/SC transaction per call: while another program holds
+    one on the card, the agent's call waits (and answers timeout), then works."""
+    from sscard_terminal.transport.base import open_transport
+
+    served_card(card_from_image(gen3_image), 0)
+    agent = agents("--reader", CARD_READER, "--call-timeout", "1")
+
+    async def session() -> None:
+        async with connect(agent.ws_url) as ws:
+            other = open_transport(reader=CARD_READER, transaction=True)
+            await asyncio.to_thread(other.connect)
+            try:
+                started = time.monotonic()
+                waited = await call(ws, "iReadCardBas", iType=3)
+                assert waited["success"] == -8 and time.monotonic() - started < 3, waited
+            finally:
+                await asyncio.to_thread(other.close)
+            for _ in range(20):  # the agent's waiting call finishes, then the reader is free
+                done = await call(ws, "iReadCardBas", iType=3)
+                if done["success"] != -7:
+                    break
+            assert done["success"] == 0, done
+
+    asyncio.run(session())
