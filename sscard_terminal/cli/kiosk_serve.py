@@ -173,7 +173,13 @@ def kiosk_serve(
             app = create_app(session, port)
             server = uvicorn.Server(
                 uvicorn.Config(
-                    app, host="127.0.0.1", port=port, log_level="warning", access_log=False
+                    app,
+                    host="127.0.0.1",
+                    port=port,
+                    log_level="warning",
+                    access_log=False,
+                    # a page's long poll must not hold the shutdown (and the card reader)
+                    timeout_graceful_shutdown=1,
                 )
             )
             click.echo(f"sscard kiosk: serving http://127.0.0.1:{port}/", err=True)

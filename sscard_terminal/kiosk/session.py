@@ -486,6 +486,10 @@ class KioskSession:
                     if self._abort:
                         self._abort = False
                         self._reset_to_welcome()
+                    elif self._patient is None and self._screen == "busy":
+                        # the card left while the job finished its step: say so
+                        self._pulled = False
+                        self._refused(CardRemovedError("the card was removed"))
 
         self._job = threading.Thread(target=run, name="sscard-kiosk-flow", daemon=True)
         self._job.start()

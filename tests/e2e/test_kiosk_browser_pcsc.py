@@ -365,6 +365,49 @@ def test_the_center_down(
         center.start()
 
 
+def test_the_card_pulled_at_the_confirmation(
+    center: CenterProcess, page: tuple[Any, list[str]], served_card: Any
+) -> None:
+    tab, _ = page
+    person = center.person("resident")
+    before = center.balance(person["psn_no"])
+    served = insert(served_card, center, "resident")
+    screen(tab, "pin")
+    enter_pin(tab, PIN)
+    screen(tab, "menu")
+    click(tab, "register")
+    click(tab, "dept", "0301")
+    click(tab, "doctor", "D002")
+    screen(tab, "confirm")
+    served.stop()
+    screen(tab, "refused")
+    assert "社保卡已拔出" in tab.locator("#message").inner_text()
+    assert "张" not in text(tab) and person["name"] not in tab.content()
+    # the registration was rolled back: the visit is cancelled, nothing settled
+    last = visits(center, person["psn_no"])[-1]
+    assert last[1] == "cancelled", last
+    assert query(center, "SELECT setl_id FROM settlements WHERE mdtrt_id = ?", last[0]) == []
+    assert center.balance(person["psn_no"]) == before
+    click(tab, "home")
+    screen(tab, "welcome")
+
+
+def test_idle_returns_to_welcome_and_clears_the_page(
+    center: CenterProcess, page: tuple[Any, list[str]], served_card: Any
+) -> None:
+    tab, _ = page
+    served = insert(served_card, center, "normal")
+    screen(tab, "pin")
+    enter_pin(tab, PIN)
+    screen(tab, "menu")
+    card_no = center.person("normal")["cards"][0]["card_no"]
+    assert card_no in tab.content()
+    screen(tab, "welcome", timeout=(IDLE_SECONDS + 8) * 1000)
+    page_now = tab.content()
+    assert card_no not in page_now and "张*" not in page_now
+    served.stop()
+
+
 def test_out_of_area_without_a_filing(
     center: CenterProcess,
     kiosk: KioskProcess,
@@ -413,46 +456,3 @@ def test_out_of_area_without_a_filing(
         tab.close()
         hangzhou.stop()
     assert PIN not in hangzhou.log_text()
-
-
-def test_the_card_pulled_at_the_confirmation(
-    center: CenterProcess, page: tuple[Any, list[str]], served_card: Any
-) -> None:
-    tab, _ = page
-    person = center.person("resident")
-    before = center.balance(person["psn_no"])
-    served = insert(served_card, center, "resident")
-    screen(tab, "pin")
-    enter_pin(tab, PIN)
-    screen(tab, "menu")
-    click(tab, "register")
-    click(tab, "dept", "0301")
-    click(tab, "doctor", "D002")
-    screen(tab, "confirm")
-    served.stop()
-    screen(tab, "refused")
-    assert "社保卡已拔出" in tab.locator("#message").inner_text()
-    assert "张" not in text(tab) and person["name"] not in tab.content()
-    # the registration was rolled back: the visit is cancelled, nothing settled
-    last = visits(center, person["psn_no"])[-1]
-    assert last[1] == "cancelled", last
-    assert query(center, "SELECT setl_id FROM settlements WHERE mdtrt_id = ?", last[0]) == []
-    assert center.balance(person["psn_no"]) == before
-    click(tab, "home")
-    screen(tab, "welcome")
-
-
-def test_idle_returns_to_welcome_and_clears_the_page(
-    center: CenterProcess, page: tuple[Any, list[str]], served_card: Any
-) -> None:
-    tab, _ = page
-    served = insert(served_card, center, "normal")
-    screen(tab, "pin")
-    enter_pin(tab, PIN)
-    screen(tab, "menu")
-    card_no = center.person("normal")["cards"][0]["card_no"]
-    assert card_no in tab.content()
-    screen(tab, "welcome", timeout=(IDLE_SECONDS + 8) * 1000)
-    page_now = tab.content()
-    assert card_no not in page_now and "张*" not in page_now
-    served.stop()
