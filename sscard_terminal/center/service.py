@@ -40,9 +40,10 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from sscard_terminal.center import envelope as env_mod
-from sscard_terminal.center import fastsql, signature, store, wire
+from sscard_terminal.center import fastsql, gateway, signature, sm2sign, store, wire
 from sscard_terminal.center.clock import Clock, system_clock
 from sscard_terminal.center.db import Database
+from sscard_terminal.center.envelope_forms import Delivery, check_content_type, normalise
 from sscard_terminal.center.masking import ID_KEYS, NAME_KEYS, mask_json
 from sscard_terminal.center.policy import Policy
 from sscard_terminal.center.refusals import Refusal
@@ -64,6 +65,9 @@ INSTITUTION_TTL = 5.0
 def request_digest(infno: str, canonical_input: str) -> str:
     """What makes two messages with one msgid the same message: infno and input."""
     return hashlib.sha256(f"{infno}\n{canonical_input}".encode()).hexdigest()
+
+
+_PLAIN = Delivery()
 
 
 class _NotJournaled(Exception):
@@ -94,6 +98,7 @@ class CenterService:
         self.policy = policy
         self.clock = clock
         self._institutions: dict[str, tuple[float, Any]] = {}
+        self._nonces = gateway.NonceGuard()
         self._cache_lock = threading.Lock()
 
     def forget_institution(self, code: str | None = None) -> None:
@@ -105,11 +110,16 @@ class CenterService:
                 self._institutions.pop(code, None)
 
     # -- entry point ---------------------------------------------------------------
-    def handle(self, body: bytes) -> tuple[int, bytes]:
-        """HTTP status and response body for one request body."""
+    def handle(self, body: bytes, delivery: Delivery | None = None) -> tuple[int, bytes]:
+        """HTTP status and response body for one request body; ``delivery``
+        tells how it came (URL transaction code, Content-Type, gateway headers)."""
         received = self.clock()
+        delivery = delivery or _PLAIN
         if len(body) > MAX_BODY:
             return too_large()
+        wrong_type = check_content_type(delivery.content_type)
+        if wrong_type is not None:
+            return 415, self._http_error(wrong_type.code, wrong_type.zh, wrong_type.en)
         try:
             raw = wire.loads(body)
         except wire.WireError:
@@ -119,7 +129,8 @@ class CenterService:
                 "http.not_object", "报文必须是JSON对象", "the body must be a JSON object"
             )
         try:
-            envelope = env_mod.parse_envelope(raw)
+            record = normalise(raw, delivery)
+            envelope = env_mod.parse_envelope(record)
             canonical_input = wire.canonical(envelope.input)
         except Refusal as refusal:
             return 200, self._refused(refusal, received)
@@ -128,7 +139,9 @@ class CenterService:
         digest = request_digest(envelope.infno, canonical_input)
         for attempt in range(3):
             try:
-                return 200, self._handle(raw, envelope, canonical_input, digest, received)
+                return 200, self._handle(
+                    raw, record, envelope, canonical_input, digest, received, delivery
+                )
             except _NotJournaled as exc:
                 return 200, self._refused(exc.refusal, received)
             except (_Repeated, IntegrityError) as exc:
@@ -172,15 +185,21 @@ class CenterService:
     def _handle(
         self,
         raw: dict[str, Any],
+        record: dict[str, Any],
         envelope: env_mod.RequestEnvelope,
         canonical_input: str,
         digest: str,
         received: dt.datetime,
+        delivery: Delivery,
     ) -> bytes:
+        """``raw`` is the envelope as sent (signatures are checked over it),
+        ``record`` as normalised (journaled)."""
         ctx: MessageContext | None = None
         try:
             with self.db.begin() as conn:
-                institution = self._authenticate(conn, raw, envelope, canonical_input)
+                institution = self._authenticate(
+                    conn, raw, envelope, canonical_input, delivery, received
+                )
                 ctx = MessageContext(
                     conn=conn,
                     envelope=envelope,
@@ -204,7 +223,7 @@ class CenterService:
                     ):
                         raise _Repeated() from None
                     raise _NotJournaled(refusal) from None
-                body = self._journal(ctx.deferred(), ctx, raw, answer, digest)
+                body = self._journal(ctx.deferred(), ctx, record, answer, digest)
                 ctx.deferred().run(commit=True)
         except _Refused as refused:
             # the message's transaction rolled back (it books nothing); its refusal
@@ -214,7 +233,7 @@ class CenterService:
             with self.db.begin() as conn:
                 ctx.conn = conn
                 batch = fastsql.Batch(conn)
-                body = self._journal(batch, ctx, raw, answer, digest)
+                body = self._journal(batch, ctx, record, answer, digest)
                 batch.run()
         log.info(
             "%s %s %s infcode=%s",
@@ -265,7 +284,12 @@ class CenterService:
         raw: dict[str, Any],
         envelope: env_mod.RequestEnvelope,
         canonical_input: str,
+        delivery: Delivery,
+        received: dt.datetime,
     ) -> Any:
+        """The institution, once the message proves it comes from it: gateway
+        headers where its option asks for them, and the signature in cainfo
+        (HMAC-SM3 with its secret, or SM2 with its registered public key)."""
         institution = self._institution(conn, envelope.fixmedins_code)
         if institution is None:
             raise _NotJournaled(
@@ -275,7 +299,22 @@ class CenterService:
                     f"institution {envelope.fixmedins_code} is not registered",
                 )
             )
+        mode = institution.gateway or "off"
+        if mode != "off":
+            try:
+                gateway.check(
+                    delivery.gateway,
+                    institution=institution.fixmedins_code,
+                    paasid=institution.gateway_paasid or institution.fixmedins_code,
+                    secret=institution.secret,
+                    now=received.timestamp(),
+                    guard=self._nonces,
+                )
+            except Refusal as refusal:
+                raise _NotJournaled(refusal) from None
         if not envelope.cainfo:
+            if mode == "only":
+                return institution
             raise _NotJournaled(
                 Refusal(
                     "auth.unsigned",
@@ -283,24 +322,51 @@ class CenterService:
                     "the message is not signed (no cainfo)",
                 )
             )
-        if envelope.signtype != signature.SIGNTYPE:
+        if envelope.signtype == signature.SIGNTYPE:
+            valid = signature.verify(raw, institution.secret, canonical_input=canonical_input)
+        elif envelope.signtype == sm2sign.SIGNTYPE:
+            valid = self._verify_sm2(raw, institution)
+        else:
             raise _NotJournaled(
                 Refusal(
                     "auth.signtype",
-                    f"签名类型 signtype 须为 {signature.SIGNTYPE}",
-                    f"signtype must be {signature.SIGNTYPE}",
+                    f"签名类型 signtype 须为 {signature.SIGNTYPE} 或 {sm2sign.SIGNTYPE}",
+                    f"envelope.signtype must be {signature.SIGNTYPE} or {sm2sign.SIGNTYPE}",
                 )
             )
-        if not signature.verify(raw, institution.secret, canonical_input=canonical_input):
+        if not valid:
             raise _NotJournaled(
                 Refusal(
                     "auth.signature",
                     "签名验证失败：报文被改动，或不是用本机构密钥签名",
                     "wrong signature: the message was altered or not signed with this "
-                    "institution's secret",
+                    "institution's key",
                 )
             )
         return institution
+
+    def _verify_sm2(self, raw: dict[str, Any], institution: Any) -> bool:
+        if not institution.sm2_public_key:
+            raise _NotJournaled(
+                Refusal(
+                    "auth.signtype",
+                    "本机构未登记SM2公钥：请用 HMAC-SM3 签名，或请经办机构登记公钥",
+                    "this institution has no SM2 public key registered: sign with HMAC-SM3, "
+                    "or have the operator register the key",
+                )
+            )
+        try:
+            key = sm2sign.parse_public_key(institution.sm2_public_key)
+            return sm2sign.verify(raw, key)
+        except sm2sign.SM2SignatureError as exc:
+            raise _NotJournaled(
+                Refusal(
+                    "auth.cainfo",
+                    "cainfo 不是SM2签名：须为 r||s（128位十六进制）或DER签名，十六进制或Base64",
+                    f"envelope.cainfo is no SM2 signature ({exc}); it must be r || s "
+                    "(128 hex digits) or a DER signature, in hex or Base64",
+                )
+            ) from None
 
     def _run(self, ctx: MessageContext, tx: Any) -> dict[str, Any]:
         """The answer of a transaction; raises :class:`_Refused` when it refuses

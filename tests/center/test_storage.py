@@ -42,7 +42,7 @@ TABLES = {
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_migrations_build_the_models_schema_and_go_back(backend: str, db_factory: Any) -> None:
     db = db_factory(backend)
-    assert current_revision(db) == "0001"
+    assert current_revision(db) == "0002"
     with db.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         assert compare_metadata(context, Base.metadata) == []
@@ -52,7 +52,7 @@ def test_migrations_build_the_models_schema_and_go_back(backend: str, db_factory
     with db.engine.connect() as connection:
         assert not TABLES & set(inspect(connection).get_table_names())
     migrate(db)
-    assert current_revision(db) == "0001"
+    assert current_revision(db) == "0002"
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
