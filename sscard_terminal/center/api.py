@@ -230,6 +230,18 @@ def _admin_router(
         service.forget_institution(code)
         return response
 
+    @router.put("/institutions/{code}/sm2-key", summary="Register an SM2 public key (signtype SM2)")
+    def sm2_key(code: str, req: admin.SM2KeyIn) -> Response:
+        response = run(lambda s: admin.set_sm2_key(s, code, req))
+        service.forget_institution(code)
+        return response
+
+    @router.put("/institutions/{code}/gateway", summary="Gateway headers: off, also or only")
+    def gateway_option(code: str, req: admin.GatewayIn) -> Response:
+        response = run(lambda s: admin.set_gateway(s, code, req))
+        service.forget_institution(code)
+        return response
+
     @router.post("/persons", summary="Register a person (ID number checked, rule k)")
     def create_person(req: admin.PersonIn) -> Response:
         return run(lambda s: admin.create_person(s, policy, clock(), req))

@@ -113,8 +113,7 @@ def normalise(
             raise Refusal(
                 "envelope.infno",
                 f"infno 须与 URL 中的交易编号 {delivery.path_infno} 相同",
-                f"envelope.infno must be the transaction code of the URL "
-                f"({delivery.path_infno})",
+                f"envelope.infno must be the transaction code of the URL ({delivery.path_infno})",
             )
     body = envelope.get("input")
     if isinstance(body, str):

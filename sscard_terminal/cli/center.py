@@ -362,6 +362,89 @@ def person_file(db_url: str, card_no: str, out: Path) -> None:
     click.echo(f"wrote {out}: sscard card new --profile ningbo-gen3 --person {out} --out IMAGE")
 
 
+def _set_auth(db_url: str, operation: Callable[[Any], dict[str, Any]]) -> None:
+    from sscard_terminal.center.db import Database
+
+    db = Database(db_url)
+    with db.transaction() as session:
+        view = operation(session)
+    click.echo(json.dumps(view, ensure_ascii=False))
+
+
+@center.command("sm2-key")
+@_db_option
+@click.option("--code", "fixmedins_code", required=True, help="The institution.")
+@click.option("--remove", is_flag=True, help="Remove the key (signtype SM2 is then refused).")
+@click.argument("key", required=False)
+@_errors
+def sm2_key(db_url: str, fixmedins_code: str, remove: bool, key: str | None) -> None:
+    """Register an institution's SM2 public key for signtype SM2.
+
+    KEY is a file (PEM PUBLIC KEY, or 04 + X + Y in hex) or the hex itself."""
+    from pydantic import ValidationError
+
+    from sscard_terminal.center import admin
+
+    if remove == (key is not None):
+        raise CenterCliError("give the public key (a file or its hex), or --remove")
+    text = None
+    if key is not None:
+        path = Path(key)
+        text = path.read_text(encoding="utf-8") if path.is_file() else key
+    try:
+        req = admin.SM2KeyIn(public_key=text)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False, include_input=False)[0]["msg"]
+        raise CenterCliError(f"{first.removeprefix('Value error, ')}") from None
+    _set_auth(db_url, lambda s: admin.set_sm2_key(s, fixmedins_code, req))
+
+
+@center.command("sm2-keygen")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The private key file to write (mode 600; refused if it exists).",
+)
+@_errors
+def sm2_keygen(out: Path) -> None:
+    """Make an institution's SM2 key pair: the private key goes to --out (for
+    terminal.yaml's sm2_private_key_file), the public key is printed (for
+    `sscard center sm2-key`)."""
+    from sscard_terminal.settlement.sm2 import SM2Signer, generate_private_key
+
+    if out.exists():
+        raise CenterCliError(f"{out} exists: give another --out, or remove it first")
+    private = generate_private_key()
+    _write_private(out, private + "\n")
+    click.echo(SM2Signer(private).public_key_hex)
+
+
+@center.command("gateway")
+@_db_option
+@click.option("--code", "fixmedins_code", required=True, help="The institution.")
+@click.option(
+    "--mode",
+    required=True,
+    type=click.Choice(["off", "also", "only"]),
+    help="off: x-tif headers ignored; also: required besides cainfo; only: required, "
+    "cainfo optional.",
+)
+@click.option("--paasid", default=None, help="The x-tif-paasid expected (default: the code).")
+@_errors
+def gateway_option(db_url: str, fixmedins_code: str, mode: str, paasid: str | None) -> None:
+    """Set an institution's gateway-header (x-tif-*) option."""
+    from pydantic import ValidationError
+
+    from sscard_terminal.center import admin
+
+    try:
+        req = admin.GatewayIn.model_validate({"mode": mode, "paasid": paasid})
+    except ValidationError:
+        raise CenterCliError("--paasid is 1-64 characters A-Z a-z 0-9 _ - .") from None
+    _set_auth(db_url, lambda s: admin.set_gateway(s, fixmedins_code, req))
+
+
 @center.command()
 @click.option(
     "--out",
