@@ -11,7 +11,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from center_helpers import BACKENDS, CLASS_A_DRUG, Center, Insured, settle_input, visit_with_fees
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import StatementError
 
 from sscard_terminal.center.clock import system_clock
@@ -53,6 +53,36 @@ def test_migrations_build_the_models_schema_and_go_back(backend: str, db_factory
         assert not TABLES & set(inspect(connection).get_table_names())
     migrate(db)
     assert current_revision(db) == "0002"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_migration_0002_keeps_institutions_with_the_gateway_off(
+    backend: str, db_factory: Any
+) -> None:
+    """Issue 10: the SM2 key and gateway columns come to existing institutions
+    as "no SM2 key, gateway off", and go again on the way back."""
+    db = db_factory(backend)
+    downgrade(db, "0001")
+    with db.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO institutions (fixmedins_code, name, kind, level, admdvs, "
+                "designated, offsite_designated, secret, created_at) VALUES ('H33020300077', "
+                "'x', 'hospital', '1', '330203', true, false, :s, '2026-12-01 00:00:00')"
+            ),
+            {"s": "ab" * 32},
+        )
+    migrate(db)
+    with db.engine.connect() as connection:
+        row = connection.execute(
+            text("SELECT gateway, gateway_paasid, sm2_public_key, secret FROM institutions")
+        ).one()
+    assert tuple(row) == ("off", None, None, "ab" * 32)
+    downgrade(db, "0001")
+    with db.engine.connect() as connection:
+        columns = {c["name"] for c in inspect(connection).get_columns("institutions")}
+    assert "gateway" not in columns and "sm2_public_key" not in columns
+    migrate(db)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
