@@ -3,10 +3,14 @@
 For each message, in this order:
 
 1. parse JSON (amounts as Decimal) - not JSON, or not an object: HTTP 400;
-2. validate the envelope - refused (infcode -1), not journaled;
-3. open ONE database transaction; find the institution and check the
-   HMAC-SM3 signature in cainfo - refused, not journaled (so nobody can use
-   up another institution's msgids);
+   a Content-Type other than JSON or plain text in UTF-8: HTTP 415;
+2. bring the envelope to one form (:mod:`.envelope_forms`: the code in the
+   URL, "null" and "" as absent, input as a JSON text) and validate it -
+   refused (infcode -1), not journaled;
+3. open ONE database transaction; find the institution, check its gateway
+   headers where its option asks for them (:mod:`.gateway`) and the signature
+   in cainfo (HMAC-SM3, :mod:`.signature`, or SM2, :mod:`.sm2sign`) - refused,
+   not journaled (so nobody can use up another institution's msgids);
 4. check the sign_no (except for 9001) - refused, not journaled. Settlement
    transactions read it in the same round trip as their first reads (their
    transaction rolls back when it fails, and a refusal of theirs waits for
