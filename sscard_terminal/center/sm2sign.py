@@ -19,11 +19,12 @@ sent). ``cainfo`` carries the signature (r, s) in any of the forms that
 clients send: 128 hex digits r || s, the DER ``SEQUENCE {r, s}`` in hex, or
 either of them in Base64.
 
-The verification itself is that of ``gmssl`` (a maintained pure-Python SM2
-implementation). Everything it is given is checked here first: the public key
-is a point of the curve (checked once, when it is registered: :func:`parse_public_key`),
-and r and s lie in [1, n-1]. ``input`` is NOT covered by an SM2 signature: that
-is how the national clients sign; docs/center.md says what follows.
+The verification itself is GmSSL's (the C library of the GM/T standards,
+through its Python binding ``gmssl-pyx``). Everything it is given is checked
+here first: the public key is a point of the curve (when it is registered:
+:func:`parse_public_key`), and r and s lie in [1, n-1]; the signature is
+handed over re-encoded as DER. ``input`` is NOT covered by an SM2 signature:
+that is how the national clients sign; docs/center.md says what follows.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gmssl import sm2
+from gmssl_pyx import GmsslInnerError, sm2_verify
 
 __all__ = [
     "DEFAULT_USER_ID",
@@ -53,11 +54,11 @@ SIGNTYPE = "SM2"
 #: GM/T 0009-2012, clause 10: the user ID when none is agreed.
 DEFAULT_USER_ID = b"1234567812345678"
 
-_CURVE = sm2.default_ecc_table
-_P = int(_CURVE["p"], 16)
-_A = int(_CURVE["a"], 16)
-_B = int(_CURVE["b"], 16)
-_N = int(_CURVE["n"], 16)
+# the curve's parameters (GB/T 32918.5-2017, clause 3)
+_P = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF00000000FFFFFFFFFFFFFFFF
+_A = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF00000000FFFFFFFFFFFFFFFC
+_B = 0x28E9FA9E9D9F5E344D5A9E4BCF6509A7F39789F515AB8F92DDBCBD414D940E93
+_N = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123
 #: The DER of the OIDs id-ecPublicKey (1.2.840.10045.2.1) and SM2 (1.2.156.10197.1.301)
 _OID_EC = bytes.fromhex("06072a8648ce3d0201")
 _OID_SM2 = bytes.fromhex("06082a811ccf5501822d")
@@ -147,12 +148,17 @@ def signed_text(envelope: Mapping[str, Any]) -> str:
     return "&".join(f"{name}={_value(envelope[name])}" for name in names)
 
 
-def _crypt(key: PublicKey) -> Any:
-    crypt = sm2.CryptSM2(private_key="", public_key="")
-    # set after construction: gmssl's constructor strips any run of leading
-    # '0'/'4' digits (str.lstrip), which would damage an X that starts with them
-    crypt.public_key = f"{key.x:064x}{key.y:064x}"
-    return crypt
+def _der(r: int, s: int) -> bytes:
+    """``SEQUENCE {INTEGER r, INTEGER s}`` in DER."""
+
+    def integer(value: int) -> bytes:
+        body = value.to_bytes(33, "big").lstrip(b"\0")
+        if body[0] & 0x80:
+            body = b"\0" + body
+        return bytes([0x02, len(body)]) + body
+
+    content = integer(r) + integer(s)
+    return bytes([0x30, len(content)]) + content
 
 
 def decode_signature(cainfo: str) -> tuple[int, int]:
@@ -211,4 +217,8 @@ def verify(envelope: Mapping[str, Any], key: PublicKey) -> bool:
         raise SM2SignatureError("cainfo must hold the SM2 signature")
     r, s = decode_signature(cainfo)
     message = signed_text(envelope).encode("utf-8")
-    return bool(_crypt(key).verify_with_sm3(f"{r:064x}{s:064x}", message))
+    point = key.x.to_bytes(32, "big") + key.y.to_bytes(32, "big")
+    try:
+        return bool(sm2_verify(point, message, _der(r, s), DEFAULT_USER_ID))
+    except GmsslInnerError:
+        return False

@@ -9,25 +9,26 @@ the default user ID ``1234567812345678`` of GM/T 0009-2012) over the UTF-8 of
 for every member of the envelope except ``cainfo`` and ``input``, in ASCII
 order of the names, each value as sent (None as the empty text). ``cainfo``
 is written as 128 lower-case hex digits r || s. The institution's private key
-is a file holding the scalar d as 64 hex digits (``sscard settlement
-sm2-keygen`` writes one); the center holds only the public key.
+is a file holding the scalar d as 64 hex digits (``sscard center sm2-keygen``
+writes one); the center holds only the public key.
 
 This module is written from that description alone: it shares no code with
-the center. The curve arithmetic is gmssl's; the nonce k is drawn here from
-:mod:`secrets` (gmssl's default draws it from :mod:`random`).
+the center. Signing is GmSSL's (``gmssl-pyx``, which draws the nonce from the
+system's random source); the public key Q = [d]G is computed here once, when
+the key is loaded (GB/T 32918.1-2016, clause A.3, affine double-and-add), and
+checked by a signature that must verify with it.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import secrets
 import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from gmssl import sm2
+from gmssl_pyx import sm2_key_generate, sm2_sign, sm2_verify
 
 from sscard_terminal.settlement.errors import ConfigError
 
@@ -40,9 +41,44 @@ __all__ = [
 ]
 
 SIGNTYPE = "SM2"
-_TABLE = sm2.default_ecc_table
-_N = int(_TABLE["n"], 16)
+#: GM/T 0009-2012, clause 10: the user ID when none is agreed
+USER_ID = b"1234567812345678"
+# the curve (GB/T 32918.5-2017, clause 3)
+_P = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF00000000FFFFFFFFFFFFFFFF
+_A = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF00000000FFFFFFFFFFFFFFFC
+_N = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123
+_G = (
+    0x32C4AE2C1F1981195F9904466A39C9948FE30BBFF2660BE1715A4589334C74C7,
+    0xBC3736A2F4F6779C59BDCEE36B692153D0A9877CC62A474002DF32E52139F0A0,
+)
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
+
+Point = tuple[int, int] | None
+
+
+def _add(p: Point, q: Point) -> Point:
+    if p is None:
+        return q
+    if q is None:
+        return p
+    if p[0] == q[0] and (p[1] + q[1]) % _P == 0:
+        return None
+    if p == q:
+        slope = (3 * p[0] * p[0] + _A) * pow(2 * p[1], -1, _P) % _P
+    else:
+        slope = (q[1] - p[1]) * pow(q[0] - p[0], -1, _P) % _P
+    x = (slope * slope - p[0] - q[0]) % _P
+    return x, (slope * (p[0] - x) - p[1]) % _P
+
+
+def _multiply(k: int, point: Point) -> Point:
+    result: Point = None
+    while k:
+        if k & 1:
+            result = _add(result, point)
+        point = _add(point, point)
+        k >>= 1
+    return result
 
 
 def signed_text(envelope: Mapping[str, Any]) -> str:
@@ -56,6 +92,17 @@ def signed_text(envelope: Mapping[str, Any]) -> str:
     return "&".join(parts)
 
 
+def _rs(der: bytes) -> str:
+    """r || s as 128 hex digits from GmSSL's DER ``SEQUENCE {r, s}``."""
+    values = []
+    at = 2
+    for _ in range(2):
+        length = der[at + 1]
+        values.append(int.from_bytes(der[at + 2 : at + 2 + length], "big"))
+        at += 2 + length
+    return f"{values[0]:064x}{values[1]:064x}"
+
+
 class SM2Signer:
     """An institution's SM2 private key; signs envelopes. The key never appears
     in its ``repr`` or in any message."""
@@ -67,35 +114,32 @@ class SM2Signer:
         d = int(text, 16)
         if not 1 <= d <= _N - 2:
             raise ValueError("the SM2 private key is out of range [1, n-2]")
-        self._d = d
-        crypt = sm2.CryptSM2(private_key=f"{d:064x}", public_key="")
-        point = crypt._kg(d, _TABLE["g"])
-        # gmssl's constructor strips leading '0'/'4' digits of the public key
-        # (str.lstrip): it is set afterwards, as X || Y
-        crypt.public_key = point[:128]
-        self._crypt = crypt
+        point = _multiply(d, _G)
+        assert point is not None  # d < n
+        self._private = d.to_bytes(32, "big")
+        self._public = point[0].to_bytes(32, "big") + point[1].to_bytes(32, "big")
+        probe = b"sscard-terminal SM2 key check"
+        if not sm2_verify(self._public, probe, sm2_sign(self._private, self._public, probe)):
+            raise ValueError("the SM2 key pair does not verify")
 
     def __repr__(self) -> str:
         return "SM2Signer(<private key>)"
 
     @property
     def public_key_hex(self) -> str:
-        """``04`` + X + Y: what the center registers (``sscard center institution sm2-key``)."""
-        return "04" + str(self._crypt.public_key)
+        """``04`` + X + Y: what the center registers (``sscard center sm2-key``)."""
+        return "04" + self._public.hex()
 
     def sign(self, envelope: Mapping[str, Any]) -> str:
         """``cainfo`` for the envelope: r || s, 128 lower-case hex digits."""
         message = signed_text(envelope).encode("utf-8")
-        while True:
-            k = secrets.randbelow(_N - 1) + 1
-            result = self._crypt.sign_with_sm3(message, f"{k:064x}")
-            if result is not None:
-                return str(result)
+        return _rs(sm2_sign(self._private, self._public, message, USER_ID))
 
 
 def generate_private_key() -> str:
-    """A new private key d, 64 lower-case hex digits, from :mod:`secrets`."""
-    return f"{secrets.randbelow(_N - 2) + 1:064x}"
+    """A new private key d, 64 lower-case hex digits (GmSSL's key generation)."""
+    _public, private = sm2_key_generate()
+    return bytes(private).hex()
 
 
 def read_private_key(path: str | os.PathLike[str]) -> SM2Signer:

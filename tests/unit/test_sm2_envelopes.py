@@ -76,8 +76,8 @@ def test_a_client_signature_verifies_and_any_changed_field_breaks_it() -> None:
 
 
 def test_keys_whose_x_starts_with_0_or_4_work() -> None:
-    """gmssl's constructor strips leading 0/4 digits of a public key: both
-    sides set the key afterwards."""
+    """Leading zero bytes and digits of X survive every encoding (the pure-Python
+    gmssl strips leading '0'/'4' digits of a key: a trap for the unwary)."""
     found = 0
     for d in range(1, 200):
         signer = SM2Signer(f"{d:064x}")
