@@ -470,19 +470,42 @@ def openapi(out: Path | None) -> None:
 @center.command()
 @click.option(
     "--secret-file",
-    required=True,
     type=click.Path(exists=True, dir_okay=False),
-    help="File holding the institution's secret.",
+    help="File holding the institution's secret (HMAC-SM3).",
+)
+@click.option(
+    "--sm2-public-key",
+    "sm2_key",
+    help="signtype SM2: the institution's public key (a file, PEM or hex, or the hex).",
 )
 @click.argument("envelope_file", type=click.File("rb"), default="-")
 @_errors
-def sign(secret_file: str, envelope_file: Any) -> None:
-    """Print the canonical string and cainfo of an envelope (to debug a client's signing)."""
-    from sscard_terminal.center import signature, wire
+def sign(secret_file: str | None, sm2_key: str | None, envelope_file: Any) -> None:
+    """Print the canonical string and cainfo of an envelope (to debug a client's
+    signing); with --sm2-public-key, the text an SM2 cainfo signs and whether
+    the envelope's cainfo verifies."""
+    from sscard_terminal.center import signature, sm2sign, wire
 
+    if (secret_file is None) == (sm2_key is None):
+        raise CenterCliError("give --secret-file (HMAC-SM3) or --sm2-public-key (SM2)")
     envelope = wire.loads(envelope_file.read())
     if not isinstance(envelope, dict):
         raise CenterCliError("the envelope must be a JSON object")
+    if sm2_key is not None:
+        path = Path(sm2_key)
+        try:
+            key = sm2sign.parse_public_key(
+                path.read_text(encoding="utf-8") if path.is_file() else sm2_key
+            )
+            click.echo(sm2sign.signed_text(envelope))
+            verified = sm2sign.verify(envelope, key)
+        except (sm2sign.SM2KeyError, sm2sign.SM2SignatureError) as exc:
+            raise CenterCliError(str(exc)) from None
+        click.echo("cainfo verifies" if verified else "cainfo does NOT verify")
+        if not verified:
+            sys.exit(int(ExitCode.CENTER_REFUSED))
+        return
+    assert secret_file is not None
     secret = Path(secret_file).read_text(encoding="utf-8").strip()
     click.echo(signature.canonical_string(envelope))
     click.echo(signature.sign(envelope, secret))

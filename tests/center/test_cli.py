@@ -394,3 +394,24 @@ def test_sm2_keygen_key_registration_and_gateway_option(tmp_path: Path) -> None:
         "a b",
     )
     assert bad.returncode == 2 and "--paasid" in bad.stderr
+
+
+def test_sign_shows_the_sm2_signed_text_and_whether_cainfo_verifies(tmp_path: Path) -> None:
+    from sscard_terminal.settlement.sm2 import SM2Signer, generate_private_key
+
+    signer = SM2Signer(generate_private_key())
+    env = {"infno": "9001", "opter": "0001", "signtype": "SM2", "input": {"a": 1}}
+    env["cainfo"] = signer.sign(env)
+    (tmp_path / "env.json").write_text(json.dumps(env))
+    done = run(
+        "center", "sign", "--sm2-public-key", signer.public_key_hex, str(tmp_path / "env.json")
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["infno=9001&opter=0001&signtype=SM2", "cainfo verifies"]
+    (tmp_path / "env.json").write_text(json.dumps({**env, "opter": "0002"}))
+    bad = run(
+        "center", "sign", "--sm2-public-key", signer.public_key_hex, str(tmp_path / "env.json")
+    )
+    assert bad.returncode == 7 and "does NOT verify" in bad.stdout
+    neither = run("center", "sign", str(tmp_path / "env.json"))
+    assert neither.returncode == 2 and "--sm2-public-key" in neither.stderr
