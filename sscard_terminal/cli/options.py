@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
-from sscard_terminal.errors import SscardError, UsageError
+from sscard_terminal.errors import ExitCode, SscardError, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -32,7 +32,7 @@ def handle_errors(func: F) -> F:
         except SscardError as exc:
             _fail(exc.one_line(), int(exc.exit_code))
         except KeyboardInterrupt:
-            _fail("interrupted", 130)
+            _fail("interrupted", int(ExitCode.INTERRUPTED))
         except OSError as exc:
             _fail(f"{exc.strerror or exc} ({getattr(exc, 'filename', '') or 'system'})", 1)
         except Exception as exc:  # a bug: still one line, and say where to look
