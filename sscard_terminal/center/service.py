@@ -7,10 +7,10 @@ For each message, in this order:
 2. bring the envelope to one form (:mod:`.envelope_forms`: the code in the
    URL, "null" and "" as absent, input as a JSON text) and validate it -
    refused (infcode -1), not journaled;
-3. open ONE database transaction; find the institution, check its gateway
-   headers where its option asks for them (:mod:`.gateway`) and the signature
-   in cainfo (HMAC-SM3, :mod:`.signature`, or SM2, :mod:`.sm2sign`) - refused,
-   not journaled (so nobody can use up another institution's msgids);
+3. open ONE database transaction; find the institution and authenticate the
+   message (:mod:`.authentication`: gateway headers where its option asks for
+   them, the signature in cainfo, HMAC-SM3 or SM2) - refused, not journaled
+   (so nobody can use up another institution's msgids);
 4. check the sign_no (except for 9001) - refused, not journaled. Settlement
    transactions read it in the same round trip as their first reads (their
    transaction rolls back when it fails, and a refusal of theirs waits for
@@ -44,7 +44,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from sscard_terminal.center import envelope as env_mod
-from sscard_terminal.center import fastsql, gateway, signature, sm2sign, store, wire
+from sscard_terminal.center import fastsql, gateway, store, wire
+from sscard_terminal.center.authentication import authenticate
 from sscard_terminal.center.clock import Clock, system_clock
 from sscard_terminal.center.db import Database
 from sscard_terminal.center.envelope_forms import Delivery, check_content_type, normalise
@@ -291,9 +292,8 @@ class CenterService:
         delivery: Delivery,
         received: dt.datetime,
     ) -> Any:
-        """The institution, once the message proves it comes from it: gateway
-        headers where its option asks for them, and the signature in cainfo
-        (HMAC-SM3 with its secret, or SM2 with its registered public key)."""
+        """The institution, once the message proves it comes from it
+        (:func:`~sscard_terminal.center.authentication.authenticate`)."""
         institution = self._institution(conn, envelope.fixmedins_code)
         if institution is None:
             raise _NotJournaled(
@@ -303,74 +303,19 @@ class CenterService:
                     f"institution {envelope.fixmedins_code} is not registered",
                 )
             )
-        mode = institution.gateway or "off"
-        if mode != "off":
-            try:
-                gateway.check(
-                    delivery.gateway,
-                    institution=institution.fixmedins_code,
-                    paasid=institution.gateway_paasid or institution.fixmedins_code,
-                    secret=institution.secret,
-                    now=received.timestamp(),
-                    guard=self._nonces,
-                )
-            except Refusal as refusal:
-                raise _NotJournaled(refusal) from None
-        if not envelope.cainfo:
-            if mode == "only":
-                return institution
-            raise _NotJournaled(
-                Refusal(
-                    "auth.unsigned",
-                    "报文未签名（cainfo 为空）",
-                    "the message is not signed (no cainfo)",
-                )
-            )
-        if envelope.signtype == signature.SIGNTYPE:
-            valid = signature.verify(raw, institution.secret, canonical_input=canonical_input)
-        elif envelope.signtype == sm2sign.SIGNTYPE:
-            valid = self._verify_sm2(raw, institution)
-        else:
-            raise _NotJournaled(
-                Refusal(
-                    "auth.signtype",
-                    f"签名类型 signtype 须为 {signature.SIGNTYPE} 或 {sm2sign.SIGNTYPE}",
-                    f"envelope.signtype must be {signature.SIGNTYPE} or {sm2sign.SIGNTYPE}",
-                )
-            )
-        if not valid:
-            raise _NotJournaled(
-                Refusal(
-                    "auth.signature",
-                    "签名验证失败：报文被改动，或不是用本机构密钥签名",
-                    "wrong signature: the message was altered or not signed with this "
-                    "institution's key",
-                )
-            )
-        return institution
-
-    def _verify_sm2(self, raw: dict[str, Any], institution: Any) -> bool:
-        if not institution.sm2_public_key:
-            raise _NotJournaled(
-                Refusal(
-                    "auth.signtype",
-                    "本机构未登记SM2公钥：请用 HMAC-SM3 签名，或请经办机构登记公钥",
-                    "this institution has no SM2 public key registered: sign with HMAC-SM3, "
-                    "or have the operator register the key",
-                )
-            )
         try:
-            key = sm2sign.parse_public_key(institution.sm2_public_key)
-            return sm2sign.verify(raw, key)
-        except sm2sign.SM2SignatureError as exc:
-            raise _NotJournaled(
-                Refusal(
-                    "auth.cainfo",
-                    "cainfo 不是SM2签名：须为 r||s（128位十六进制）或DER签名，十六进制或Base64",
-                    f"envelope.cainfo is no SM2 signature ({exc}); it must be r || s "
-                    "(128 hex digits) or a DER signature, in hex or Base64",
-                )
-            ) from None
+            authenticate(
+                institution,
+                raw,
+                envelope,
+                canonical_input,
+                headers=delivery.gateway,
+                now=received.timestamp(),
+                nonces=self._nonces,
+            )
+        except Refusal as refusal:
+            raise _NotJournaled(refusal) from None
+        return institution
 
     def _run(self, ctx: MessageContext, tx: Any) -> dict[str, Any]:
         """The answer of a transaction; raises :class:`_Refused` when it refuses
