@@ -21,14 +21,12 @@ import pytest
 from conftest import reader_name, wait_for_reader
 from flow_rig import CLASS_A_DRUG, PIN, card_for
 from kiosk_rig import CenterProcess, KioskProcess, launch_browser, terminal_yaml
+from playwright.sync_api import expect, sync_playwright
 
 from sscard_terminal.codecs.masking import mask_id_number
 from sscard_terminal.settlement.models import PersonRef
 from sscard_terminal.vcard.factory import psam_from_profile
 from sscard_terminal.vpcd.bridge import CardServer
-
-playwright_api = pytest.importorskip("playwright.sync_api")
-expect = playwright_api.expect
 
 IDLE_SECONDS = 10.0
 WAIT_MS = 20_000
@@ -68,7 +66,7 @@ def kiosk(
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as playwright:
+    with sync_playwright() as playwright:
         context = launch_browser(playwright)
         try:
             yield context
