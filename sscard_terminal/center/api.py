@@ -29,7 +29,7 @@ from sscard_terminal.center.db import Database
 from sscard_terminal.center.envelope import RequestEnvelope
 from sscard_terminal.center.policy import Policy
 from sscard_terminal.center.refusals import Refusal
-from sscard_terminal.center.service import MAX_BODY, CenterService, too_large
+from sscard_terminal.center.service import MAX_BODY, Admitted, CenterService, too_large
 
 __all__ = ["CALL_SERVICE", "app_from_env", "create_app", "prepare_to_serve"]
 
@@ -96,16 +96,20 @@ def create_app(
 
     envelope_schema = RequestEnvelope.model_json_schema()
 
-    inline = db.is_sqlite
-    # PostgreSQL: a few messages at a time in threads (more only fight over the GIL)
-    limiter = anyio.CapacityLimiter(4)
+    # a few messages at a time in threads (more only fight over the GIL). Never
+    # on the event loop: a message may wait on a database lock (SQLite's one
+    # writer, a PostgreSQL row lock), and /health, the admin API and other
+    # institutions' messages must keep answering meanwhile (issue 10). Admission
+    # (parse, envelope, signature: no write lock) has threads of its own, so that
+    # messages waiting for a lock never hold up the refusal of others
+    admitting = anyio.CapacityLimiter(4)
+    processing = anyio.CapacityLimiter(4)
 
     async def dispatch(body: bytes) -> tuple[int, bytes]:
-        if inline:
-            # SQLite has one writer at a time: a message runs on the event loop
-            # itself (about a millisecond), sparing a thread hop per message
-            return service.handle(body)
-        return await anyio.to_thread.run_sync(service.handle, body, limiter=limiter)
+        admitted = await anyio.to_thread.run_sync(service.admit, body, limiter=admitting)
+        if not isinstance(admitted, Admitted):
+            return admitted
+        return await anyio.to_thread.run_sync(service.process, admitted, limiter=processing)
 
     async def call_service(request: Request) -> Response:
         status, answer = await dispatch(await request.body())
@@ -290,6 +294,8 @@ class NationalFastPath:
             await self.app(scope, receive, send)
             return
         body = await _read_body(receive, MAX_BODY)
+        if body is _DISCONNECTED:
+            return  # the client went away (or was timed out) before its body was complete
         if body is None:
             status, answer = too_large()
         else:
@@ -307,14 +313,18 @@ class NationalFastPath:
         await send({"type": "http.response.body", "body": answer})
 
 
+_DISCONNECTED = b"\x00disconnected"  # compared by identity only
+
+
 async def _read_body(receive: Receive, limit: int) -> bytes | None:
-    """The request body, None when it is longer than ``limit``."""
+    """The request body; None when it is longer than ``limit`` (the rest is not
+    read), :data:`_DISCONNECTED` when the connection ended before its end."""
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            return _DISCONNECTED
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:

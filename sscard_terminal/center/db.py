@@ -46,6 +46,9 @@ def normalise_url(url: str) -> str:
     return text
 
 
+#: execution option of :meth:`Database.read` connections
+_READ_ONLY = "sscard_read_only"
+
 #: how often the server's checkpointer thread copies the SQLite WAL into the database
 CHECKPOINT_INTERVAL = 0.05
 
@@ -66,7 +69,10 @@ def _sqlite_setup(engine: Engine, database: Database) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if connection.get_execution_options().get(_READ_ONLY):
+            connection.exec_driver_sql("BEGIN")  # deferred: a WAL reader takes no lock
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Database:
@@ -118,6 +124,18 @@ class Database:
         guard = self._lock if self._lock is not None else contextlib.nullcontext()
         with guard, self.engine.begin() as connection:
             yield connection
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A transaction that only reads: it takes no write lock and waits for no
+        writer (SQLite: a deferred ``BEGIN`` in WAL mode, outside the lock the
+        writers of this process take turns on). The message pipeline reads the
+        sender's institution with it before the sender is authenticated, so that
+        an unauthenticated message never holds or waits for the write lock."""
+        with self.engine.connect() as connection:
+            connection.execution_options(**{_READ_ONLY: True})
+            with connection.begin():
+                yield connection
 
     def start_checkpointer(self) -> None:
         """SQLite (a server): copy the WAL into the database file in a thread of

@@ -2,7 +2,9 @@
 
 For each message, in this order:
 
-1. parse JSON (amounts as Decimal) - not JSON, or not an object: HTTP 400;
+1. parse JSON within bounds (:func:`sscard_terminal.center.boundedjson.parse`:
+   size, nesting, numbers, surrogates; amounts as Decimal) - refused, or not an
+   object: HTTP 400 (413 when too large), not journaled;
 2. validate the envelope - refused (infcode -1), not journaled;
 3. open ONE database transaction; find the institution and check the
    HMAC-SM3 signature in cainfo - refused, not journaled (so nobody can use
@@ -33,14 +35,15 @@ import hashlib
 import logging
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from sscard_terminal.center import boundedjson, fastsql, signature, store, wire
 from sscard_terminal.center import envelope as env_mod
-from sscard_terminal.center import fastsql, signature, store, wire
 from sscard_terminal.center.clock import Clock, system_clock
 from sscard_terminal.center.db import Database
 from sscard_terminal.center.masking import ID_KEYS, NAME_KEYS, mask_json
@@ -51,11 +54,11 @@ from sscard_terminal.center.transactions.context import MessageContext
 from sscard_terminal.center.transactions.reversal import ANY_DIGEST
 from sscard_terminal.center.transactions.signin import SignInRefusal, require_signed_in
 
-__all__ = ["MAX_BODY", "CenterService", "request_digest", "too_large"]
+__all__ = ["MAX_BODY", "Admitted", "CenterService", "request_digest", "too_large"]
 
 log = logging.getLogger("sscard_terminal.center")
 
-MAX_BODY = 4 * 1024 * 1024
+MAX_BODY = boundedjson.MAX_BODY
 #: how long an institution (and its secret) is cached; admin changes in this
 #: process take effect at once, changes made elsewhere within this time
 INSTITUTION_TTL = 5.0
@@ -86,6 +89,25 @@ class _Refused(Exception):
         self.answer = answer
 
 
+_INTERNAL = Refusal(
+    "internal",
+    "中心内部错误，未记账，请稍后重试或用5203查询",
+    "internal error in the center; nothing was booked: retry, or query with 5203",
+)
+
+
+@dataclass(frozen=True)
+class Admitted:
+    """A message that passed :meth:`CenterService.admit`: parsed, valid, and
+    signed by ``institution``."""
+
+    raw: dict[str, Any]
+    envelope: env_mod.RequestEnvelope
+    canonical_input: str
+    institution: Any
+    received: dt.datetime
+
+
 class CenterService:
     """Handles messages; thread-safe (one connection per message)."""
 
@@ -107,13 +129,21 @@ class CenterService:
     # -- entry point ---------------------------------------------------------------
     def handle(self, body: bytes) -> tuple[int, bytes]:
         """HTTP status and response body for one request body."""
+        admitted = self.admit(body)
+        if isinstance(admitted, Admitted):
+            return self.process(admitted)
+        return admitted
+
+    def admit(self, body: bytes) -> Admitted | tuple[int, bytes]:
+        """Parse, validate and authenticate a message: what may be done before
+        the sender is known, at a bounded cost per byte and without the write
+        lock (issue 10). Returns the admitted message, or the HTTP status and
+        body of its refusal (never journaled)."""
         received = self.clock()
-        if len(body) > MAX_BODY:
-            return too_large()
         try:
-            raw = wire.loads(body)
-        except wire.WireError:
-            return 400, self._http_error("http.not_json", "报文不是JSON", "the body is not JSON")
+            raw = boundedjson.parse(body)
+        except boundedjson.BodyRefused as refused:
+            return refused.status, _http_error(refused.code, refused.zh, refused.en)
         if not isinstance(raw, dict):
             return 400, self._http_error(
                 "http.not_object", "报文必须是JSON对象", "the body must be a JSON object"
@@ -125,10 +155,29 @@ class CenterService:
             return 200, self._refused(refusal, received)
         except wire.WireError:
             return 400, self._http_error("http.not_json", "报文不是JSON", "the body is not JSON")
+        try:
+            institution = self._cached_institution(envelope.fixmedins_code)
+            if institution is None:
+                with self.db.read() as conn:
+                    institution = self._institution(conn, envelope.fixmedins_code)
+            institution = self._authenticate(institution, raw, envelope, canonical_input)
+        except _NotJournaled as exc:
+            return 200, self._refused(exc.refusal, received)
+        except Exception:
+            log.exception("internal error authenticating %s (nothing was booked)", envelope.infno)
+            return 200, self._refused(_INTERNAL, received)
+        return Admitted(raw, envelope, canonical_input, institution, received)
+
+    def process(self, admitted: Admitted) -> tuple[int, bytes]:
+        """Run an admitted message's transaction: HTTP status and response body."""
+        raw, envelope, canonical_input = admitted.raw, admitted.envelope, admitted.canonical_input
+        received = admitted.received
         digest = request_digest(envelope.infno, canonical_input)
         for attempt in range(3):
             try:
-                return 200, self._handle(raw, envelope, canonical_input, digest, received)
+                return 200, self._handle(
+                    raw, envelope, canonical_input, digest, received, admitted.institution
+                )
             except _NotJournaled as exc:
                 return 200, self._refused(exc.refusal, received)
             except (_Repeated, IntegrityError) as exc:
@@ -150,19 +199,21 @@ class CenterService:
             except Exception:
                 log.exception("internal error in %s (nothing was booked)", envelope.infno)
                 break
-        internal = Refusal(
-            "internal",
-            "中心内部错误，未记账，请稍后重试或用5203查询",
-            "internal error in the center; nothing was booked: retry, or query with 5203",
-        )
-        return 200, self._refused(internal, received)
+        return 200, self._refused(_INTERNAL, received)
 
     # -- the transaction ---------------------------------------------------------------
-    def _institution(self, conn: Connection, code: str) -> Any:
-        now = time.monotonic()
+    def _cached_institution(self, code: str) -> Any:
+        """The institution's row when it is cached and fresh, else None."""
         cached = self._institutions.get(code)
-        if cached is not None and cached[0] > now:
+        if cached is not None and cached[0] > time.monotonic():
             return cached[1]
+        return None
+
+    def _institution(self, conn: Connection, code: str) -> Any:
+        cached = self._cached_institution(code)
+        if cached is not None:
+            return cached
+        now = time.monotonic()
         row = conn.execute(store.INSTITUTION, {"code": code}).first()
         if row is not None:
             with self._cache_lock:
@@ -176,11 +227,11 @@ class CenterService:
         canonical_input: str,
         digest: str,
         received: dt.datetime,
+        institution: Any,
     ) -> bytes:
         ctx: MessageContext | None = None
         try:
             with self.db.begin() as conn:
-                institution = self._authenticate(conn, raw, envelope, canonical_input)
                 ctx = MessageContext(
                     conn=conn,
                     envelope=envelope,
@@ -261,12 +312,13 @@ class CenterService:
 
     def _authenticate(
         self,
-        conn: Connection,
+        institution: Any,
         raw: dict[str, Any],
         envelope: env_mod.RequestEnvelope,
         canonical_input: str,
     ) -> Any:
-        institution = self._institution(conn, envelope.fixmedins_code)
+        """The institution when the message is signed with its secret; raises
+        :class:`_NotJournaled` otherwise."""
         if institution is None:
             raise _NotJournaled(
                 Refusal(
@@ -376,7 +428,13 @@ class CenterService:
 
 def too_large() -> tuple[int, bytes]:
     """The answer to a body over :data:`MAX_BODY`: HTTP 413."""
-    return 413, _http_error("http.too_large", "报文过大", "the message is too large")
+    refused = boundedjson.BodyRefused(
+        "http.too_large",
+        f"报文过大（上限 {MAX_BODY} 字节）",
+        f"the message is too large (at most {MAX_BODY} bytes)",
+        413,
+    )
+    return refused.status, _http_error(refused.code, refused.zh, refused.en)
 
 
 def _http_error(code: str, zh: str, en: str) -> bytes:
