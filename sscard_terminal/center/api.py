@@ -116,6 +116,7 @@ def create_app(
         return Response(answer, status_code=status, media_type="application/json")
 
     app.add_middleware(NationalFastPath, dispatch=dispatch)
+    app.add_middleware(AdminGate, token=admin_token)
 
     for path, name in ((CALL_SERVICE, "callService"), (SIGN_IN, "signIn")):
         app.add_api_route(
@@ -153,15 +154,9 @@ def _admin_router(
     db: Database, policy: Policy, token: str | None, clock: Clock, service: CenterService
 ) -> APIRouter:
     def require_token(authorization: Annotated[str | None, Header()] = None) -> None:
-        if token is None:
-            raise _AdminHTTPError(
-                503, "admin.disabled", "管理接口未启用", "the admin API is not enabled"
-            )
-        given = (authorization or "").removeprefix("Bearer ").strip()
-        if not given or not hmac.compare_digest(given.encode(), token.encode()):
-            raise _AdminHTTPError(
-                401, "admin.token", "管理令牌无效", "missing or wrong admin token"
-            )
+        refused = admin_refusal(token, None if authorization is None else authorization.encode())
+        if refused is not None:
+            raise refused
 
     router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_token)])
 
@@ -333,6 +328,59 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
         if not message.get("more_body", False):
             break
     return b"".join(chunks)
+
+
+def admin_refusal(token: str | None, authorization: bytes | None) -> _AdminHTTPError | None:
+    """Why an admin request is refused (None: it is not). The header must be
+    exactly ``Bearer <token>`` (RFC 6750, section 2.1: the scheme, one space, the
+    token), compared in constant time; no other form is accepted."""
+    if token is None:
+        return _AdminHTTPError(
+            503, "admin.disabled", "管理接口未启用", "the admin API is not enabled"
+        )
+    expected = b"Bearer " + token.encode("utf-8")
+    if authorization is None or not hmac.compare_digest(authorization, expected):
+        return _AdminHTTPError(
+            401,
+            "admin.token",
+            "管理令牌无效：须为 Authorization: Bearer <令牌>",
+            "missing or wrong admin token: send Authorization: Bearer <token>",
+        )
+    return None
+
+
+class AdminGate:
+    """ASGI middleware: a request to ``/admin`` is refused on its headers, before
+    its body is read or parsed, unless it carries the admin token (issue 10: no
+    work before authentication)."""
+
+    def __init__(self, app: ASGIApp, token: str | None) -> None:
+        self.app = app
+        self.token = token
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not (
+            scope["path"] == "/admin" or scope["path"].startswith("/admin/")
+        ):
+            await self.app(scope, receive, send)
+            return
+        values = [value for name, value in scope["headers"] if name == b"authorization"]
+        refused = admin_refusal(self.token, values[0] if len(values) == 1 else None)
+        if refused is None:
+            await self.app(scope, receive, send)
+            return
+        body = wire.dumps({"infcode": -1, "err_code": refused.code, "err_msg": refused.text})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": refused.status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode("ascii")),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
 
 
 class _AdminHTTPError(Exception):
