@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -83,6 +84,7 @@ class Database:
         parsed = make_url(self.url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         if self.is_sqlite:
+            _create_private(parsed.database)
             self.engine = create_engine(
                 self.url,
                 connect_args={"check_same_thread": False, "timeout": 30},
@@ -167,6 +169,21 @@ class Database:
     def masked_url(self) -> str:
         """The URL with any password hidden (for logs)."""
         return make_url(self.url).render_as_string(hide_password=True)
+
+
+def _create_private(path: str | None) -> None:
+    """Create a SQLite database file that does not exist yet with mode 0600
+    (issue 10: readable by its owner only). SQLite gives the WAL and SHM files
+    the permissions of the database file (sqlite.org/tempfiles.html), so they
+    are 0600 too. An existing file keeps the mode its operator gave it; a
+    missing directory is left for SQLite to report."""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError:  # it exists (or cannot be made: SQLite will say why)
+        return
+    os.close(fd)  # an empty file is an empty SQLite database
 
 
 def _checkpoint_loop(path: str, stop: threading.Event) -> None:

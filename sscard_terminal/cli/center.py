@@ -84,9 +84,19 @@ _policy_option = click.option(
 )
 
 
+def _private_dir(path: Path) -> None:
+    """Make a directory (and missing parents) only its owner can enter (0700);
+    an existing one is left as it is."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    for directory in reversed(missing):
+        directory.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(directory, 0o700)
+
+
 def _write_private(path: Path, text: str) -> None:
-    """Write a file only its owner can read (secrets, tokens)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write a file only its owner can read (0600: secrets, tokens, person files
+    with their ID numbers; issue 10), in a directory made 0700 when it is new."""
+    _private_dir(path.parent)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
@@ -325,12 +335,11 @@ def seed(
 
 
 def _write_person_file(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    _write_private(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
 def _write_demo(out: Path, demo: dict[str, Any]) -> None:
-    out.mkdir(parents=True, exist_ok=True)
+    _private_dir(out)
     _write_private(
         out / "institutions.json",
         json.dumps(demo["institutions"], ensure_ascii=False, indent=2) + "\n",
@@ -340,9 +349,7 @@ def _write_demo(out: Path, demo: dict[str, Any]) -> None:
         if person["person_file"] is not None:
             _write_person_file(out / "persons" / f"{key}.json", person["person_file"])
         index[key] = {k: v for k, v in person.items() if k not in ("person_file", "id_number")}
-    (out / "demo.json").write_text(
-        json.dumps(index, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
-    )
+    _write_private(out / "demo.json", json.dumps(index, ensure_ascii=False, indent=2) + "\n")
 
 
 @center.command("person-file")
