@@ -162,6 +162,14 @@ def center() -> None:
     type=click.IntRange(1, 64),
     help="Worker processes (for PostgreSQL; SQLite has one writer at a time).",
 )
+@click.option(
+    "--request-timeout",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1, max=3600),
+    help="Seconds a client has to send a whole request (line, headers, body) "
+    "after connecting or after its last answer; slower connections are closed.",
+)
 @_errors
 def serve(
     db_url: str,
@@ -174,11 +182,13 @@ def serve(
     migrate: bool,
     log_level: str,
     workers: int,
+    request_timeout: float,
 ) -> None:
     """Serve POST /fsi/api/rsfComIfsService/callService and the admin API."""
     import uvicorn
 
     from sscard_terminal.center.api import create_app, prepare_to_serve
+    from sscard_terminal.center.connections import ENV_REQUEST_TIMEOUT, guarded_protocol
     from sscard_terminal.center.db import Database
     from sscard_terminal.center.db import migrate as run_migrations
     from sscard_terminal.center.masking import install_log_masking
@@ -202,6 +212,7 @@ def serve(
             SSCARD_CENTER_POLICY=policy_ref,
             SSCARD_CENTER_ADMIN_TOKEN=token,
         )
+        os.environ[ENV_REQUEST_TIMEOUT] = str(request_timeout)
         db.dispose()
         click.echo(f"center for {policy.admdvs} on {host}:{port}, {workers} workers", err=True)
         signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
@@ -211,6 +222,7 @@ def serve(
             host=host,
             port=port,
             workers=workers,
+            http="sscard_terminal.center.connections:GuardedProtocol",
             log_level=log_level,
             ssl_certfile=ssl_certfile,
             ssl_keyfile=ssl_keyfile,
@@ -227,6 +239,7 @@ def serve(
         ssl_certfile=ssl_certfile,
         ssl_keyfile=ssl_keyfile,
         server_header=False,
+        http=guarded_protocol(request_timeout),
     )
     install_log_masking()
     scheme = "https" if ssl_certfile else "http"
