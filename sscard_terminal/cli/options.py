@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -13,6 +14,9 @@ from typing import Any, TypeVar
 import click
 
 from sscard_terminal.errors import SscardError, UsageError
+
+#: the terminal's bearer token for --sam keyservice (never a command-line argument)
+ENV_KEYSERVICE_TOKEN = "SSCARD_KEYSERVICE_TOKEN"
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -76,7 +80,12 @@ def _open_sam(
     if sam == "keyservice":
         if not url or not terminal:
             raise UsageError("--sam keyservice needs --keyservice URL and --terminal NUMBER")
-        return open_security_module("keyservice", url=url, terminal=terminal)
+        token = os.environ.get(ENV_KEYSERVICE_TOKEN) or None
+        if token is None:
+            raise UsageError(
+                f"--sam keyservice needs this terminal's bearer token in ${ENV_KEYSERVICE_TOKEN}"
+            )
+        return open_security_module("keyservice", url=url, terminal=terminal, token=token)
     if sam == "pcsc":
         return open_security_module("pcsc", reader=sam_reader or "Virtual PCD 00 01")
     options: dict[str, Any] = {"terminal_number": terminal}
