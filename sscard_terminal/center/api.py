@@ -21,6 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sscard_terminal.center import admin, wire
@@ -48,6 +49,38 @@ class ResponseEnvelope(BaseModel):
     err_code: str | None = None
     warn_msg: str | None = None
     output: dict[str, Any] | None = None
+
+
+class ErrorEnvelope(BaseModel):
+    """Every answer other than 200: ``err_code`` a stable key, ``err_msg`` in
+    Chinese and English."""
+
+    infcode: int = Field(description="always -1")
+    err_code: str
+    err_msg: str
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"model": ErrorEnvelope, "description": description}
+
+
+#: what the admin API may answer besides 200 (issue 10: the document declares
+#: every status an endpoint answers)
+ADMIN_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _error("the body is not JSON"),
+    401: _error("no admin token, or not exactly 'Authorization: Bearer <token>'"),
+    404: _error("no such record"),
+    409: _error("refused by a rule of the city (err_code says which)"),
+    422: _error("a field is missing or malformed (err_msg names it)"),
+    503: _error("the admin API is not enabled (the center was started without a token)"),
+}
+
+#: HTTP errors raised by the framework itself (an unparsable body, no such path)
+_FRAMEWORK_CODES = {
+    400: ("http.not_json", "报文不是JSON"),
+    404: ("http.not_found", "路径不存在"),
+    405: ("http.method", "不支持此请求方法"),
+}
 
 
 def _json(value: Any, status: int = 200) -> Response:
@@ -135,8 +168,11 @@ def create_app(
                 }
             },
             responses={
-                400: {"description": "not a JSON object: never reached the business layer"},
-                413: {"description": "the body is too large"},
+                400: _error(
+                    "not a JSON object, or beyond the parser's bounds (size, nesting, "
+                    "numbers, lone surrogates): never reached the business layer"
+                ),
+                413: _error("the body is too large"),
             },
             tags=["national interface"],
         )
@@ -158,7 +194,12 @@ def _admin_router(
         if refused is not None:
             raise refused
 
-    router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_token)])
+    router = APIRouter(
+        prefix="/admin",
+        tags=["admin"],
+        dependencies=[Depends(require_token)],
+        responses=ADMIN_RESPONSES,
+    )
 
     def run(operation: Callable[[Session], dict[str, Any]]) -> Response:
         try:
@@ -393,6 +434,18 @@ def install_admin_errors(app: FastAPI) -> None:
     @app.exception_handler(_AdminHTTPError)
     async def _handler(request: Request, exc: _AdminHTTPError) -> Response:
         return _json({"infcode": -1, "err_code": exc.code, "err_msg": exc.text}, exc.status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _framework(request: Request, exc: StarletteHTTPException) -> Response:
+        # the framework's own errors in the envelope of every other error
+        code, zh = _FRAMEWORK_CODES.get(exc.status_code, (f"http.{exc.status_code}", "请求错误"))
+        answer = {"infcode": -1, "err_code": code, "err_msg": f"{zh} / {exc.detail}"}
+        return Response(
+            wire.dumps(answer),
+            status_code=exc.status_code,
+            media_type="application/json",
+            headers=exc.headers,
+        )
 
 
 def prepare_to_serve(db: Database) -> None:
