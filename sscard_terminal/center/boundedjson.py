@@ -99,7 +99,8 @@ def _digits(text: str) -> int:
 
 
 def _parse_int(text: str) -> int:
-    if len(text) > MAX_NUMBER_CHARS or _digits(text) > MAX_DIGITS:
+    # called for every integer of a body: one length test in the common case
+    if len(text) > MAX_DIGITS and _digits(text) > MAX_DIGITS:
         raise _number_refused("位数过多", "too many digits")
     return int(text)
 
