@@ -8,6 +8,7 @@ variant of the read belongs beside the other PC/SC tests.
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import socket
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -297,3 +299,35 @@ def test_cli_serve_refuses_a_busy_port() -> None:
         )
     assert out.returncode == ExitCode.USAGE
     assert f"cannot listen on 127.0.0.1:{port}" in out.stderr
+
+
+def test_cli_read_needs_the_terminals_token(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "SSCARD_KEYSERVICE_TOKEN"}
+    out = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "sscard"),
+            "read",
+            "--sam",
+            "keyservice",
+            "--keyservice",
+            "http://127.0.0.1:9",
+            "--terminal",
+            TERMINAL,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert out.returncode == ExitCode.USAGE
+    assert "SSCARD_KEYSERVICE_TOKEN" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_cli_token_makes_a_token_and_its_digest() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", _SERVE, "token"], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    lines = dict(line.split(":", 1) for line in out.stdout.splitlines())
+    made, digest = lines["token"].strip(), lines["token_sha256"].strip()
+    assert len(made) >= 40 and digest == token_digest(made)
