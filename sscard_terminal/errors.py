@@ -49,6 +49,8 @@ class ExitCode(IntEnum):
     PIN = 6
     CENTER_REFUSED = 7
     OUTCOME_UNKNOWN = 8
+    #: Ctrl-C outside a prompt (128 + SIGINT, as shells report it)
+    INTERRUPTED = 130
 
 
 class SscardError(Exception):
@@ -70,6 +72,13 @@ class SscardError(Exception):
 
 class UsageError(SscardError):
     exit_code = ExitCode.USAGE
+
+
+class PinEntryCancelled(UsageError):
+    """The PIN prompt (or PIN pad) was cancelled: end of input or Ctrl-C.
+    Nothing was sent to the card or the center, so it ends like "no"."""
+
+    hint = "nothing was sent to the card or the center"
 
 
 class MalformedApduError(SscardError):

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
-from sscard_terminal.errors import SscardError, UsageError
+from sscard_terminal.errors import ExitCode, SscardError, UsageError
 
 #: the terminal's bearer token for --sam keyservice (never a command-line argument)
 ENV_KEYSERVICE_TOKEN = "SSCARD_KEYSERVICE_TOKEN"
@@ -36,7 +36,7 @@ def handle_errors(func: F) -> F:
         except SscardError as exc:
             _fail(exc.one_line(), int(exc.exit_code))
         except KeyboardInterrupt:
-            _fail("interrupted", 130)
+            _fail("interrupted", int(ExitCode.INTERRUPTED))
         except OSError as exc:
             _fail(f"{exc.strerror or exc} ({getattr(exc, 'filename', '') or 'system'})", 1)
         except Exception as exc:  # a bug: still one line, and say where to look
