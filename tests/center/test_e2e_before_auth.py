@@ -122,6 +122,9 @@ def test_a_message_waiting_on_a_lock_holds_up_nobody_else(center: Center) -> Non
         assert other.send(forged)["err_code"] == "auth.signature"
         bad = other.envelope("1101", {"data": {"psn_no": other_person.psn_no}}, infver="V9")
         assert other.send(bad)["err_code"] == "envelope.invalid"
+        # an institution nobody cached is looked up without waiting for the lock
+        stranger = Terminal(other.http, "H99999999998", "x", "0" * 64, "330203")
+        assert stranger.call("1101", {"data": {}})["err_code"] == "auth.institution"
         if center.backend == "postgresql":
             card = {
                 "mdtrt_cert_type": "03",
