@@ -4,11 +4,17 @@ For each message, in this order:
 
 1. parse JSON within bounds (:func:`sscard_terminal.center.boundedjson.parse`:
    size, nesting, numbers, surrogates; amounts as Decimal) - refused, or not an
-   object: HTTP 400 (413 when too large), not journaled;
-2. validate the envelope - refused (infcode -1), not journaled;
-3. open ONE database transaction; find the institution and check the
-   HMAC-SM3 signature in cainfo - refused, not journaled (so nobody can use
-   up another institution's msgids);
+   object: HTTP 400 (413 when too large), not journaled; a Content-Type other
+   than JSON or plain text in UTF-8: HTTP 415;
+2. bring the envelope to one form (:mod:`.envelope_forms`: the code in the
+   URL, "null" and "" as absent, input as a JSON text) and validate it -
+   refused (infcode -1), not journaled;
+3. find the institution (a transaction that only reads, or the cache) and
+   authenticate the message (:mod:`.authentication`: gateway headers where its
+   option asks for them, the signature in cainfo, HMAC-SM3 or SM2) - refused,
+   not journaled (so nobody can use up another institution's msgids); steps 1-3
+   take no write lock (issue 10: no work before authentication), and only then
+   is ONE database transaction opened for the rest;
 4. check the sign_no (except for 9001) - refused, not journaled. Settlement
    transactions read it in the same round trip as their first reads (their
    transaction rolls back when it fails, and a refusal of theirs waits for
@@ -42,10 +48,12 @@ from pydantic import ValidationError
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from sscard_terminal.center import boundedjson, fastsql, signature, store, wire
+from sscard_terminal.center import boundedjson, fastsql, gateway, store, wire
 from sscard_terminal.center import envelope as env_mod
+from sscard_terminal.center.authentication import authenticate
 from sscard_terminal.center.clock import Clock, system_clock
 from sscard_terminal.center.db import Database
+from sscard_terminal.center.envelope_forms import Delivery, check_content_type, normalise
 from sscard_terminal.center.masking import ID_KEYS, NAME_KEYS, mask_json
 from sscard_terminal.center.policy import Policy
 from sscard_terminal.center.refusals import Refusal
@@ -67,6 +75,9 @@ INSTITUTION_TTL = 5.0
 def request_digest(infno: str, canonical_input: str) -> str:
     """What makes two messages with one msgid the same message: infno and input."""
     return hashlib.sha256(f"{infno}\n{canonical_input}".encode()).hexdigest()
+
+
+_PLAIN = Delivery()
 
 
 class _NotJournaled(Exception):
@@ -96,12 +107,18 @@ _INTERNAL = Refusal(
 )
 
 
+def _parse_input_text(text: str) -> Any:
+    """``input`` sent as a JSON text: parsed within the same bounds as a body."""
+    return boundedjson.parse(text.encode("utf-8"))
+
+
 @dataclass(frozen=True)
 class Admitted:
     """A message that passed :meth:`CenterService.admit`: parsed, valid, and
-    signed by ``institution``."""
+    authenticated as ``institution``."""
 
     raw: dict[str, Any]
+    record: dict[str, Any]
     envelope: env_mod.RequestEnvelope
     canonical_input: str
     institution: Any
@@ -116,6 +133,7 @@ class CenterService:
         self.policy = policy
         self.clock = clock
         self._institutions: dict[str, tuple[float, Any]] = {}
+        self._nonces = gateway.NonceGuard()
         self._cache_lock = threading.Lock()
 
     def forget_institution(self, code: str | None = None) -> None:
@@ -127,19 +145,26 @@ class CenterService:
                 self._institutions.pop(code, None)
 
     # -- entry point ---------------------------------------------------------------
-    def handle(self, body: bytes) -> tuple[int, bytes]:
-        """HTTP status and response body for one request body."""
-        admitted = self.admit(body)
+    def handle(self, body: bytes, delivery: Delivery | None = None) -> tuple[int, bytes]:
+        """HTTP status and response body for one request body; ``delivery``
+        tells how it came (URL transaction code, Content-Type, gateway headers)."""
+        admitted = self.admit(body, delivery)
         if isinstance(admitted, Admitted):
             return self.process(admitted)
         return admitted
 
-    def admit(self, body: bytes) -> Admitted | tuple[int, bytes]:
+    def admit(self, body: bytes, delivery: Delivery | None = None) -> Admitted | tuple[int, bytes]:
         """Parse, validate and authenticate a message: what may be done before
         the sender is known, at a bounded cost per byte and without the write
         lock (issue 10). Returns the admitted message, or the HTTP status and
         body of its refusal (never journaled)."""
         received = self.clock()
+        delivery = delivery or _PLAIN
+        if len(body) > MAX_BODY:
+            return too_large()
+        wrong_type = check_content_type(delivery.content_type)
+        if wrong_type is not None:
+            return 415, self._http_error(wrong_type.code, wrong_type.zh, wrong_type.en)
         try:
             raw = boundedjson.parse(body)
         except boundedjson.BodyRefused as refused:
@@ -149,7 +174,8 @@ class CenterService:
                 "http.not_object", "报文必须是JSON对象", "the body must be a JSON object"
             )
         try:
-            envelope = env_mod.parse_envelope(raw)
+            record = normalise(raw, delivery, parse_text=_parse_input_text)
+            envelope = env_mod.parse_envelope(record)
             canonical_input = wire.canonical(envelope.input)
         except Refusal as refusal:
             return 200, self._refused(refusal, received)
@@ -160,23 +186,25 @@ class CenterService:
             if institution is None:
                 with self.db.read() as conn:
                     institution = self._institution(conn, envelope.fixmedins_code)
-            institution = self._authenticate(institution, raw, envelope, canonical_input)
+            institution = self._authenticate(
+                institution, raw, envelope, canonical_input, delivery, received
+            )
         except _NotJournaled as exc:
             return 200, self._refused(exc.refusal, received)
         except Exception:
             log.exception("internal error authenticating %s (nothing was booked)", envelope.infno)
             return 200, self._refused(_INTERNAL, received)
-        return Admitted(raw, envelope, canonical_input, institution, received)
+        return Admitted(raw, record, envelope, canonical_input, institution, received)
 
     def process(self, admitted: Admitted) -> tuple[int, bytes]:
         """Run an admitted message's transaction: HTTP status and response body."""
-        raw, envelope, canonical_input = admitted.raw, admitted.envelope, admitted.canonical_input
-        received = admitted.received
+        raw, record, envelope = admitted.raw, admitted.record, admitted.envelope
+        canonical_input, received = admitted.canonical_input, admitted.received
         digest = request_digest(envelope.infno, canonical_input)
         for attempt in range(3):
             try:
                 return 200, self._handle(
-                    raw, envelope, canonical_input, digest, received, admitted.institution
+                    raw, record, envelope, canonical_input, digest, received, admitted.institution
                 )
             except _NotJournaled as exc:
                 return 200, self._refused(exc.refusal, received)
@@ -223,12 +251,15 @@ class CenterService:
     def _handle(
         self,
         raw: dict[str, Any],
+        record: dict[str, Any],
         envelope: env_mod.RequestEnvelope,
         canonical_input: str,
         digest: str,
         received: dt.datetime,
         institution: Any,
     ) -> bytes:
+        """``raw`` is the envelope as sent (signatures are checked over it),
+        ``record`` as normalised (journaled)."""
         ctx: MessageContext | None = None
         try:
             with self.db.begin() as conn:
@@ -255,7 +286,7 @@ class CenterService:
                     ):
                         raise _Repeated() from None
                     raise _NotJournaled(refusal) from None
-                body = self._journal(ctx.deferred(), ctx, raw, answer, digest)
+                body = self._journal(ctx.deferred(), ctx, record, answer, digest)
                 ctx.deferred().run(commit=True)
         except _Refused as refused:
             # the message's transaction rolled back (it books nothing); its refusal
@@ -265,7 +296,7 @@ class CenterService:
             with self.db.begin() as conn:
                 ctx.conn = conn
                 batch = fastsql.Batch(conn)
-                body = self._journal(batch, ctx, raw, answer, digest)
+                body = self._journal(batch, ctx, record, answer, digest)
                 batch.run()
         log.info(
             "%s %s %s infcode=%s",
@@ -316,8 +347,11 @@ class CenterService:
         raw: dict[str, Any],
         envelope: env_mod.RequestEnvelope,
         canonical_input: str,
+        delivery: Delivery,
+        received: dt.datetime,
     ) -> Any:
-        """The institution when the message is signed with its secret; raises
+        """The institution, once the message proves it comes from it
+        (:func:`~sscard_terminal.center.authentication.authenticate`); raises
         :class:`_NotJournaled` otherwise."""
         if institution is None:
             raise _NotJournaled(
@@ -327,31 +361,18 @@ class CenterService:
                     f"institution {envelope.fixmedins_code} is not registered",
                 )
             )
-        if not envelope.cainfo:
-            raise _NotJournaled(
-                Refusal(
-                    "auth.unsigned",
-                    "报文未签名（cainfo 为空）",
-                    "the message is not signed (no cainfo)",
-                )
+        try:
+            authenticate(
+                institution,
+                raw,
+                envelope,
+                canonical_input,
+                headers=delivery.gateway,
+                now=received.timestamp(),
+                nonces=self._nonces,
             )
-        if envelope.signtype != signature.SIGNTYPE:
-            raise _NotJournaled(
-                Refusal(
-                    "auth.signtype",
-                    f"签名类型 signtype 须为 {signature.SIGNTYPE}",
-                    f"signtype must be {signature.SIGNTYPE}",
-                )
-            )
-        if not signature.verify(raw, institution.secret, canonical_input=canonical_input):
-            raise _NotJournaled(
-                Refusal(
-                    "auth.signature",
-                    "签名验证失败：报文被改动，或不是用本机构密钥签名",
-                    "wrong signature: the message was altered or not signed with this "
-                    "institution's secret",
-                )
-            )
+        except Refusal as refusal:
+            raise _NotJournaled(refusal) from None
         return institution
 
     def _run(self, ctx: MessageContext, tx: Any) -> dict[str, Any]:

@@ -5,6 +5,7 @@ waits on a database lock holds up neither /health nor other institutions."""
 
 from __future__ import annotations
 
+import json
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -137,3 +138,17 @@ def test_a_message_waiting_on_a_lock_holds_up_nobody_else(center: Center) -> Non
         holder.rollback()
         answer = waiting.result(timeout=30)
     assert answer["infcode"] == 0, answer
+
+
+@pytest.mark.parametrize("case", ["1e400000", "970 levels", "4,300-digit integer"])
+def test_input_as_a_json_text_is_parsed_within_the_same_bounds(
+    center: Center, hospital: Terminal, case: str
+) -> None:
+    raw_input, _ = HOSTILE[case]
+    before = journal_size(center)
+    body = with_input(hospital, json.dumps(raw_input.decode()).encode())
+    response = hospital.post(body)
+    assert response.status_code == 200
+    answer = response.json()
+    assert answer["infcode"] == -1 and answer["err_code"] == "envelope.invalid"
+    assert journal_size(center) == before
