@@ -11,6 +11,7 @@ A :class:`~sscard_terminal.center.refusals.Refusal` is a business refusal
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets
 import unicodedata
 from decimal import Decimal
@@ -91,6 +92,11 @@ def _local(now: dt.datetime) -> dt.datetime:
 
 
 # -- institutions --------------------------------------------------------------------
+#: an institution's secret: 32 random bytes in lower-case hex (issue 10), as
+#: ``secrets.token_hex(32)`` makes it
+SECRET_RE = re.compile(r"[0-9a-f]{64}")
+
+
 def _sm2_key(value: str | None) -> str | None:
     if value is None:
         return None
@@ -145,7 +151,20 @@ class InstitutionIn(InstitutionAuthIn):
     admdvs: str = Field(pattern=r"^\d{6}$")
     designated: bool = True
     offsite_designated: bool = False
-    secret: str | None = Field(default=None, min_length=32, max_length=128)
+    secret: str | None = Field(
+        default=None,
+        description="64 lower-case hex digits; leave it out and the center makes one",
+    )
+
+    @field_validator("secret")
+    @classmethod
+    def _secret(cls, value: str | None) -> str | None:
+        if value is not None and SECRET_RE.fullmatch(value) is None:
+            raise ValueError(
+                "must be 64 lower-case hex digits (256 bits), or left out: "
+                "the center then makes one"
+            )
+        return value
 
 
 def create_institution(session: Session, now: dt.datetime, req: InstitutionIn) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sscard_terminal.center import admin, gateway, voucher_api, wire
@@ -37,7 +38,7 @@ from sscard_terminal.center.envelope_forms import Delivery
 from sscard_terminal.center.gateway import GatewayHeaders
 from sscard_terminal.center.policy import Policy
 from sscard_terminal.center.refusals import Refusal
-from sscard_terminal.center.service import MAX_BODY, CenterService, too_large
+from sscard_terminal.center.service import MAX_BODY, Admitted, CenterService, too_large
 
 __all__ = [
     "CALL_SERVICE",
@@ -66,6 +67,38 @@ class ResponseEnvelope(BaseModel):
     err_code: str | None = None
     warn_msg: str | None = None
     output: dict[str, Any] | None = None
+
+
+class ErrorEnvelope(BaseModel):
+    """Every answer other than 200: ``err_code`` a stable key, ``err_msg`` in
+    Chinese and English."""
+
+    infcode: int = Field(description="always -1")
+    err_code: str
+    err_msg: str
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"model": ErrorEnvelope, "description": description}
+
+
+#: what the admin API may answer besides 200 (issue 10: the document declares
+#: every status an endpoint answers)
+ADMIN_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _error("the body is not JSON"),
+    401: _error("no admin token, or not exactly 'Authorization: Bearer <token>'"),
+    404: _error("no such record"),
+    409: _error("refused by a rule of the city (err_code says which)"),
+    422: _error("a field is missing or malformed (err_msg names it)"),
+    503: _error("the admin API is not enabled (the center was started without a token)"),
+}
+
+#: HTTP errors raised by the framework itself (an unparsable body, no such path)
+_FRAMEWORK_CODES = {
+    400: ("http.not_json", "报文不是JSON"),
+    404: ("http.not_found", "路径不存在"),
+    405: ("http.method", "不支持此请求方法"),
+}
 
 
 def _json(value: Any, status: int = 200) -> Response:
@@ -114,16 +147,20 @@ def create_app(
 
     envelope_schema = RequestEnvelope.model_json_schema()
 
-    inline = db.is_sqlite
-    # PostgreSQL: a few messages at a time in threads (more only fight over the GIL)
-    limiter = anyio.CapacityLimiter(4)
+    # a few messages at a time in threads (more only fight over the GIL). Never
+    # on the event loop: a message may wait on a database lock (SQLite's one
+    # writer, a PostgreSQL row lock), and /health, the admin API and other
+    # institutions' messages must keep answering meanwhile (issue 10). Admission
+    # (parse, envelope, signature: no write lock) has threads of its own, so that
+    # messages waiting for a lock never hold up the refusal of others
+    admitting = anyio.CapacityLimiter(4)
+    processing = anyio.CapacityLimiter(4)
 
     async def dispatch(body: bytes, delivery: Delivery) -> tuple[int, bytes]:
-        if inline:
-            # SQLite has one writer at a time: a message runs on the event loop
-            # itself (about a millisecond), sparing a thread hop per message
-            return service.handle(body, delivery)
-        return await anyio.to_thread.run_sync(service.handle, body, delivery, limiter=limiter)
+        admitted = await anyio.to_thread.run_sync(service.admit, body, delivery, limiter=admitting)
+        if not isinstance(admitted, Admitted):
+            return admitted
+        return await anyio.to_thread.run_sync(service.process, admitted, limiter=processing)
 
     async def call_service(request: Request) -> Response:
         delivery = delivery_of(request.url.path, request.headers)
@@ -131,6 +168,7 @@ def create_app(
         return Response(answer, status_code=status, media_type="application/json")
 
     app.add_middleware(NationalFastPath, dispatch=dispatch)
+    app.add_middleware(AdminGate, token=admin_token)
 
     gateway_headers = [
         {
@@ -183,9 +221,12 @@ def create_app(
                 },
             },
             responses={
-                400: {"description": "not a JSON object: never reached the business layer"},
-                413: {"description": "the body is too large"},
-                415: {"description": "a Content-Type other than JSON or plain text in UTF-8"},
+                400: _error(
+                    "not a JSON object, or beyond the parser's bounds (size, nesting, "
+                    "numbers, lone surrogates): never reached the business layer"
+                ),
+                413: _error("the body is too large"),
+                415: _error("a Content-Type other than JSON or plain text in UTF-8"),
             },
             tags=["national interface"],
         )
@@ -204,17 +245,16 @@ def _admin_router(
     db: Database, policy: Policy, token: str | None, clock: Clock, service: CenterService
 ) -> APIRouter:
     def require_token(authorization: Annotated[str | None, Header()] = None) -> None:
-        if token is None:
-            raise _AdminHTTPError(
-                503, "admin.disabled", "管理接口未启用", "the admin API is not enabled"
-            )
-        given = (authorization or "").removeprefix("Bearer ").strip()
-        if not given or not hmac.compare_digest(given.encode(), token.encode()):
-            raise _AdminHTTPError(
-                401, "admin.token", "管理令牌无效", "missing or wrong admin token"
-            )
+        refused = admin_refusal(token, None if authorization is None else authorization.encode())
+        if refused is not None:
+            raise refused
 
-    router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_token)])
+    router = APIRouter(
+        prefix="/admin",
+        tags=["admin"],
+        dependencies=[Depends(require_token)],
+        responses=ADMIN_RESPONSES,
+    )
 
     def run(operation: Callable[[Session], dict[str, Any]]) -> Response:
         try:
@@ -381,6 +421,8 @@ class NationalFastPath:
             await self.app(scope, receive, send)
             return
         body = await _read_body(receive, MAX_BODY)
+        if body is _DISCONNECTED:
+            return  # the client went away (or was timed out) before its body was complete
         if body is None:
             status, answer = too_large()
         else:
@@ -402,14 +444,18 @@ class NationalFastPath:
         await send({"type": "http.response.body", "body": answer})
 
 
+_DISCONNECTED = b"\x00disconnected"  # compared by identity only
+
+
 async def _read_body(receive: Receive, limit: int) -> bytes | None:
-    """The request body, None when it is longer than ``limit``."""
+    """The request body; None when it is longer than ``limit`` (the rest is not
+    read), :data:`_DISCONNECTED` when the connection ended before its end."""
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            return _DISCONNECTED
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
@@ -418,6 +464,59 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
         if not message.get("more_body", False):
             break
     return b"".join(chunks)
+
+
+def admin_refusal(token: str | None, authorization: bytes | None) -> _AdminHTTPError | None:
+    """Why an admin request is refused (None: it is not). The header must be
+    exactly ``Bearer <token>`` (RFC 6750, section 2.1: the scheme, one space, the
+    token), compared in constant time; no other form is accepted."""
+    if token is None:
+        return _AdminHTTPError(
+            503, "admin.disabled", "管理接口未启用", "the admin API is not enabled"
+        )
+    expected = b"Bearer " + token.encode("utf-8")
+    if authorization is None or not hmac.compare_digest(authorization, expected):
+        return _AdminHTTPError(
+            401,
+            "admin.token",
+            "管理令牌无效：须为 Authorization: Bearer <令牌>",
+            "missing or wrong admin token: send Authorization: Bearer <token>",
+        )
+    return None
+
+
+class AdminGate:
+    """ASGI middleware: a request to ``/admin`` is refused on its headers, before
+    its body is read or parsed, unless it carries the admin token (issue 10: no
+    work before authentication)."""
+
+    def __init__(self, app: ASGIApp, token: str | None) -> None:
+        self.app = app
+        self.token = token
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not (
+            scope["path"] == "/admin" or scope["path"].startswith("/admin/")
+        ):
+            await self.app(scope, receive, send)
+            return
+        values = [value for name, value in scope["headers"] if name == b"authorization"]
+        refused = admin_refusal(self.token, values[0] if len(values) == 1 else None)
+        if refused is None:
+            await self.app(scope, receive, send)
+            return
+        body = wire.dumps({"infcode": -1, "err_code": refused.code, "err_msg": refused.text})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": refused.status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode("ascii")),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
 
 
 class _AdminHTTPError(Exception):
@@ -430,6 +529,18 @@ def install_admin_errors(app: FastAPI) -> None:
     @app.exception_handler(_AdminHTTPError)
     async def _handler(request: Request, exc: _AdminHTTPError) -> Response:
         return _json({"infcode": -1, "err_code": exc.code, "err_msg": exc.text}, exc.status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _framework(request: Request, exc: StarletteHTTPException) -> Response:
+        # the framework's own errors in the envelope of every other error
+        code, zh = _FRAMEWORK_CODES.get(exc.status_code, (f"http.{exc.status_code}", "请求错误"))
+        answer = {"infcode": -1, "err_code": code, "err_msg": f"{zh} / {exc.detail}"}
+        return Response(
+            wire.dumps(answer),
+            status_code=exc.status_code,
+            media_type="application/json",
+            headers=exc.headers,
+        )
 
 
 def prepare_to_serve(db: Database) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -46,6 +47,9 @@ def normalise_url(url: str) -> str:
     return text
 
 
+#: execution option of :meth:`Database.read` connections
+_READ_ONLY = "sscard_read_only"
+
 #: how often the server's checkpointer thread copies the SQLite WAL into the database
 CHECKPOINT_INTERVAL = 0.05
 
@@ -66,7 +70,10 @@ def _sqlite_setup(engine: Engine, database: Database) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if connection.get_execution_options().get(_READ_ONLY):
+            connection.exec_driver_sql("BEGIN")  # deferred: a WAL reader takes no lock
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Database:
@@ -77,6 +84,7 @@ class Database:
         parsed = make_url(self.url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         if self.is_sqlite:
+            _create_private(parsed.database)
             self.engine = create_engine(
                 self.url,
                 connect_args={"check_same_thread": False, "timeout": 30},
@@ -119,6 +127,18 @@ class Database:
         with guard, self.engine.begin() as connection:
             yield connection
 
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A transaction that only reads: it takes no write lock and waits for no
+        writer (SQLite: a deferred ``BEGIN`` in WAL mode, outside the lock the
+        writers of this process take turns on). The message pipeline reads the
+        sender's institution with it before the sender is authenticated, so that
+        an unauthenticated message never holds or waits for the write lock."""
+        with self.engine.connect() as connection:
+            connection.execution_options(**{_READ_ONLY: True})
+            with connection.begin():
+                yield connection
+
     def start_checkpointer(self) -> None:
         """SQLite (a server): copy the WAL into the database file in a thread of
         its own, every :data:`CHECKPOINT_INTERVAL` seconds, instead of in the
@@ -149,6 +169,21 @@ class Database:
     def masked_url(self) -> str:
         """The URL with any password hidden (for logs)."""
         return make_url(self.url).render_as_string(hide_password=True)
+
+
+def _create_private(path: str | None) -> None:
+    """Create a SQLite database file that does not exist yet with mode 0600
+    (issue 10: readable by its owner only). SQLite gives the WAL and SHM files
+    the permissions of the database file (sqlite.org/tempfiles.html), so they
+    are 0600 too. An existing file keeps the mode its operator gave it; a
+    missing directory is left for SQLite to report."""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError:  # it exists (or cannot be made: SQLite will say why)
+        return
+    os.close(fd)  # an empty file is an empty SQLite database
 
 
 def _checkpoint_loop(path: str, stop: threading.Event) -> None:

@@ -2,15 +2,19 @@
 
 For each message, in this order:
 
-1. parse JSON (amounts as Decimal) - not JSON, or not an object: HTTP 400;
-   a Content-Type other than JSON or plain text in UTF-8: HTTP 415;
+1. parse JSON within bounds (:func:`sscard_terminal.center.boundedjson.parse`:
+   size, nesting, numbers, surrogates; amounts as Decimal) - refused, or not an
+   object: HTTP 400 (413 when too large), not journaled; a Content-Type other
+   than JSON or plain text in UTF-8: HTTP 415;
 2. bring the envelope to one form (:mod:`.envelope_forms`: the code in the
    URL, "null" and "" as absent, input as a JSON text) and validate it -
    refused (infcode -1), not journaled;
-3. open ONE database transaction; find the institution and authenticate the
-   message (:mod:`.authentication`: gateway headers where its option asks for
-   them, the signature in cainfo, HMAC-SM3 or SM2) - refused, not journaled
-   (so nobody can use up another institution's msgids);
+3. find the institution (a transaction that only reads, or the cache) and
+   authenticate the message (:mod:`.authentication`: gateway headers where its
+   option asks for them, the signature in cainfo, HMAC-SM3 or SM2) - refused,
+   not journaled (so nobody can use up another institution's msgids); steps 1-3
+   take no write lock (issue 10: no work before authentication), and only then
+   is ONE database transaction opened for the rest;
 4. check the sign_no (except for 9001) - refused, not journaled. Settlement
    transactions read it in the same round trip as their first reads (their
    transaction rolls back when it fails, and a refusal of theirs waits for
@@ -37,14 +41,15 @@ import hashlib
 import logging
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from sscard_terminal.center import boundedjson, fastsql, gateway, store, wire
 from sscard_terminal.center import envelope as env_mod
-from sscard_terminal.center import fastsql, gateway, store, wire
 from sscard_terminal.center.authentication import authenticate
 from sscard_terminal.center.clock import Clock, system_clock
 from sscard_terminal.center.db import Database
@@ -57,11 +62,11 @@ from sscard_terminal.center.transactions.context import MessageContext
 from sscard_terminal.center.transactions.reversal import ANY_DIGEST
 from sscard_terminal.center.transactions.signin import SignInRefusal, require_signed_in
 
-__all__ = ["MAX_BODY", "CenterService", "request_digest", "too_large"]
+__all__ = ["MAX_BODY", "Admitted", "CenterService", "request_digest", "too_large"]
 
 log = logging.getLogger("sscard_terminal.center")
 
-MAX_BODY = 4 * 1024 * 1024
+MAX_BODY = boundedjson.MAX_BODY
 #: how long an institution (and its secret) is cached; admin changes in this
 #: process take effect at once, changes made elsewhere within this time
 INSTITUTION_TTL = 5.0
@@ -95,6 +100,31 @@ class _Refused(Exception):
         self.answer = answer
 
 
+_INTERNAL = Refusal(
+    "internal",
+    "中心内部错误，未记账，请稍后重试或用5203查询",
+    "internal error in the center; nothing was booked: retry, or query with 5203",
+)
+
+
+def _parse_input_text(text: str) -> Any:
+    """``input`` sent as a JSON text: parsed within the same bounds as a body."""
+    return boundedjson.parse(text.encode("utf-8"))
+
+
+@dataclass(frozen=True)
+class Admitted:
+    """A message that passed :meth:`CenterService.admit`: parsed, valid, and
+    authenticated as ``institution``."""
+
+    raw: dict[str, Any]
+    record: dict[str, Any]
+    envelope: env_mod.RequestEnvelope
+    canonical_input: str
+    institution: Any
+    received: dt.datetime
+
+
 class CenterService:
     """Handles messages; thread-safe (one connection per message)."""
 
@@ -118,6 +148,16 @@ class CenterService:
     def handle(self, body: bytes, delivery: Delivery | None = None) -> tuple[int, bytes]:
         """HTTP status and response body for one request body; ``delivery``
         tells how it came (URL transaction code, Content-Type, gateway headers)."""
+        admitted = self.admit(body, delivery)
+        if isinstance(admitted, Admitted):
+            return self.process(admitted)
+        return admitted
+
+    def admit(self, body: bytes, delivery: Delivery | None = None) -> Admitted | tuple[int, bytes]:
+        """Parse, validate and authenticate a message: what may be done before
+        the sender is known, at a bounded cost per byte and without the write
+        lock (issue 10). Returns the admitted message, or the HTTP status and
+        body of its refusal (never journaled)."""
         received = self.clock()
         delivery = delivery or _PLAIN
         if len(body) > MAX_BODY:
@@ -126,26 +166,45 @@ class CenterService:
         if wrong_type is not None:
             return 415, self._http_error(wrong_type.code, wrong_type.zh, wrong_type.en)
         try:
-            raw = wire.loads(body)
-        except wire.WireError:
-            return 400, self._http_error("http.not_json", "报文不是JSON", "the body is not JSON")
+            raw = boundedjson.parse(body)
+        except boundedjson.BodyRefused as refused:
+            return refused.status, _http_error(refused.code, refused.zh, refused.en)
         if not isinstance(raw, dict):
             return 400, self._http_error(
                 "http.not_object", "报文必须是JSON对象", "the body must be a JSON object"
             )
         try:
-            record = normalise(raw, delivery)
+            record = normalise(raw, delivery, parse_text=_parse_input_text)
             envelope = env_mod.parse_envelope(record)
             canonical_input = wire.canonical(envelope.input)
         except Refusal as refusal:
             return 200, self._refused(refusal, received)
         except wire.WireError:
             return 400, self._http_error("http.not_json", "报文不是JSON", "the body is not JSON")
+        try:
+            institution = self._cached_institution(envelope.fixmedins_code)
+            if institution is None:
+                with self.db.read() as conn:
+                    institution = self._institution(conn, envelope.fixmedins_code)
+            institution = self._authenticate(
+                institution, raw, envelope, canonical_input, delivery, received
+            )
+        except _NotJournaled as exc:
+            return 200, self._refused(exc.refusal, received)
+        except Exception:
+            log.exception("internal error authenticating %s (nothing was booked)", envelope.infno)
+            return 200, self._refused(_INTERNAL, received)
+        return Admitted(raw, record, envelope, canonical_input, institution, received)
+
+    def process(self, admitted: Admitted) -> tuple[int, bytes]:
+        """Run an admitted message's transaction: HTTP status and response body."""
+        raw, record, envelope = admitted.raw, admitted.record, admitted.envelope
+        canonical_input, received = admitted.canonical_input, admitted.received
         digest = request_digest(envelope.infno, canonical_input)
         for attempt in range(3):
             try:
                 return 200, self._handle(
-                    raw, record, envelope, canonical_input, digest, received, delivery
+                    raw, record, envelope, canonical_input, digest, received, admitted.institution
                 )
             except _NotJournaled as exc:
                 return 200, self._refused(exc.refusal, received)
@@ -168,19 +227,21 @@ class CenterService:
             except Exception:
                 log.exception("internal error in %s (nothing was booked)", envelope.infno)
                 break
-        internal = Refusal(
-            "internal",
-            "中心内部错误，未记账，请稍后重试或用5203查询",
-            "internal error in the center; nothing was booked: retry, or query with 5203",
-        )
-        return 200, self._refused(internal, received)
+        return 200, self._refused(_INTERNAL, received)
 
     # -- the transaction ---------------------------------------------------------------
-    def _institution(self, conn: Connection, code: str) -> Any:
-        now = time.monotonic()
+    def _cached_institution(self, code: str) -> Any:
+        """The institution's row when it is cached and fresh, else None."""
         cached = self._institutions.get(code)
-        if cached is not None and cached[0] > now:
+        if cached is not None and cached[0] > time.monotonic():
             return cached[1]
+        return None
+
+    def _institution(self, conn: Connection, code: str) -> Any:
+        cached = self._cached_institution(code)
+        if cached is not None:
+            return cached
+        now = time.monotonic()
         row = conn.execute(store.INSTITUTION, {"code": code}).first()
         if row is not None:
             with self._cache_lock:
@@ -195,16 +256,13 @@ class CenterService:
         canonical_input: str,
         digest: str,
         received: dt.datetime,
-        delivery: Delivery,
+        institution: Any,
     ) -> bytes:
         """``raw`` is the envelope as sent (signatures are checked over it),
         ``record`` as normalised (journaled)."""
         ctx: MessageContext | None = None
         try:
             with self.db.begin() as conn:
-                institution = self._authenticate(
-                    conn, raw, envelope, canonical_input, delivery, received
-                )
                 ctx = MessageContext(
                     conn=conn,
                     envelope=envelope,
@@ -285,7 +343,7 @@ class CenterService:
 
     def _authenticate(
         self,
-        conn: Connection,
+        institution: Any,
         raw: dict[str, Any],
         envelope: env_mod.RequestEnvelope,
         canonical_input: str,
@@ -293,8 +351,8 @@ class CenterService:
         received: dt.datetime,
     ) -> Any:
         """The institution, once the message proves it comes from it
-        (:func:`~sscard_terminal.center.authentication.authenticate`)."""
-        institution = self._institution(conn, envelope.fixmedins_code)
+        (:func:`~sscard_terminal.center.authentication.authenticate`); raises
+        :class:`_NotJournaled` otherwise."""
         if institution is None:
             raise _NotJournaled(
                 Refusal(
@@ -391,7 +449,13 @@ class CenterService:
 
 def too_large() -> tuple[int, bytes]:
     """The answer to a body over :data:`MAX_BODY`: HTTP 413."""
-    return 413, _http_error("http.too_large", "报文过大", "the message is too large")
+    refused = boundedjson.BodyRefused(
+        "http.too_large",
+        f"报文过大（上限 {MAX_BODY} 字节）",
+        f"the message is too large (at most {MAX_BODY} bytes)",
+        413,
+    )
+    return refused.status, _http_error(refused.code, refused.zh, refused.en)
 
 
 def _http_error(code: str, zh: str, en: str) -> bytes:

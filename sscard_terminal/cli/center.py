@@ -84,9 +84,19 @@ _policy_option = click.option(
 )
 
 
+def _private_dir(path: Path) -> None:
+    """Make a directory (and missing parents) only its owner can enter (0700);
+    an existing one is left as it is."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    for directory in reversed(missing):
+        directory.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(directory, 0o700)
+
+
 def _write_private(path: Path, text: str) -> None:
-    """Write a file only its owner can read (secrets, tokens)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write a file only its owner can read (0600: secrets, tokens, person files
+    with their ID numbers; issue 10), in a directory made 0700 when it is new."""
+    _private_dir(path.parent)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
@@ -152,6 +162,14 @@ def center() -> None:
     type=click.IntRange(1, 64),
     help="Worker processes (for PostgreSQL; SQLite has one writer at a time).",
 )
+@click.option(
+    "--request-timeout",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1, max=3600),
+    help="Seconds a client has to send a whole request (line, headers, body) "
+    "after connecting or after its last answer; slower connections are closed.",
+)
 @_errors
 def serve(
     db_url: str,
@@ -164,11 +182,13 @@ def serve(
     migrate: bool,
     log_level: str,
     workers: int,
+    request_timeout: float,
 ) -> None:
     """Serve POST /fsi/api/rsfComIfsService/callService and the admin API."""
     import uvicorn
 
     from sscard_terminal.center.api import create_app, prepare_to_serve
+    from sscard_terminal.center.connections import ENV_REQUEST_TIMEOUT, guarded_protocol
     from sscard_terminal.center.db import Database
     from sscard_terminal.center.db import migrate as run_migrations
     from sscard_terminal.center.masking import install_log_masking
@@ -192,6 +212,7 @@ def serve(
             SSCARD_CENTER_POLICY=policy_ref,
             SSCARD_CENTER_ADMIN_TOKEN=token,
         )
+        os.environ[ENV_REQUEST_TIMEOUT] = str(request_timeout)
         db.dispose()
         click.echo(f"center for {policy.admdvs} on {host}:{port}, {workers} workers", err=True)
         signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
@@ -201,6 +222,7 @@ def serve(
             host=host,
             port=port,
             workers=workers,
+            http="sscard_terminal.center.connections:GuardedProtocol",
             log_level=log_level,
             ssl_certfile=ssl_certfile,
             ssl_keyfile=ssl_keyfile,
@@ -217,6 +239,7 @@ def serve(
         ssl_certfile=ssl_certfile,
         ssl_keyfile=ssl_keyfile,
         server_header=False,
+        http=guarded_protocol(request_timeout),
     )
     install_log_masking()
     scheme = "https" if ssl_certfile else "http"
@@ -325,12 +348,11 @@ def seed(
 
 
 def _write_person_file(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    _write_private(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
 def _write_demo(out: Path, demo: dict[str, Any]) -> None:
-    out.mkdir(parents=True, exist_ok=True)
+    _private_dir(out)
     _write_private(
         out / "institutions.json",
         json.dumps(demo["institutions"], ensure_ascii=False, indent=2) + "\n",
@@ -340,9 +362,7 @@ def _write_demo(out: Path, demo: dict[str, Any]) -> None:
         if person["person_file"] is not None:
             _write_person_file(out / "persons" / f"{key}.json", person["person_file"])
         index[key] = {k: v for k, v in person.items() if k not in ("person_file", "id_number")}
-    (out / "demo.json").write_text(
-        json.dumps(index, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
-    )
+    _write_private(out / "demo.json", json.dumps(index, ensure_ascii=False, indent=2) + "\n")
 
 
 @center.command("person-file")

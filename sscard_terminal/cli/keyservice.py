@@ -38,6 +38,19 @@ def _key_set_path(ref: str) -> Path:
     return resolve_key_set_path(ref)
 
 
+@keyservice.command("token")
+def token() -> None:
+    """Make a bearer token for one terminal: the token (for the terminal's
+    SSCARD_KEYSERVICE_TOKEN) and its SHA-256 (the registry's token_sha256)."""
+    import secrets
+
+    from sscard_terminal.keyservice.registry import token_digest
+
+    made = secrets.token_urlsafe(32)
+    click.echo(f"token:        {made}")
+    click.echo(f"token_sha256: {token_digest(made)}")
+
+
 @keyservice.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(

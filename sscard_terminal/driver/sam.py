@@ -136,7 +136,7 @@ class SoftwareSam:
 
 def open_security_module(name: str, **options: Any) -> SecurityModule:
     """A security module by name: ``software`` (key_file=...), ``pcsc`` (reader=...)
-    or ``keyservice`` (url=..., terminal=...)."""
+    or ``keyservice`` (url=..., terminal=..., token=...)."""
     if name == "software":
         key_file = options.get("key_file")
         if key_file is None:
@@ -153,7 +153,7 @@ def open_security_module(name: str, **options: Any) -> SecurityModule:
     if name == "keyservice":
         from sscard_terminal.driver.keyservice_client import KeyServiceSam
 
-        return KeyServiceSam(options["url"], options["terminal"])
+        return KeyServiceSam(options["url"], options["terminal"], token=options.get("token"))
     raise UsageError(
         f"unknown security module {name!r}", hint="choose software, pcsc or keyservice"
     )

@@ -12,25 +12,29 @@ EA process, the card's random R2 (the binding, below). :class:`KeyService` then,
 in this order:
 
 1. refuses a terminal that is not in the registry (:class:`UnknownTerminal`), or
-   that does not present its bearer token when it has one
-   (:class:`TerminalNotAuthorised`); before this, only the shape of the line and
-   of the terminal number (12 digits) are looked at;
+   that does not present its own bearer token (:class:`TerminalNotAuthorised`;
+   every terminal of the registry has one, issue 10); before this, only the
+   shape of the line and of the terminal number (12 digits) are looked at;
 2. validates every field (:class:`MalformedRequest`, the reason names the field):
    hex digits and lengths, the algorithm, an ATR that parses and carries the card
    factor, a card identification code of the right form whose region is the
    line's region, and ATR historical bytes 8-9 that are the region's first four
    digits (card-spec.md "ATR"); and refuses a request whose IA process is not
    its EA process (:class:`MalformedRequest`, "IA process: must be the EA
-   process random (binding)"), before any random is spent;
-3. spends the request's randoms (IA process, IA source, EA process; a value
-   given twice counts once, so a bound request spends two): each may be used
-   once within the replay window, whatever the outcome, for any card
-   (:class:`ReplayedRequest`);
-4. derives the card's IRK (key 00) from the key set's master
+   process random (binding)");
+3. derives the card's IRK (key 00) from the key set's master
    key (card factor = ATR historical bytes 6..13, then the city factor,
    :func:`card_key`) and checks the answer equals ``auth_cryptogram(IRK, IA
    process, IA source)`` in constant time (:class:`CardNotVerified`);
-5. only then returns the EXTERNAL AUTHENTICATE cryptogram for RKSSSE (key 0A):
+4. only then spends the request's randoms (IA process, IA source, EA process; a
+   value given twice counts once, so a bound request spends two): each may be
+   used once within the replay window, by any terminal (:class:`ReplayedRequest`).
+   The randoms are kept per terminal, and each terminal may have at most
+   ``max_per_terminal`` of them remembered at once (:class:`ServiceBusy` for that
+   terminal only). Since only an authenticated terminal with a genuine card's
+   answer gets this far, nobody can fill the guard with made-up randoms, and a
+   terminal that floods it makes only itself busy (issue 10);
+5. returns the EXTERNAL AUTHENTICATE cryptogram for RKSSSE (key 0A):
    ``auth_cryptogram(card RK, EA process, EA source)`` (card-spec.md "Computations").
 
 Refusals carry a short reason that never holds a key, a cryptogram or the IA
@@ -44,8 +48,8 @@ to the EA randoms. With an IA process of the terminal's choosing, a recorded
 (IA process, IA source, IA answer) triple sent again with a fresh EA random
 would buy a cryptogram for that card's next challenge without the card being
 present; the replay guard refuses that only within its window (default ten
-minutes), and past it only the terminal registry (with bearer tokens) would
-stand in the way. This service closes that gap by requiring IA process = EA
+minutes), and past it only the terminal registry (with its bearer tokens)
+would stand in the way. This service closes that gap by requiring IA process = EA
 process: the card's answer is then computed over the EA random R2 of the same
 authentication. A recorded answer then pairs with no other EA random (refused,
 :class:`MalformedRequest`), moving its IA process along makes it fail to verify
@@ -71,7 +75,7 @@ from typing import ClassVar
 
 from sscard_terminal.codecs.atr import Atr, AtrError
 from sscard_terminal.codecs.card_id_code import parse_card_id_code
-from sscard_terminal.crypto.ciphers import Algorithm, cipher_for
+from sscard_terminal.crypto.ciphers import Algorithm, BlockCipher, cipher_for
 from sscard_terminal.crypto.computations import auth_cryptogram
 from sscard_terminal.crypto.keyset import IRK, RK, KeySet, card_key
 from sscard_terminal.errors import PersonDataError, UsageError
@@ -95,8 +99,9 @@ LINE_FIELDS: tuple[str, ...] = (
 MAX_LINE_LENGTH = 400
 #: default replay window in seconds
 DEFAULT_REPLAY_WINDOW = 600.0
-#: default bound on the randoms remembered at once
-DEFAULT_MAX_REMEMBERED = 100_000
+#: default bound on the randoms remembered at once for one terminal (two per
+#: card authentication: 500 authentications within the window)
+DEFAULT_MAX_PER_TERMINAL = 1_000
 
 #: names of the algorithm field: the project's names and the codes of FCI tag 9F0C
 _ALGORITHMS: dict[str, Algorithm] = {"3des": "3des", "01": "3des", "sm4": "sm4", "03": "sm4"}
@@ -131,7 +136,7 @@ class UnknownTerminal(Refusal):
 
 
 class TerminalNotAuthorised(Refusal):
-    """A registered terminal without its bearer token (or with a wrong one)."""
+    """A registered terminal without its own bearer token (or with a wrong one)."""
 
     code = "not-authorised"
 
@@ -149,7 +154,7 @@ class CardNotVerified(Refusal):
 
 
 class ServiceBusy(Refusal):
-    """The replay guard is full: more requests than it may remember."""
+    """This terminal has as many randoms remembered as it may have at once."""
 
     code = "busy"
 
@@ -280,51 +285,79 @@ class Step1Request:
 
 # -- replay guard ---------------------------------------------------------------
 class ReplayGuard:
-    """Remembers spent randoms for ``window`` seconds; thread-safe.
+    """Remembers spent randoms for ``window`` seconds, per terminal; thread-safe.
 
-    Bounded: with ``max_entries`` unexpired randoms remembered, new requests are
-    refused (:class:`ServiceBusy`) rather than older randoms forgotten early.
+    A random may be spent once within the window whichever terminal sends it.
+    Each terminal may have at most ``max_per_terminal`` unexpired randoms
+    remembered; beyond that its requests are refused (:class:`ServiceBusy`)
+    rather than older randoms forgotten early, and other terminals are not
+    affected. Memory is bounded by the registry's size times that bound.
     """
 
     def __init__(
         self,
         window: float = DEFAULT_REPLAY_WINDOW,
-        max_entries: int = DEFAULT_MAX_REMEMBERED,
+        max_per_terminal: int = DEFAULT_MAX_PER_TERMINAL,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if window <= 0 or max_entries <= 0:
+        if window <= 0 or max_per_terminal <= 0:
             raise ValueError("the replay window and the bound must be positive")
         self.window = window
-        self.max_entries = max_entries
+        self.max_per_terminal = max_per_terminal
         self._clock = clock
-        self._expiry: OrderedDict[bytes, float] = OrderedDict()
+        #: per terminal, its randoms in spending order (which is expiry order)
+        self._spent: dict[str, OrderedDict[bytes, float]] = {}
+        #: every remembered random -> the terminal that spent it
+        self._owner: dict[bytes, str] = {}
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         with self._lock:
-            self._purge(self._clock())
-            return len(self._expiry)
+            now = self._clock()
+            for terminal in list(self._spent):
+                self._purge(terminal, now)
+            return len(self._owner)
 
-    def _purge(self, now: float) -> None:
-        # insertion order is expiry order: the window is constant, the clock monotonic
-        while self._expiry:
-            first, expiry = next(iter(self._expiry.items()))
+    def remembered(self, terminal: str) -> int:
+        """How many unexpired randoms ``terminal`` has spent."""
+        with self._lock:
+            self._purge(terminal, self._clock())
+            return len(self._spent.get(terminal, ()))
+
+    def _purge(self, terminal: str, now: float) -> None:
+        spent = self._spent.get(terminal)
+        while spent:
+            first, expiry = next(iter(spent.items()))
             if expiry > now:
                 break
-            del self._expiry[first]
+            del spent[first]
+            del self._owner[first]
+        if spent is not None and not spent:
+            del self._spent[terminal]
 
-    def spend(self, randoms: Iterable[bytes]) -> None:
-        """Remember ``randoms``; refuse if any was spent within the window."""
+    def spend(self, terminal: str, randoms: Iterable[bytes]) -> None:
+        """Remember ``randoms`` for ``terminal``; refuse if any was spent within the
+        window (by any terminal), or if the terminal has too many remembered."""
         values = list(dict.fromkeys(randoms))
         with self._lock:
             now = self._clock()
-            self._purge(now)
-            if any(value in self._expiry for value in values):
-                raise ReplayedRequest("replayed request: a random of it was already used")
-            if len(self._expiry) + len(values) > self.max_entries:
-                raise ServiceBusy("too many requests within the replay window; try again later")
             for value in values:
-                self._expiry[value] = now + self.window
+                owner = self._owner.get(value)
+                if owner is not None:
+                    self._purge(owner, now)
+                    if value in self._owner:
+                        raise ReplayedRequest("replayed request: a random of it was already used")
+            self._purge(terminal, now)
+            spent = self._spent.setdefault(terminal, OrderedDict())
+            if len(spent) + len(values) > self.max_per_terminal:
+                if not spent:
+                    del self._spent[terminal]
+                raise ServiceBusy(
+                    "too many requests from this terminal within the replay window; try again later"
+                )
+            for value in values:
+                spent[value] = now + self.window
+                self._owner[value] = terminal
 
 
 # -- the service ------------------------------------------------------------------
@@ -341,7 +374,7 @@ class KeyService:
         terminals: TerminalRegistry,
         *,
         replay_window: float = DEFAULT_REPLAY_WINDOW,
-        max_remembered: int = DEFAULT_MAX_REMEMBERED,
+        max_per_terminal: int = DEFAULT_MAX_PER_TERMINAL,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         for key_id in (IRK, RK):
@@ -354,7 +387,7 @@ class KeyService:
                 ) from None
         self.key_set = key_set
         self.terminals = terminals
-        self.replay_guard = ReplayGuard(replay_window, max_remembered, clock)
+        self.replay_guard = ReplayGuard(replay_window, max_per_terminal, clock)
 
     def step1(self, line: str, ia_answer: str, *, token: str | None = None) -> bytes:
         """Check a step-1 request; return the 8-byte RKSSSE cryptogram or raise a
@@ -367,11 +400,12 @@ class KeyService:
             request = Step1Request.from_fields(fields, ia_answer)
             if not hmac.compare_digest(request.ia_process, request.ea_process):
                 # the binding: the IA process factor must be the EA random, so an IA
-                # answer recorded once is worth nothing later; checked before any
-                # random is spent, like every other malformed request
+                # answer recorded once is worth nothing later
                 raise MalformedRequest("IA process: must be the EA process random (binding)")
-            self.replay_guard.spend(request.randoms)
-            cryptogram = self._answer(request)
+            # the card's answer first: no random is spent for a request no card made
+            cipher, rk_factor = self._verify_card(request)
+            self.replay_guard.spend(request.terminal, request.randoms)
+            cryptogram = auth_cryptogram(cipher, rk_factor, request.ea_process, request.ea_source)
         except Refusal as refusal:
             log.warning("step 1 refused: terminal %s: %s", terminal, refusal.reason)
             raise
@@ -391,12 +425,13 @@ class KeyService:
         if not self.terminals.token_ok(terminal, token):
             raise TerminalNotAuthorised("terminal not authorised: bearer token missing or wrong")
 
-    def _answer(self, request: Step1Request) -> bytes:
+    def _verify_card(self, request: Step1Request) -> tuple[BlockCipher, bytes]:
+        """Check the card's INTERNAL AUTHENTICATE answer with its IRK; return the
+        cipher and the card's RKSSSE for the answer."""
         cipher = cipher_for(request.algorithm)
         factor, region = request.card_factor, request.region
         irk = card_key(cipher, self.key_set.master(IRK), factor, region)
         expected = auth_cryptogram(cipher, irk, request.ia_process, request.ia_source)
         if not hmac.compare_digest(expected, request.ia_answer):
             raise CardNotVerified("card answer does not verify")
-        rk = card_key(cipher, self.key_set.master(RK), factor, region)
-        return auth_cryptogram(cipher, rk, request.ea_process, request.ea_source)
+        return cipher, card_key(cipher, self.key_set.master(RK), factor, region)

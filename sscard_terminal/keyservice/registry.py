@@ -2,11 +2,14 @@
 
 A YAML file (schema ``sscard-terminals/1``) lists the terminal numbers (12
 digits, the cn6 of a PSAM's EF 0016, card-spec.md "PSAM") the service accepts.
-A terminal may also name the SHA-256 of a bearer token it must present
-(``Authorization: Bearer <token>``); the file holds only the digest, never the
-token. The test registry shipped beside this module
+Every terminal names the SHA-256 of the bearer token it must present
+(``Authorization: Bearer <token>``), and no two terminals share one: each
+authenticates with a credential of its own (issue 10). The file holds only the
+digests, never a token. The test registry shipped beside this module
 (:data:`DEFAULT_TERMINALS_FILE`) lists ``330200000001`` and ``330200000002``
-without tokens.
+with the published test tokens ``test-token-330200000001`` and
+``test-token-330200000002`` (test data: make your own registry for anything else,
+``sscard keyservice token`` prints a new token and its digest).
 """
 
 from __future__ import annotations
@@ -40,8 +43,8 @@ class TerminalEntry(BaseModel):
 
     number: str = Field(pattern=TERMINAL_NUMBER_PATTERN)
     description: str = ""
-    #: SHA-256 (hex) of the bearer token the terminal must present; None: no token
-    token_sha256: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{64}$")
+    #: SHA-256 (hex) of the bearer token the terminal must present
+    token_sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
 
 
 class TerminalsFile(BaseModel):
@@ -56,10 +59,18 @@ class TerminalsFile(BaseModel):
     @classmethod
     def _unique(cls, value: list[TerminalEntry]) -> list[TerminalEntry]:
         seen: set[str] = set()
+        tokens: dict[str, str] = {}
         for entry in value:
             if entry.number in seen:
                 raise ValueError(f"terminal {entry.number} is listed twice")
             seen.add(entry.number)
+            digest = entry.token_sha256.lower()
+            if digest in tokens:
+                raise ValueError(
+                    f"terminals {tokens[digest]} and {entry.number} have the same token: "
+                    "each terminal needs a token of its own"
+                )
+            tokens[digest] = entry.number
         return value
 
 
@@ -84,13 +95,10 @@ class TerminalRegistry:
         return len(self.entries)
 
     def token_ok(self, number: str, token: str | None) -> bool:
-        """Whether ``token`` is acceptable for a registered terminal: any (or none)
-        when the terminal has no token, else exactly its token (constant time)."""
-        expected = self.entries[number].token_sha256
-        if expected is None:
-            return True
+        """Whether ``token`` is the registered terminal's own token (constant time)."""
         if token is None:
             return False
+        expected = self.entries[number].token_sha256
         return hmac.compare_digest(token_digest(token), expected.lower())
 
 

@@ -3,7 +3,7 @@
 One endpoint does the work::
 
     POST /keyservice/v1/step1
-    Authorization: Bearer <token>        (only for terminals registered with a token)
+    Authorization: Bearer <token>        (the terminal's own token, from the registry)
     {"line": "region|ATR|algorithm|card id code|IA process|IA source|EA process|EA source|"
              "terminal no|",                   (one string: the step-1 line)
      "ia_answer": "<16 hex digits>"}
@@ -14,7 +14,8 @@ One endpoint does the work::
     403 {"error": "unknown terminal", "code": "unknown-terminal"}
     403 {"error": "card answer does not verify", "code": "card-not-verified"}
     409 {"error": "<reason>", "code": "replayed"}           a random used before
-    503 {"error": "<reason>", "code": "busy"}
+    503 {"error": "<reason>", "code": "busy"}               this terminal's share of
+                                                             the replay guard is full
 
 and ``GET /keyservice/v1/health`` answers ``{"status": "ok"}``. Answers carry
 ``Cache-Control: no-store``; the OpenAPI pages are switched off. The service

@@ -13,6 +13,7 @@ The CLI's commands, ``sscard demo`` and ``sscard agent serve`` all use it.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -32,6 +33,8 @@ SamKind = Literal["none", "software", "pcsc", "keyservice"]
 SAM_KINDS: tuple[SamKind, ...] = ("none", "software", "pcsc", "keyservice")
 #: the PSAM's reader when none is named (the second vpcd slot)
 DEFAULT_PSAM_READER = "Virtual PCD 00 01"
+#: the terminal's own bearer token for --sam keyservice (never a command-line argument)
+ENV_KEYSERVICE_TOKEN = "SSCARD_KEYSERVICE_TOKEN"
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,14 @@ def open_sam(spec: StationSpec) -> SecurityModule | None:
     if spec.sam == "none":
         return None
     if spec.sam == "keyservice":
-        return open_security_module("keyservice", url=spec.keyservice_url, terminal=spec.terminal)
+        token = os.environ.get(ENV_KEYSERVICE_TOKEN) or None
+        if token is None:
+            raise UsageError(
+                f"--sam keyservice needs this terminal's bearer token in ${ENV_KEYSERVICE_TOKEN}"
+            )
+        return open_security_module(
+            "keyservice", url=spec.keyservice_url, terminal=spec.terminal, token=token
+        )
     if spec.sam == "pcsc":
         return open_security_module(
             "pcsc", reader=spec.sam_reader or DEFAULT_PSAM_READER, transport=spec.transport

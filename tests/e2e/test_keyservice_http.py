@@ -8,6 +8,7 @@ variant of the read belongs beside the other PC/SC tests.
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import socket
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -44,6 +46,8 @@ from sscard_terminal.vcard.factory import card_from_profile
 from sscard_terminal.vcard.profile import load_profile, resolve_key_set_path
 
 TERMINAL = "330200000001"
+#: the published test token of TERMINAL in the shipped registry (terminals.yaml)
+TOKEN = "test-token-330200000001"
 UNKNOWN_TERMINAL = "330200000099"
 
 
@@ -94,7 +98,7 @@ def test_keyservice_sam_opens_ef06(url: str, gen3: Transport) -> None:
     driver, card = auth_card(gen3)
     with pytest.raises(SecurityStatusNotSatisfiedError):
         driver.read_holder()
-    with KeyServiceSam(url, TERMINAL) as sam:
+    with KeyServiceSam(url, TERMINAL, token=TOKEN) as sam:
         assert isinstance(sam, SecurityModule)
         sam.authenticate(card, 0x0A)
     holder = driver.read_holder()
@@ -104,7 +108,7 @@ def test_keyservice_sam_opens_ef06(url: str, gen3: Transport) -> None:
 
 
 def test_each_read_uses_fresh_randoms(url: str, gen3: Transport) -> None:
-    with KeyServiceSam(url, TERMINAL) as sam:
+    with KeyServiceSam(url, TERMINAL, token=TOKEN) as sam:
         for _ in range(3):
             gen3.reset()
             driver, card = auth_card(gen3)
@@ -134,7 +138,7 @@ def test_a_server_that_is_down_is_a_clear_transport_error(gen3: Transport) -> No
     _, card = auth_card(gen3)
     down = f"http://127.0.0.1:{free_port()}"
     with (
-        KeyServiceSam(down, TERMINAL, timeout=2.0) as sam,
+        KeyServiceSam(down, TERMINAL, token=TOKEN, timeout=2.0) as sam,
         pytest.raises(KeyServiceUnavailable) as info,
     ):
         sam.authenticate(card, 0x0A)
@@ -151,7 +155,10 @@ def test_a_server_that_never_answers_times_out(gen3: Transport) -> None:
         port = mute.getsockname()[1]
         started = time.monotonic()
         too_slow = pytest.raises(KeyServiceUnavailable, match=r"did not answer within 0\.5 s")
-        with KeyServiceSam(f"http://127.0.0.1:{port}", TERMINAL, timeout=0.5) as sam, too_slow:
+        with (
+            KeyServiceSam(f"http://127.0.0.1:{port}", TERMINAL, token=TOKEN, timeout=0.5) as sam,
+            too_slow,
+        ):
             sam.authenticate(card, 0x0A)
         assert time.monotonic() - started < 5
 
@@ -159,7 +166,7 @@ def test_a_server_that_never_answers_times_out(gen3: Transport) -> None:
 def test_a_url_that_is_no_key_service(url: str, gen3: Transport) -> None:
     _, card = auth_card(gen3)
     not_found = pytest.raises(KeyServiceUnavailable, match="answered HTTP 404")
-    with KeyServiceSam(url + "/elsewhere", TERMINAL) as sam, not_found:
+    with KeyServiceSam(url + "/elsewhere", TERMINAL, token=TOKEN) as sam, not_found:
         sam.authenticate(card, 0x0A)
 
 
@@ -174,7 +181,7 @@ def _valid_body(transport: Transport, terminal: str = TERMINAL) -> dict[str, str
 
 def test_http_statuses_and_bodies(url: str, gen3: Transport) -> None:
     endpoint = url + STEP1_PATH
-    with httpx.Client(trust_env=False) as http:
+    with httpx.Client(trust_env=False, headers={"Authorization": f"Bearer {TOKEN}"}) as http:
         assert http.get(url + "/keyservice/v1/health").json() == {"status": "ok"}
         body = _valid_body(gen3)
         ok = http.post(endpoint, json=body)
@@ -225,7 +232,10 @@ def test_a_terminal_with_a_bearer_token(gen3: Transport) -> None:
     )
     with serve_in_thread(new_service(registry)) as base:
         driver, card = auth_card(gen3)
-        with KeyServiceSam(base, TERMINAL) as sam, pytest.raises(KeyServiceRefused) as info:
+        with (
+            KeyServiceSam(base, TERMINAL, token=TOKEN) as sam,
+            pytest.raises(KeyServiceRefused) as info,
+        ):
             sam.authenticate(card, 0x0A)
         assert info.value.status == 401 and info.value.code == "not-authorised"
         with KeyServiceSam(base, TERMINAL, token="kiosk-1-token") as sam:
@@ -264,7 +274,7 @@ def test_cli_serve_answers_and_stops_cleanly_on_a_signal(
                 break
             except httpx.TransportError:
                 time.sleep(0.05)
-        with KeyServiceSam(f"http://127.0.0.1:{port}", TERMINAL) as sam:
+        with KeyServiceSam(f"http://127.0.0.1:{port}", TERMINAL, token=TOKEN) as sam:
             sam.authenticate(card, 0x0A)
         assert driver.read_holder().id_number
         proc.send_signal(signum)
@@ -289,3 +299,35 @@ def test_cli_serve_refuses_a_busy_port() -> None:
         )
     assert out.returncode == ExitCode.USAGE
     assert f"cannot listen on 127.0.0.1:{port}" in out.stderr
+
+
+def test_cli_read_needs_the_terminals_token(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "SSCARD_KEYSERVICE_TOKEN"}
+    out = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "sscard"),
+            "read",
+            "--sam",
+            "keyservice",
+            "--keyservice",
+            "http://127.0.0.1:9",
+            "--terminal",
+            TERMINAL,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert out.returncode == ExitCode.USAGE
+    assert "SSCARD_KEYSERVICE_TOKEN" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_cli_token_makes_a_token_and_its_digest() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", _SERVE, "token"], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    lines = dict(line.split(":", 1) for line in out.stdout.splitlines())
+    made, digest = lines["token"].strip(), lines["token_sha256"].strip()
+    assert len(made) >= 40 and digest == token_digest(made)

@@ -54,6 +54,10 @@ from sscard_terminal.vcard.factory import card_from_profile
 from sscard_terminal.vcard.profile import resolve_key_set_path
 
 TERMINAL = "330200000001"
+TERMINAL_2 = "330200000002"
+#: the published test tokens of the shipped registry (terminals.yaml)
+TOKEN = "test-token-330200000001"
+TOKEN_2 = "test-token-330200000002"
 KEY_SET_PATH = resolve_key_set_path("ningbo-test-keys")
 #: the refusal of a request whose IA process is not its EA process
 BINDING = "IA process: must be the EA process random (binding)"
@@ -169,7 +173,7 @@ def test_accepts_a_card_request_and_the_card_accepts_the_cryptogram(
     service: KeyService, connected: Transport
 ) -> None:
     req = card_request(connected)
-    cryptogram = service.step1(req.line, req.ia_answer)
+    cryptogram = service.step1(req.line, req.ia_answer, token=TOKEN)
     assert len(cryptogram) == 8
     req.card.external_authenticate(0x0A, cryptogram, req.r2)
     holder = req.driver.read_holder()
@@ -188,7 +192,7 @@ def test_accepts_lower_case_hex_and_fci_algorithm_codes(
 ) -> None:
     req = card_request(gen3)
     line = req.line.lower().replace("|sm4|", "|03|")
-    cryptogram = service.step1(line, req.ia_answer.lower())
+    cryptogram = service.step1(line, req.ia_answer.lower(), token=TOKEN)
     req.card.external_authenticate(0x0A, cryptogram, req.r2)
 
 
@@ -241,13 +245,13 @@ def test_cryptogram_known_answer(service: KeyService, algorithm: str, compute: C
         f"330200|{atr.hex().upper()}|{algorithm}|{make_card_id_code('330200', 0xC38275EE)}|"
         f"{process.hex()}|{ia_source.hex()}|{process.hex()}|{ea_source.hex()}|{TERMINAL}|"
     )
-    assert service.step1(line, ia_answer.hex()) == expected
+    assert service.step1(line, ia_answer.hex(), token=TOKEN) == expected
 
 
 # -- refusals -------------------------------------------------------------------------
-def _refusal(service: KeyService, line: str, ia_answer: str, **kw: str) -> Refusal:
+def _refusal(service: KeyService, line: str, ia_answer: str, token: str | None = TOKEN) -> Refusal:
     with pytest.raises(Refusal) as info:
-        service.step1(line, ia_answer, **kw)
+        service.step1(line, ia_answer, token=token)
     return info.value
 
 
@@ -337,7 +341,9 @@ def test_refuses_an_ia_process_that_is_not_the_ea_process_and_spends_no_randoms(
     assert refusal.reason == BINDING
     assert len(service.replay_guard) == 0
     # R1 and R2 are still unspent: the bound request is answered and opens the card
-    req.card.external_authenticate(0x0A, service.step1(req.line, req.ia_answer), req.r2)
+    req.card.external_authenticate(
+        0x0A, service.step1(req.line, req.ia_answer, token=TOKEN), req.r2
+    )
     assert req.driver.read_holder().id_number
 
 
@@ -347,7 +353,7 @@ def test_a_cryptogram_for_another_ea_random_does_not_open_the_card(
     req = card_request(gen3)
     # a genuine request bound to another EA random (the EA source stays R2)
     line, answer = req.bound_to(bytes.fromhex(_flip_hex(req.fields[6])))
-    cryptogram = service.step1(line, answer)
+    cryptogram = service.step1(line, answer, token=TOKEN)
     with pytest.raises(StatusWordError):
         req.card.external_authenticate(0x0A, cryptogram, req.r2)
     with pytest.raises(SecurityStatusNotSatisfiedError):
@@ -356,7 +362,7 @@ def test_a_cryptogram_for_another_ea_random_does_not_open_the_card(
 
 def test_refuses_a_replayed_ea_process(service: KeyService, gen3: Transport) -> None:
     req = card_request(gen3)
-    service.step1(req.line, req.ia_answer)
+    service.step1(req.line, req.ia_answer, token=TOKEN)
     # the very same request again
     assert isinstance(_refusal(service, req.line, req.ia_answer), ReplayedRequest)
     # a fresh, valid request for the same card (fresh IA source, the card's own
@@ -370,7 +376,7 @@ def test_refuses_a_replayed_ea_process(service: KeyService, gen3: Transport) -> 
 
 def test_refuses_a_replayed_ia_triple(service: KeyService, gen3: Transport) -> None:
     req = card_request(gen3)
-    service.step1(req.line, req.ia_answer)
+    service.step1(req.line, req.ia_answer, token=TOKEN)
     # the recorded IA process, IA source and IA answer with another EA source
     line = req.with_field(7, "00112233445566FF")
     assert isinstance(_refusal(service, line, req.ia_answer), ReplayedRequest)
@@ -380,7 +386,7 @@ def test_a_recorded_ia_exchange_is_worthless_after_the_window(
     service: KeyService, clock: Clock, gen3: Transport
 ) -> None:
     req = card_request(gen3)
-    service.step1(req.line, req.ia_answer)
+    service.step1(req.line, req.ia_answer, token=TOKEN)
     new_ea = "00112233445566FF"
 
     def forget() -> None:
@@ -401,7 +407,7 @@ def test_a_recorded_ia_exchange_is_worthless_after_the_window(
     # the whole recorded request is answered again, but only for the old R2: a card
     # that has issued a new challenge since does not accept it
     forget()
-    cryptogram = service.step1(req.line, req.ia_answer)
+    cryptogram = service.step1(req.line, req.ia_answer, token=TOKEN)
     new_r2 = req.card.get_challenge(8)
     with pytest.raises(StatusWordError):
         req.card.external_authenticate(0x0A, cryptogram, new_r2)
@@ -409,33 +415,70 @@ def test_a_recorded_ia_exchange_is_worthless_after_the_window(
         req.driver.read_holder()
 
 
-def test_randoms_are_spent_even_by_a_refused_request(service: KeyService, gen3: Transport) -> None:
+def test_a_request_no_card_answered_spends_no_randoms(service: KeyService, gen3: Transport) -> None:
+    """The card's answer is checked before a random is spent (issue 10): a made-up
+    answer cannot use up a genuine request's randoms."""
     req = card_request(gen3)
-    _refusal(service, req.line, "00" * 8)
-    assert isinstance(_refusal(service, req.line, req.ia_answer), ReplayedRequest)
+    assert isinstance(_refusal(service, req.line, "00" * 8), CardNotVerified)
+    assert len(service.replay_guard) == 0
+    req.card.external_authenticate(
+        0x0A, service.step1(req.line, req.ia_answer, token=TOKEN), req.r2
+    )
 
 
 def test_randoms_are_forgotten_after_the_window(
     service: KeyService, clock: Clock, gen3: Transport
 ) -> None:
     req = card_request(gen3)
-    service.step1(req.line, req.ia_answer)
+    service.step1(req.line, req.ia_answer, token=TOKEN)
     clock.now += 299.0
     assert isinstance(_refusal(service, req.line, req.ia_answer), ReplayedRequest)
     clock.now += 2.0
     assert len(service.replay_guard) == 0
-    service.step1(req.line, req.ia_answer)
+    service.step1(req.line, req.ia_answer, token=TOKEN)
 
 
-def test_a_full_replay_guard_refuses_instead_of_forgetting(
+def test_a_terminal_that_fills_its_share_makes_only_itself_busy(
     key_set: KeySet, gen3: Transport
 ) -> None:
-    service = KeyService(key_set, load_terminals(), max_remembered=3)
+    service = KeyService(key_set, load_terminals(), max_per_terminal=3)
     req = card_request(gen3)
-    service.step1(req.line, req.ia_answer)
-    assert len(service.replay_guard) == 2  # R1, and R2 (IA process = EA process) once
+    service.step1(req.line, req.ia_answer, token=TOKEN)
+    assert service.replay_guard.remembered(TERMINAL) == 2  # R1, and R2 (IA = EA) once
     other = card_request(gen3)
     assert isinstance(_refusal(service, other.line, other.ia_answer), ServiceBusy)
+    # the busy terminal's refused request spent nothing; another terminal is served
+    assert service.replay_guard.remembered(TERMINAL) == 2
+    second = card_request(gen3, terminal=TERMINAL_2)
+    second.card.external_authenticate(
+        0x0A, service.step1(second.line, second.ia_answer, token=TOKEN_2), second.r2
+    )
+    assert service.replay_guard.remembered(TERMINAL_2) == 2
+
+
+def test_a_random_spent_by_one_terminal_is_spent_for_all(
+    service: KeyService, gen3: Transport
+) -> None:
+    req = card_request(gen3)
+    service.step1(req.line, req.ia_answer, token=TOKEN)
+    as_other = req.with_field(8, TERMINAL_2)
+    refusal = _refusal(service, as_other, req.ia_answer, token=TOKEN_2)
+    assert isinstance(refusal, ReplayedRequest)
+
+
+def test_nobody_but_the_terminal_reaches_the_replay_guard(
+    service: KeyService, gen3: Transport
+) -> None:
+    """Unknown terminals, wrong tokens, malformed lines and made-up answers spend
+    nothing, however many of them come."""
+    for _ in range(50):
+        req = card_request(gen3)
+        _refusal(service, req.line, req.ia_answer, token=TOKEN_2)
+        _refusal(service, req.line, req.ia_answer, token=None)
+        _refusal(service, req.with_field(8, "330200000099"), req.ia_answer)
+        _refusal(service, req.line, "00" * 8)
+        _refusal(service, req.with_field(2, "aes"), req.ia_answer)
+    assert len(service.replay_guard) == 0
 
 
 @pytest.mark.parametrize(
@@ -501,7 +544,7 @@ def test_refuses_a_line_of_the_wrong_shape(service: KeyService, line: str, reaso
 def test_a_malformed_request_spends_no_randoms(service: KeyService, gen3: Transport) -> None:
     req = card_request(gen3)
     _refusal(service, req.with_field(2, "aes"), req.ia_answer)
-    service.step1(req.line, req.ia_answer)
+    service.step1(req.line, req.ia_answer, token=TOKEN)
 
 
 # -- bearer tokens ------------------------------------------------------------------
@@ -511,9 +554,8 @@ def test_a_terminal_with_a_token_must_present_it(key_set: KeySet, gen3: Transpor
     )
     service = KeyService(key_set, registry)
     req = card_request(gen3)
-    for token in (None, "wrong"):
-        kw = {} if token is None else {"token": token}
-        refusal = _refusal(service, req.line, req.ia_answer, **kw)
+    for token in (None, "wrong", TOKEN, "s3cret-kiosk-1 "):
+        refusal = _refusal(service, req.line, req.ia_answer, token=token)
         assert isinstance(refusal, TerminalNotAuthorised)
     req.card.external_authenticate(
         0x0A, service.step1(req.line, req.ia_answer, token="s3cret-kiosk-1"), req.r2
@@ -528,7 +570,7 @@ def test_reasons_and_logs_hold_no_key_cryptogram_or_ia_answer(
     secrets = {k.value.upper() for k in key_set.keys}
     req = card_request(gen3)
     secrets.add(req.ia_answer.upper())
-    cryptogram = service.step1(req.line, req.ia_answer)
+    cryptogram = service.step1(req.line, req.ia_answer, token=TOKEN)
     secrets.add(cryptogram.hex().upper())
     bad = bytearray(bytes.fromhex(req.ia_answer))
     bad[7] ^= 0x80
@@ -550,11 +592,25 @@ def test_registry_errors_name_the_file_and_field(tmp_path: Path) -> None:
     path = tmp_path / "terminals.yaml"
     path.write_text(
         "schema: sscard-terminals/1\nterminals:\n"
-        "  - {number: '330200000001'}\n  - {number: '330200000001'}\n"
+        f"  - {{number: '330200000001', token_sha256: '{'a' * 64}'}}\n"
+        f"  - {{number: '330200000001', token_sha256: '{'b' * 64}'}}\n"
     )
     with pytest.raises(UsageError, match="listed twice"):
         load_terminals(path)
-    path.write_text("schema: sscard-terminals/1\nterminals:\n  - {number: '3302'}\n")
+    path.write_text(
+        "schema: sscard-terminals/1\nterminals:\n"
+        f"  - {{number: '330200000001', token_sha256: '{'a' * 64}'}}\n"
+        f"  - {{number: '330200000002', token_sha256: '{'A' * 64}'}}\n"
+    )
+    with pytest.raises(UsageError, match="same token: each terminal needs a token of its own"):
+        load_terminals(path)
+    path.write_text("schema: sscard-terminals/1\nterminals:\n  - {number: '330200000001'}\n")
+    with pytest.raises(UsageError, match=r"terminals\.0\.token_sha256: Field required"):
+        load_terminals(path)
+    path.write_text(
+        "schema: sscard-terminals/1\nterminals:\n"
+        f"  - {{number: '3302', token_sha256: '{'a' * 64}'}}\n"
+    )
     with pytest.raises(UsageError, match=r"terminals\.yaml: terminals\.0\.number"):
         load_terminals(path)
     with pytest.raises(UsageError, match="cannot read"):
