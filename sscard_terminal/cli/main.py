@@ -399,6 +399,10 @@ from sscard_terminal.cli.journal import journal as _journal  # noqa: E402
 
 cli.add_command(_journal)
 
+from sscard_terminal.cli.native import native as _native  # noqa: E402
+
+cli.add_command(_native)
+
 # the flow commands import helpers from this module: registered last
 from sscard_terminal.cli.flows import hospital, kiosk, pharmacy  # noqa: E402
 
