@@ -468,3 +468,37 @@ def test_no_python_exception_crosses_into_c(  # type: ignore[no-untyped-def]
     assert library.call("iReadCardBas", 1)[0] == -999
     captured = capfd.readouterr()
     assert captured.err == "" and captured.out == ""
+
+
+def test_software_and_keyservice_modules_read_like_the_cli(  # type: ignore[no-untyped-def]
+    library: Library, configure: Configure, served_card, keyservice_url: str
+) -> None:
+    """iReadCardBas with [sam] kind = software and = keyservice (the library makes
+    the HTTP call itself): the lines `sscard read --line` gives with the same module."""
+    served_card(new_card(), 0)
+    configure(
+        reader={"name": CARD_READER},
+        sam={"kind": "software"},
+        terminal={"number": TERMINAL, "device": DEVICE},
+    )
+    code, line = library.call("iReadCardBas", 1)
+    assert code == 0, line
+    assert line == sscard(
+        "read", "--sam", "software", "--terminal", TERMINAL, "--reader", CARD_READER,
+        "--line", "--device-number", DEVICE,
+    )  # fmt: skip
+    configure(
+        reader={"name": CARD_READER},
+        sam={"kind": "keyservice", "url": keyservice_url},
+        terminal={"number": TERMINAL, "device": DEVICE},
+    )
+    code, by_service = library.call("iReadCardBas", 1)
+    assert code == 0, by_service
+    assert by_service == line and line.split("|")[4] == PERSON.name
+    configure(
+        reader={"name": CARD_READER},
+        sam={"kind": "keyservice", "url": "http://127.0.0.1:9", "timeout": "2"},
+        terminal={"number": TERMINAL},
+    )
+    code, text = library.call("iReadCardBas", 1)
+    assert code == -12 and text.startswith("未建立连接")
