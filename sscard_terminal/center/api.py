@@ -197,7 +197,7 @@ def _admin_router(
 
     @router.post("/persons/{psn_no}/contributions", summary="Record months paid (rules a, b)")
     def contributions(psn_no: str, req: admin.ContributionIn) -> Response:
-        return run(lambda s: admin.add_contributions(s, clock(), psn_no, req))
+        return run(lambda s: admin.add_contributions(s, policy, clock(), psn_no, req))
 
     @router.post("/persons/{psn_no}/account/credit", summary="Credit the personal account")
     def credit(psn_no: str, req: admin.CreditIn) -> Response:

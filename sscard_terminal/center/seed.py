@@ -275,6 +275,7 @@ def _enrol(
     person: Person,
     insutype: str,
     periods: list[tuple[Month, Month]],
+    paid_on: dt.date | None = None,
     *,
     emp_name: str | None = None,
     psn_type: str = "1101",
@@ -288,7 +289,10 @@ def _enrol(
     for first, last in periods:
         session.add(
             Contribution(
-                enrolment_id=enrolment.id, first_month=first.yyyymm, last_month=last.yyyymm
+                enrolment_id=enrolment.id,
+                first_month=first.yyyymm,
+                last_month=last.yyyymm,
+                paid_on=paid_on or first.first_day,
             )
         )
     if balance is not None and session.get(Account, person.psn_no) is None:
@@ -307,6 +311,7 @@ def _card(
     fee: str = "25.00",
     first: bool = True,
     loss_on: dt.date | None = None,
+    phone_loss_on: dt.date | None = None,
     applied_on: dt.date | None = None,
     replaces: str | None = None,
 ) -> Card:
@@ -318,6 +323,7 @@ def _card(
         issue_date=issue,
         status=status,
         status_changed_at=_local(now),
+        phone_loss_reported_on=phone_loss_on,
         loss_reported_on=loss_on,
         replacement_applied_on=applied_on,
         replaces_card_no=replaces,
@@ -471,12 +477,13 @@ def seed_demo(
             emp_name=emp,
             balance=Decimal("300.00"),
         )
-        card("temp_lost", status="temporarily_lost")
+        card("temp_lost", status="temporarily_lost", phone_loss_on=today - dt.timedelta(days=1))
         _enrol(
             session,
             p["new_household"],
             "310",
             [(month, month)],
+            paid_on=today,
             emp_name="郑十个体工商户",
             balance=Decimal("0.00"),
         )
@@ -654,7 +661,9 @@ def _rows(
             )
             first, last = Month(2010, 1), month
             tables["accounts"].append((g["psn_no"], int(g["balance"] * 100)))
-        tables["contributions"].append((enrolment_id, enrolment_id, first.yyyymm, last.yyyymm))
+        tables["contributions"].append(
+            (enrolment_id, enrolment_id, first.yyyymm, last.yyyymm, first.first_day)
+        )
         tables["cards"].append(
             (
                 g["card_no"],
@@ -664,6 +673,7 @@ def _rows(
                 g["issue_date"],
                 "active",
                 created,
+                None,
                 None,
                 None,
                 None,
@@ -697,7 +707,7 @@ _COLUMNS = {
         "created_at",
     ),
     "enrolments": ("id", "psn_no", "insutype", "psn_type", "status", "emp_name"),
-    "contributions": ("id", "enrolment_id", "first_month", "last_month"),
+    "contributions": ("id", "enrolment_id", "first_month", "last_month", "paid_on"),
     "accounts": ("psn_no", "balance"),
     "cards": (
         "card_no",
@@ -707,6 +717,7 @@ _COLUMNS = {
         "issue_date",
         "status",
         "status_changed_at",
+        "phone_loss_reported_on",
         "loss_reported_on",
         "replacement_applied_on",
         "replaces_card_no",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import pytest
 from center_helpers import (
     CLASS_A_DRUG,
     CLASS_A_SERVICE,
@@ -321,6 +322,7 @@ def test_d_no_card_no_card_settlement_and_the_6_month_claim(center: Center, hosp
     today = shanghai_now().date()
     bill = today - dt.timedelta(days=200)
     last_day = add_months(bill, 6)
+    emergency = {"fixmedins_code": "H33020300001", "med_type": "13"}
     center.admin.post(
         f"/persons/{demo['psn_no']}/sporadic-claims",
         {
@@ -328,6 +330,7 @@ def test_d_no_card_no_card_settlement_and_the_6_month_claim(center: Center, hosp
             "bill_date": str(bill),
             "amount": "860.00",
             "claim_date": str(last_day),
+            **emergency,
         },
     )
     late = center.admin.post(
@@ -337,10 +340,46 @@ def test_d_no_card_no_card_settlement_and_the_6_month_claim(center: Center, hosp
             "bill_date": str(bill),
             "amount": "860.00",
             "claim_date": str(last_day + dt.timedelta(days=1)),
+            **emergency,
         },
         expect=409,
     )
     assert late["err_code"] == "sporadic.too_late"
+
+
+@pytest.mark.parametrize(
+    ("code", "med_type", "expected"),
+    [
+        ("H33020300001", "13", None),  # Ningbo, designated, emergency
+        ("H33010600001", "13", None),  # Hangzhou, designated for out-of-area care
+        ("H33020300001", "11", "sporadic.not_emergency"),  # ordinary outpatient care
+        (None, "13", "sporadic.institution"),
+        ("H99999999999", "13", "sporadic.institution"),  # not registered
+        ("H33020300099", "13", "sporadic.not_designated"),  # not designated at all
+        ("P33020300003", "13", "sporadic.not_designated"),  # a pharmacy
+        ("H33030200001", "13", "sporadic.not_designated"),  # Wenzhou, not for out-of-area
+        ("H31010100001", "13", "sporadic.not_designated"),  # Shanghai
+    ],
+)
+def test_d_the_no_card_claim_is_for_emergencies_at_designated_hospitals(
+    center: Center, code: str | None, med_type: str, expected: str | None
+) -> None:
+    demo = center.person("no_card")
+    body: dict = {
+        "reason": "no_card",
+        "bill_date": str(shanghai_now().date() - dt.timedelta(days=10)),
+        "amount": "120.00",
+        "med_type": med_type,
+    }
+    if code:
+        body["fixmedins_code"] = code
+    path = f"/persons/{demo['psn_no']}/sporadic-claims"
+    if expected is None:
+        assert center.admin.post(path, body)["status"] == "accepted"
+        return
+    refused = center.admin.post(path, body, expect=409)
+    assert refused["err_code"] == expected
+    assert (code or "fixmedins_code") in refused["err_msg"] or expected == "sporadic.not_emergency"
 
 
 def test_d_once_the_person_holds_a_card_they_settle_with_it(center: Center, hospital) -> None:
@@ -397,7 +436,12 @@ def test_e_after_enrolling_in_the_residents_insurance_it_works(center: Center, h
     center.admin.post(f"/persons/{p.psn_no}/enrolments", {"insutype": "390", "psn_type": "1401"})
     center.admin.post(
         f"/persons/{p.psn_no}/contributions",
-        {"insutype": "390", "first_month": str(m.plus(-1)), "last_month": str(m.plus(10))},
+        {
+            "insutype": "390",
+            "first_month": str(m.plus(-1)),
+            "last_month": str(m.plus(10)),
+            "paid_on": str(m.plus(-1).first_day),
+        },
     )
     hospital.ok("2201", payload, insuplc_admdvs="330282")
 
@@ -619,6 +663,18 @@ def test_i_j_a_minors_card_needs_a_guardian_and_proof_first_card_half_fee(center
         expect=409,
     )
     assert no_proof["err_code"] == "application.proof"
+    birth = center.admin.post(
+        f"/persons/{child}/cards",
+        {
+            "bank": "宁波银行",
+            "guardian_id_number": guardian_id,
+            "guardian_relation": "father",
+            "relationship_proof": "birth_certificate",
+        },
+        expect=409,
+    )
+    assert birth["err_code"] == "application.proof"
+    assert "not by the public security department" in birth["err_msg"]
     card = center.admin.post(
         f"/persons/{child}/cards",
         {
