@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from sscard_terminal.center import sm2sign
 from sscard_terminal.center.clock import Month
 from sscard_terminal.center.models import (
     Account,
@@ -90,7 +91,53 @@ def _local(now: dt.datetime) -> dt.datetime:
 
 
 # -- institutions --------------------------------------------------------------------
-class InstitutionIn(AdminModel):
+def _sm2_key(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return sm2sign.parse_public_key(value).hex
+    except sm2sign.SM2KeyError as exc:
+        raise ValueError(str(exc)) from None
+
+
+class SM2KeyIn(AdminModel):
+    """An institution's SM2 public key for signtype SM2 (None removes it)."""
+
+    public_key: str | None = Field(
+        description="04 + X + Y (130 hex digits), X + Y (128 hex digits) or a PEM PUBLIC KEY"
+    )
+
+    _key = field_validator("public_key")(_sm2_key)
+
+
+class GatewayIn(AdminModel):
+    """The x-tif gateway-header option of an institution (docs/center.md)."""
+
+    mode: Literal["off", "also", "only"] = Field(
+        description="off: headers ignored; also: required with cainfo; only: required, "
+        "cainfo optional"
+    )
+    paasid: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_\-.]{1,64}$",
+        description="the x-tif-paasid expected (default: the fixmedins_code)",
+    )
+
+
+class InstitutionAuthIn(AdminModel):
+    """How an institution authenticates, besides its secret (issue 10)."""
+
+    sm2_public_key: str | None = Field(
+        default=None,
+        description="SM2 public key for signtype SM2: 04 + X + Y in hex, or a PEM PUBLIC KEY",
+    )
+    gateway: Literal["off", "also", "only"] = "off"
+    gateway_paasid: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_\-.]{1,64}$")
+
+    _key = field_validator("sm2_public_key")(_sm2_key)
+
+
+class InstitutionIn(InstitutionAuthIn):
     fixmedins_code: str = Field(pattern=r"^[A-Z0-9]{12}$")
     name: str = Field(min_length=1, max_length=200)
     kind: Literal["hospital", "pharmacy"]
@@ -121,6 +168,9 @@ def create_institution(session: Session, now: dt.datetime, req: InstitutionIn) -
             offsite_designated=req.offsite_designated,
             secret=secret,
             created_at=_local(now),
+            sm2_public_key=req.sm2_public_key,
+            gateway=req.gateway,
+            gateway_paasid=req.gateway_paasid,
         )
     )
     return {"fixmedins_code": req.fixmedins_code, "secret": secret}
@@ -132,6 +182,38 @@ def rotate_secret(session: Session, code: str) -> dict[str, Any]:
         raise NotFound("institution.unknown", f"定点机构 {code} 未登记", f"no institution {code}")
     institution.secret = secrets.token_hex(32)
     return {"fixmedins_code": code, "secret": institution.secret}
+
+
+def _institution(session: Session, code: str) -> Institution:
+    institution = session.get(Institution, code)
+    if institution is None:
+        raise NotFound("institution.unknown", f"定点机构 {code} 未登记", f"no institution {code}")
+    return institution
+
+
+def auth_view(institution: Institution) -> dict[str, Any]:
+    """What an institution authenticates with, without its secret."""
+    return {
+        "fixmedins_code": institution.fixmedins_code,
+        "sm2_public_key": institution.sm2_public_key,
+        "gateway": institution.gateway,
+        "gateway_paasid": institution.gateway_paasid or institution.fixmedins_code,
+    }
+
+
+def set_sm2_key(session: Session, code: str, req: SM2KeyIn) -> dict[str, Any]:
+    """Register (or with None remove) the SM2 public key of signtype SM2."""
+    institution = _institution(session, code)
+    institution.sm2_public_key = req.public_key
+    return auth_view(institution)
+
+
+def set_gateway(session: Session, code: str, req: GatewayIn) -> dict[str, Any]:
+    """Set the gateway-header option (off, also, only) and the expected paasid."""
+    institution = _institution(session, code)
+    institution.gateway = req.mode
+    institution.gateway_paasid = req.paasid
+    return auth_view(institution)
 
 
 # -- persons ---------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from sscard_terminal.center.db import current_revision, downgrade, migrate, norm
 from sscard_terminal.center.models import Account, Base, Contribution
 from sscard_terminal.center.seed import bulk_person, seed_bulk
 
-HEAD = "0002"
+HEAD = "0003"
 
 TABLES = {
     "persons",
@@ -90,6 +90,36 @@ def test_contributions_recorded_before_0002_count_as_paid_in_time(
     with db.transaction() as s:
         paid = s.execute(select(Contribution.paid_on).order_by(Contribution.first_month)).all()
     assert [row.paid_on for row in paid] == [dt.date(2015, 1, 1), dt.date(2023, 11, 1)]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_migration_0003_keeps_institutions_with_the_gateway_off(
+    backend: str, db_factory: Any
+) -> None:
+    """Issue 10: the SM2 key and gateway columns come to existing institutions
+    as "no SM2 key, gateway off", and go again on the way back."""
+    db = db_factory(backend)
+    downgrade(db, "0002")
+    with db.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO institutions (fixmedins_code, name, kind, level, admdvs, "
+                "designated, offsite_designated, secret, created_at) VALUES ('H33020300077', "
+                "'x', 'hospital', '1', '330203', true, false, :s, '2026-12-01 00:00:00')"
+            ),
+            {"s": "ab" * 32},
+        )
+    migrate(db)
+    with db.engine.connect() as connection:
+        row = connection.execute(
+            text("SELECT gateway, gateway_paasid, sm2_public_key, secret FROM institutions")
+        ).one()
+    assert tuple(row) == ("off", None, None, "ab" * 32)
+    downgrade(db, "0002")
+    with db.engine.connect() as connection:
+        columns = {c["name"] for c in inspect(connection).get_columns("institutions")}
+    assert "gateway" not in columns and "sm2_public_key" not in columns
+    migrate(db)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
