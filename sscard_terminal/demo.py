@@ -22,7 +22,8 @@ from sscard_terminal.driver.pin import SimulatedPinPad
 from sscard_terminal.driver.sscard import SocialSecurityCard
 from sscard_terminal.errors import ReaderError
 from sscard_terminal.system.pcscd import ensure_pcscd, vpcd_installed
-from sscard_terminal.transport.base import open_transport
+from sscard_terminal.terminal.station import Station, StationSpec
+from sscard_terminal.transport.base import list_readers, open_transport
 from sscard_terminal.vcard.factory import card_from_image, card_from_profile, write_new_image
 from sscard_terminal.vcard.interface import SimulatedCard
 from sscard_terminal.vpcd.bridge import serve_card, slot_port
@@ -35,7 +36,6 @@ DEMO_PIN = "123456"
 
 def wait_for_card(reader: str, present: bool = True, timeout: float = 10.0) -> None:
     """Wait until PC/SC shows (or no longer shows) a card in ``reader``."""
-    from sscard_terminal.transport.pcsc import list_readers
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -87,7 +87,7 @@ def run_demo(echo: Callable[[str], None] = print) -> None:
             echo("== ningbo-gen2 (spec 2.00, 3DES): card image served on vpcd slot 0")
             with (
                 served(card_from_image(gen2), 0) as reader,
-                open_transport("pcsc", reader=reader) as transport,
+                open_transport(reader=reader) as transport,
             ):
                 driver = SocialSecurityCard(transport)
                 line_record = driver.read(LINE_ISSUER_KEYS, LINE_HOLDER_KEYS)
@@ -105,28 +105,30 @@ def run_demo(echo: Callable[[str], None] = print) -> None:
                 served(card_from_image(gen3), 0) as reader,
                 served(card_from_profile("psam-ningbo"), 1) as psam_reader,
             ):
-                with open_transport("pcsc", reader=reader) as transport:
+                with open_transport(reader=reader) as transport:
                     driver = SocialSecurityCard(transport)
                     plain = driver.read(LINE_ISSUER_KEYS, LINE_HOLDER_KEYS)
                     echo(
                         f"without authentication the card refuses EF06: {plain.holder_unavailable}"
                     )
                     echo("  " + str(line_from_record(plain)))
-                with (
-                    PsamSam.open(psam_reader) as sam,
-                    open_transport("pcsc", reader=reader) as transport,
-                ):
-                    driver = SocialSecurityCard(transport)
+                spec = StationSpec(
+                    reader=reader, sam="pcsc", sam_reader=psam_reader, device_number="K0001"
+                )
+                pad = SimulatedPinPad([DEMO_PIN])
+                with Station(spec, pins=pad) as station, station.card() as driver:
+                    sam = station.sam
+                    assert isinstance(sam, PsamSam)
                     record = driver.read(LINE_ISSUER_KEYS, LINE_HOLDER_KEYS, sam=sam)
                     echo(
-                        f"with the PSAM (terminal {sam.terminal_number}): "
+                        f"with the PSAM (terminal {station.terminal_number}): "
                         f"{driver.session.stats.apdus} card APDUs, "
                         f"{sam.session.stats.apdus} PSAM APDUs"
                     )
-                    echo("  " + str(line_from_record(record, sam.terminal_number, "K0001")))
-                    pad = SimulatedPinPad([DEMO_PIN])
+                    terminal = station.terminal_number
+                    echo("  " + str(line_from_record(record, terminal, spec.device_number)))
                     driver.select_ssse()
-                    driver.verify_pin(pad.get_pin("PIN"))
+                    driver.verify_pin(station.pin_source().get_pin("PIN"))
                     echo(f"PIN verified on the simulated PIN pad ({driver.pin_tries()} tries left)")
 
             from sscard_terminal.demo_settlement import run_settlement_demo

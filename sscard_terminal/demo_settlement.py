@@ -143,7 +143,7 @@ def run_settlement_demo(
                 ) -> None:
                     echo(f"-- {title}")
                     pad = SimulatedPinPad([DEMO_PIN, DEMO_PIN])
-                    with open_transport("pcsc", reader=reader) as transport:
+                    with open_transport(reader=reader) as transport:
                         card = SocialSecurityCard(transport)
                         receipt = run(card, pad)
                         apdus = card.session.stats.apdus

@@ -93,8 +93,8 @@ def bench_pcsc(round_trips: int) -> dict[str, object]:
         wait_for_card("Virtual PCD 00 01")
         read_cmd = bytes.fromhex("00B2083014")
         with (
-            open_transport("pcsc", reader="Virtual PCD 00 00") as t_card,
-            open_transport("pcsc", reader="Virtual PCD 00 01") as t_echo,
+            open_transport(reader="Virtual PCD 00 00") as t_card,
+            open_transport(reader="Virtual PCD 00 01") as t_echo,
         ):
             t_card.transmit(bytes.fromhex("00A4040C0F" + SSSE))
             card_times: list[float] = []
@@ -116,7 +116,7 @@ def bench_pcsc(round_trips: int) -> dict[str, object]:
             timings = []
             stats = None
             for _ in range(50):
-                with open_transport("pcsc", reader="Virtual PCD 00 00") as transport:
+                with open_transport(reader="Virtual PCD 00 00") as transport:
                     driver = SocialSecurityCard(transport)
                     t0 = time.perf_counter()
                     if keys is None:

@@ -64,7 +64,7 @@ def run(reads: int) -> list[dict[str, object]]:
                     psam_session = getattr(sam, "session", None)
                     if psam_session is not None:
                         psam_session.stats.reset()
-                    with open_transport("pcsc", reader=CARD_READER) as transport:
+                    with open_transport(reader=CARD_READER) as transport:
                         driver = SocialSecurityCard(transport)
                         t0 = time.perf_counter()
                         record = driver.read(sam=sam)

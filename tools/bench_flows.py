@@ -284,7 +284,7 @@ def run(runs: int) -> list[dict[str, Any]]:
                         undo_psam = _meter_transport(sam.transport, psam_meter)
                         undo_http = _meter_http(client, http_meter)
                         try:
-                            with open_transport("pcsc", reader=CARD_READER) as transport:
+                            with open_transport(reader=CARD_READER) as transport:
                                 undo_card = _meter_transport(transport, card_meter)
                                 t0 = time.perf_counter()
                                 receipt = flow(SocialSecurityCard(transport), sam, client)

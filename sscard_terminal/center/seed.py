@@ -270,6 +270,17 @@ def _add_person(
     return person
 
 
+def _resident_years(month: Month) -> list[tuple[Month, Month]]:
+    """A resident's contributions: last year's and this year's, each paid in
+    time. Under rule a a month's benefits come from months paid before it, so
+    January is covered by last year's December: a resident seeded with this
+    year alone would have no benefits in January."""
+    return [
+        (Month(month.year - 1, 1), Month(month.year - 1, 12)),
+        (Month(month.year, 1), Month(month.year, 12)),
+    ]
+
+
 def _enrol(
     session: Session,
     person: Person,
@@ -426,7 +437,7 @@ def seed_demo(
             session,
             p["resident"],
             "390",
-            [(Month(month.year, 1), Month(month.year, 12))],
+            _resident_years(month),
             psn_type="1401",
         )
         card("resident")
@@ -527,7 +538,7 @@ def seed_demo(
             session,
             p["minor"],
             "390",
-            [(Month(month.year, 1), Month(month.year, 12))],
+            _resident_years(month),
             psn_type="1402",
         )
         p["minor"].guardian_psn_no = p["normal"].psn_no
@@ -654,7 +665,7 @@ def _rows(
         enrolment_id = enrolment_base + i
         if g["resident"]:
             tables["enrolments"].append((enrolment_id, g["psn_no"], "390", "1401", "1", None))
-            first, last = Month(month.year, 1), Month(month.year, 12)
+            first, last = Month(month.year - 1, 1), Month(month.year, 12)
         else:
             tables["enrolments"].append(
                 (enrolment_id, g["psn_no"], "310", "1101", "1", "宁波某企业")

@@ -22,10 +22,11 @@ import click
 
 from sscard_terminal.cli.journal import _config_option, _journal_option, _terminal_config
 from sscard_terminal.cli.options import (
-    _open_sam,
     _pin_options,
     _pin_source,
     _sam_options,
+    _station_spec,
+    _transport_option,
     handle_errors,
 )
 from sscard_terminal.errors import UsageError
@@ -78,21 +79,18 @@ def _flow_options(func: F) -> F:
     ]
     for option in reversed(options):
         func = option(func)
-    return _pin_options(_sam_options(func))
+    return _transport_option(_pin_options(_sam_options(func)))
 
 
-def _open_card(reader: str | None) -> Any:
-    """The connected transport of the card (PC/SC); a seam for tests."""
-    from sscard_terminal.driver.discovery import open_reader
-
-    return open_reader(reader)
+#: how the card's reader is connected (None: the station's way); a seam for tests
+_open_card: Callable[[str | None], Any] | None = None
 
 
 @contextmanager
 def _session(kw: dict[str, Any], *, kiosk: bool = False) -> Iterator[dict[str, Any]]:
-    """Open the security module, the card, the PIN source and the client from
-    the common options; close them all at the end."""
-    from sscard_terminal.driver.sscard import SocialSecurityCard
+    """Open the station (security module, client, PIN source) and the card
+    from the common options; close them all at the end."""
+    from sscard_terminal.terminal.station import Station
 
     overrides = {key: kw.pop(key, None) for key in _TERMINAL_KEYS}
     if kiosk and overrides["opter_type"] is None:
@@ -100,30 +98,20 @@ def _session(kw: dict[str, Any], *, kiosk: bool = False) -> Iterator[dict[str, A
     config = _terminal_config(kw.pop("config_path"), kw.pop("journal_path"), overrides)
     pins = _pin_source(kw.pop("pin_fd"), kw.pop("pin_pad"))
     quiet = kw.pop("quiet")
-    sam = _open_sam(
-        kw.pop("sam"), kw.pop("sam_reader"), kw.pop("key_file"), kw.pop("keyservice_url"),
-        kw.pop("terminal"),
+    center_url = kw.pop("center_url")
+    station = Station(
+        _station_spec(kw), pins=pins, client=lambda: config.client(center_url),
+        open_card=_open_card,
     )  # fmt: skip
-    try:
-        client = config.client(kw.pop("center_url"))
-        try:
-            transport = _open_card(kw.pop("reader"))
-            try:
-                yield {
-                    "card": SocialSecurityCard(transport),
-                    "sam": sam,
-                    "pins": pins,
-                    "client": client,
-                    "progress": None if quiet else _progress,
-                    "journal": config.journal_path,
-                }
-            finally:
-                transport.close()
-        finally:
-            client.close()
-    finally:
-        if sam is not None:
-            sam.close()
+    with station, station.card() as card:
+        yield {
+            "card": card,
+            "sam": station.sam,
+            "pins": pins,
+            "client": station.client,
+            "progress": None if quiet else _progress,
+            "journal": config.journal_path,
+        }
 
 
 def _progress(step: str) -> None:

@@ -21,6 +21,8 @@ from sscard_terminal.cli.options import (
     _pin_options,
     _pin_source,
     _sam_options,
+    _station_spec,
+    _transport_option,
     handle_errors,
 )
 from sscard_terminal.errors import SscardError, UsageError
@@ -42,14 +44,17 @@ def cli(verbose: int) -> None:
 
 # -- readers / read / apdu -----------------------------------------------------
 @cli.command()
+@_transport_option
 @handle_errors
-def readers() -> None:
-    """List the PC/SC readers and what is in each."""
-    from sscard_terminal.transport.pcsc import list_readers
+def readers(transport: str) -> None:
+    """List the readers (PC/SC by default) and what is in each."""
+    from sscard_terminal.transport.base import DEFAULT_TRANSPORT, list_readers
 
-    found = list_readers()
-    if not found:
+    found = list_readers(transport)
+    if not found and transport == DEFAULT_TRANSPORT:
         raise SscardError("pcscd runs but sees no reader", hint="plug in a reader or install vpcd")
+    if not found:
+        raise SscardError(f"the {transport} transport has no reader")
     for info in found:
         if info.card_present and info.atr:
             what = f"card, ATR {info.atr.hex(' ').upper()}"
@@ -75,31 +80,26 @@ _reveal_opt = click.option(
 @click.option("--device-number", default="", help="This terminal's device number for the line.")
 @click.option("--allow-expired", is_flag=True, help="Read a card past its expiry date.")
 @_sam_options
+@_transport_option
 @_trace_opt
 @_reveal_opt
 @handle_errors
 def read(
-    reader: str | None,
     as_json: bool,
     as_line: bool,
     device_number: str,
     allow_expired: bool,
-    sam: str,
-    sam_reader: str | None,
-    key_file: str | None,
-    keyservice_url: str | None,
-    terminal: str,
     trace: bool,
     reveal: bool,
+    **kw: Any,
 ) -> None:
     """Read the cardholder record of the card in a reader.
 
     A 3.0 card's EF06 needs an authentication: give a security module with
     --sam (software test keys, a PSAM over PC/SC, or the key service).
     """
-    from sscard_terminal.driver.discovery import open_reader
     from sscard_terminal.driver.national import read_national_line
-    from sscard_terminal.driver.sscard import SocialSecurityCard
+    from sscard_terminal.terminal.station import Station
 
     if as_json and as_line:
         raise UsageError("choose one of --json and --line")
@@ -108,27 +108,19 @@ def read(
         if not logging.getLogger().handlers:
             _setup_logging(1)
         logging.getLogger().setLevel(logging.INFO)
-    module = _open_sam(sam, sam_reader, key_file, keyservice_url, terminal)
-    try:
-        transport = open_reader(reader, trace=trace, reveal=reveal)
-        try:
-            card = SocialSecurityCard(transport)
-            if as_line:
-                line = read_national_line(
-                    card,
-                    terminal_number=module.terminal_number if module else terminal,
-                    device_number=device_number,
-                    sam=module,
-                    check_expiry=not allow_expired,
-                )
-                click.echo(str(line))
-                return
-            record = card.read(sam=module, check_expiry=not allow_expired)
-        finally:
-            transport.close()
-    finally:
-        if module is not None:
-            module.close()
+    spec = _station_spec(kw, device_number=device_number, trace=trace, reveal=reveal)
+    with Station(spec) as station, station.card() as card:
+        if as_line:
+            line = read_national_line(
+                card,
+                terminal_number=station.terminal_number,
+                device_number=device_number,
+                sam=station.sam,
+                check_expiry=not allow_expired,
+            )
+            click.echo(str(line))
+            return
+        record = card.read(sam=station.sam, check_expiry=not allow_expired)
     if as_json:
         click.echo(json.dumps(record.to_json(reveal=True), ensure_ascii=False, indent=2))
         return
@@ -140,9 +132,10 @@ def read(
 @cli.command()
 @click.option("--reader", help="Reader name (or a unique part of it).")
 @click.argument("apdus", nargs=-1, required=True)
+@_transport_option
 @_trace_opt
 @handle_errors
-def apdu(reader: str | None, apdus: tuple[str, ...], trace: bool) -> None:
+def apdu(reader: str | None, apdus: tuple[str, ...], transport: str, trace: bool) -> None:
     """Send raw APDUs (hex, spaces allowed inside quotes) and print the decoded answers.
 
     61xx and 6Cxx are resolved; the answer of each command is printed with the
@@ -162,12 +155,12 @@ def apdu(reader: str | None, apdus: tuple[str, ...], trace: bool) -> None:
             commands.append(CommandApdu.from_bytes(bytes.fromhex(compact)))
         except ValueError:
             raise UsageError(f"{text!r} is not hex") from None
-    transport = open_transport("pcsc", reader=reader)
+    opened = open_transport(transport, reader=reader)
     if trace:
         _setup_logging(1)
-        transport = TracingTransport(transport)
-    with transport:
-        session = CardSession(transport)
+        opened = TracingTransport(opened)
+    with opened:
+        session = CardSession(opened)
         for command in commands:
             response = session.transmit(command)
             body = response.data.hex(" ").upper()
@@ -271,15 +264,16 @@ def pin() -> None:
 @pin.command("verify")
 @click.option("--reader", help="Reader name (or a unique part of it).")
 @_pin_options
+@_transport_option
 @handle_errors
-def pin_verify(reader: str | None, pin_fd: int | None, pin_pad: str | None) -> None:
+def pin_verify(reader: str | None, pin_fd: int | None, pin_pad: str | None, transport: str) -> None:
     """Verify the PIN (shows the tries left when it is wrong)."""
     from sscard_terminal.driver.discovery import open_reader
     from sscard_terminal.driver.sscard import SocialSecurityCard
 
     source = _pin_source(pin_fd, pin_pad)
-    with open_reader(reader) as transport:
-        card = SocialSecurityCard(transport)
+    with open_reader(reader, transport=transport) as card_transport:
+        card = SocialSecurityCard(card_transport)
         card.select_ssse()
         card.verify_pin(source.get_pin("PIN"))
         click.echo(f"PIN correct ({card.pin_tries()} tries)")
@@ -288,8 +282,9 @@ def pin_verify(reader: str | None, pin_fd: int | None, pin_pad: str | None) -> N
 @pin.command("change")
 @click.option("--reader", help="Reader name (or a unique part of it).")
 @_pin_options
+@_transport_option
 @handle_errors
-def pin_change(reader: str | None, pin_fd: int | None, pin_pad: str | None) -> None:
+def pin_change(reader: str | None, pin_fd: int | None, pin_pad: str | None, transport: str) -> None:
     """Change the PIN: asks for the old PIN, then the new one twice."""
     from sscard_terminal.driver.discovery import open_reader
     from sscard_terminal.driver.sscard import SocialSecurityCard
@@ -299,8 +294,8 @@ def pin_change(reader: str | None, pin_fd: int | None, pin_pad: str | None) -> N
     new = source.get_pin("new PIN")
     if source.get_pin("new PIN again") != new:
         raise UsageError("the two new PINs differ; nothing was changed")
-    with open_reader(reader) as transport:
-        card = SocialSecurityCard(transport)
+    with open_reader(reader, transport=transport) as card_transport:
+        card = SocialSecurityCard(card_transport)
         card.select_ssse()
         card.change_pin(old, new)
     click.echo("PIN changed")
@@ -313,9 +308,15 @@ def pin_change(reader: str | None, pin_fd: int | None, pin_pad: str | None) -> N
 )
 @click.option("--key-file", help="Test key-set file with the PUK [ningbo-test-keys].")
 @_pin_options
+@_transport_option
 @handle_errors
 def pin_unblock(
-    reader: str | None, reload_: bool, key_file: str | None, pin_fd: int | None, pin_pad: str | None
+    reader: str | None,
+    reload_: bool,
+    key_file: str | None,
+    pin_fd: int | None,
+    pin_pad: str | None,
+    transport: str,
 ) -> None:
     """Unblock the PIN (issuer operation: EXTERNAL AUTHENTICATE with the PUK, MAC'd 84 24)."""
     from sscard_terminal.driver.discovery import open_reader
@@ -324,8 +325,8 @@ def pin_unblock(
     source = _pin_source(pin_fd, pin_pad)
     new_pin = source.get_pin("new PIN" if reload_ else "current PIN")
     sam = _open_sam("software", None, key_file, None, "")
-    with open_reader(reader) as transport:
-        card = SocialSecurityCard(transport)
+    with open_reader(reader, transport=transport) as card_transport:
+        card = SocialSecurityCard(card_transport)
         card.select_ssse()
         issuer = card.read_issuer(("card_id_code", "spec_version"))
         card.unblock_pin(sam, new_pin, issuer, reload=reload_)
@@ -336,15 +337,18 @@ def pin_unblock(
 @click.option("--reader", help="Reader name (or a unique part of it).")
 @click.option("--json", "as_json", is_flag=True, help="Print the records as JSON.")
 @_pin_options
+@_transport_option
 @handle_errors
-def card_log(reader: str | None, as_json: bool, pin_fd: int | None, pin_pad: str | None) -> None:
+def card_log(
+    reader: str | None, as_json: bool, pin_fd: int | None, pin_pad: str | None, transport: str
+) -> None:
     """Read the medical transaction records (DF04 EF08) after the PIN."""
     from sscard_terminal.driver.discovery import open_reader
     from sscard_terminal.driver.sscard import SocialSecurityCard
 
     source = _pin_source(pin_fd, pin_pad)
-    with open_reader(reader) as transport:
-        card = SocialSecurityCard(transport)
+    with open_reader(reader, transport=transport) as card_transport:
+        card = SocialSecurityCard(card_transport)
         card.select_ssse()
         card.verify_pin(source.get_pin("PIN"))
         records = card.read_log()
@@ -402,6 +406,10 @@ cli.add_command(_journal)
 from sscard_terminal.cli.native import native as _native  # noqa: E402
 
 cli.add_command(_native)
+
+from sscard_terminal.cli.agent import agent as _agent  # noqa: E402
+
+cli.add_command(_agent)
 
 # the flow commands import helpers from this module: registered last
 from sscard_terminal.cli.flows import hospital, kiosk, pharmacy  # noqa: E402

@@ -66,29 +66,51 @@ def _sam_options(func: F) -> F:
     return func
 
 
+def _transport_option(func: F) -> F:
+    """``--transport``: the reader backend of every card command (python-can style)."""
+    from sscard_terminal.transport.base import DEFAULT_TRANSPORT, transport_names
+
+    return click.option(
+        "--transport",
+        type=click.Choice(transport_names()),
+        default=DEFAULT_TRANSPORT,
+        show_default=True,
+        help="Reader backend: PC/SC readers, or in-process virtual cards "
+        "(--reader then names a card image or profile).",
+    )(func)
+
+
+def _station_spec(kw: dict[str, Any], **more: Any) -> Any:
+    """A :class:`~sscard_terminal.terminal.station.StationSpec` from the common options,
+    popped from ``kw`` (``--transport``, ``--reader`` and the security-module options)."""
+    from sscard_terminal.terminal.station import StationSpec
+
+    return StationSpec(
+        transport=kw.pop("transport"),
+        reader=kw.pop("reader"),
+        sam=kw.pop("sam"),
+        sam_reader=kw.pop("sam_reader"),
+        key_file=kw.pop("key_file"),
+        keyservice_url=kw.pop("keyservice_url"),
+        terminal=kw.pop("terminal"),
+        **more,
+    )
+
+
 def _open_sam(
     sam: str, sam_reader: str | None, key_file: str | None, url: str | None, terminal: str
 ) -> Any:
-    from sscard_terminal.driver.sam import open_security_module
+    from sscard_terminal.terminal.station import StationSpec, open_sam
 
-    if sam == "none":
-        return None
-    if sam == "keyservice":
-        if not url or not terminal:
-            raise UsageError("--sam keyservice needs --keyservice URL and --terminal NUMBER")
-        return open_security_module("keyservice", url=url, terminal=terminal)
-    if sam == "pcsc":
-        return open_security_module("pcsc", reader=sam_reader or "Virtual PCD 00 01")
-    options: dict[str, Any] = {"terminal_number": terminal}
-    if key_file:
-        from sscard_terminal.vcard.profile import resolve_key_set_path
-
-        options["key_file"] = (
-            key_file
-            if "/" in key_file or key_file.endswith(".yaml")
-            else resolve_key_set_path(key_file)
+    return open_sam(
+        StationSpec(
+            sam=sam,  # type: ignore[arg-type]  # click.Choice checked it
+            sam_reader=sam_reader,
+            key_file=key_file,
+            keyservice_url=url,
+            terminal=terminal,
         )
-    return open_security_module("software", **options)
+    )
 
 
 def _pin_options(func: F) -> F:

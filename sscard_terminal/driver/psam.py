@@ -41,7 +41,7 @@ from sscard_terminal.crypto.keyset import city_factor, load_key_set
 from sscard_terminal.driver.sam import AuthCard
 from sscard_terminal.driver.session import CardSession
 from sscard_terminal.errors import CardResetError, CorruptResponseError, UsageError
-from sscard_terminal.transport.base import Transport, open_transport
+from sscard_terminal.transport.base import DEFAULT_TRANSPORT, Transport, open_transport
 
 log = logging.getLogger(__name__)
 
@@ -135,12 +135,13 @@ class PsamSam:
         key_ids: Mapping[int, int] | None = None,
         key_set: str = DEFAULT_KEY_SET,
         init_environment: bool = False,
+        transport: str = DEFAULT_TRANSPORT,
     ) -> PsamSam:
         """The PSAM in PC/SC reader ``reader`` (default "Virtual PCD 00 01"; in a kiosk,
         the SAM slot's reader name or a unique part of it)."""
-        transport = open_transport("pcsc", reader=reader or DEFAULT_PSAM_READER)
+        opened = open_transport(transport, reader=reader or DEFAULT_PSAM_READER)
         return cls.on_transport(
-            transport, key_ids=key_ids, key_set=key_set, init_environment=init_environment
+            opened, key_ids=key_ids, key_set=key_set, init_environment=init_environment
         )
 
     def start(self) -> None:

@@ -25,6 +25,7 @@ from sscard_terminal.crypto.computations import auth_cryptogram, mac, mac_input,
 from sscard_terminal.crypto.keyset import KeySet, card_key, load_key_set
 from sscard_terminal.driver.session import CardSession
 from sscard_terminal.errors import UsageError
+from sscard_terminal.transport.base import DEFAULT_TRANSPORT
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,9 @@ def open_security_module(name: str, **options: Any) -> SecurityModule:
     if name == "pcsc":
         from sscard_terminal.driver.psam import PsamSam
 
-        return PsamSam.open(options.get("reader"))
+        return PsamSam.open(
+            options.get("reader"), transport=options.get("transport", DEFAULT_TRANSPORT)
+        )
     if name == "keyservice":
         from sscard_terminal.driver.keyservice_client import KeyServiceSam
 

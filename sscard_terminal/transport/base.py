@@ -5,13 +5,17 @@ powers a card, tells its ATR, and exchanges one command APDU for one response
 APDU. T=0 procedure handling (61xx, 6Cxx) is the driver's job
 (:mod:`sscard_terminal.driver.session`), not the transport's.
 
-Transports are chosen by name from a registry, as python-can picks its
-backends: ``pcsc`` and ``virtual`` are peers.
+Transports are chosen by name from one table, :data:`BACKENDS`, as python-can
+picks its backends: ``pcsc`` and ``virtual`` are peers, each with its own
+``list_readers`` and ``watch_readers``. Only this package names a backend:
+callers take :data:`DEFAULT_TRANSPORT` or the name the user gave
+(``--transport``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Protocol, Self, runtime_checkable
 
@@ -77,36 +81,92 @@ class TransportBase:
         self.close()
 
 
-TransportFactory = Callable[..., Transport]
-_REGISTRY: dict[str, TransportFactory] = {}
+@dataclass(frozen=True, slots=True)
+class ReaderInfo:
+    """One reader as its backend sees it now; ``atr`` is None without a (responding) card."""
+
+    name: str
+    card_present: bool
+    atr: bytes | None
 
 
-def register(name: str) -> Callable[[TransportFactory], TransportFactory]:
-    """Class decorator: make a transport available by ``name``."""
+@dataclass(frozen=True, slots=True)
+class ReaderEvent:
+    """A card came into (``present``) or left a reader, as the backend reported it."""
 
-    def deco(factory: TransportFactory) -> TransportFactory:
-        _REGISTRY[name] = factory
-        return factory
-
-    return deco
+    reader: str
+    present: bool
+    atr: bytes | None = None
 
 
-def open_transport(name: str, **options: Any) -> Transport:
-    """Build the transport registered as ``name`` (``pcsc`` or ``virtual``).
+@runtime_checkable
+class ReaderWatcher(Protocol):
+    """Reports card insertions and removals as the backend's reader state changes.
 
-    The transport is returned unconnected; use it as a context manager.
+    ``wait`` blocks up to ``timeout`` seconds for a change and returns what
+    changed (empty on a timeout); the first call reports every reader that
+    already holds a card. ``cancel`` (from any thread) makes a waiting call
+    return early. A watcher survives its service going away: ``wait`` then
+    reports the cards as removed and keeps trying to reconnect.
     """
-    # importing the modules registers them; pcsc is imported lazily so that the
-    # virtual transport works on a machine without pyscard's shared library
-    if name == "pcsc":
-        import sscard_terminal.transport.pcsc  # noqa: F401
-    elif name == "virtual":
-        import sscard_terminal.transport.virtual  # noqa: F401
+
+    def wait(self, timeout: float) -> list[ReaderEvent]: ...
+
+    def cancel(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class Backend(Protocol):
+    """What a transport class registered as a backend offers besides its instances."""
+
+    def __call__(self, reader: str | None = None, **options: Any) -> Transport: ...
+
+    def list_readers(self) -> list[ReaderInfo]: ...
+
+    def watch_readers(self) -> ReaderWatcher: ...
+
+
+#: the backends by name: (module, class), imported only when chosen (python-can's
+#: BACKENDS table); a backend class has the Transport interface and the
+#: classmethods ``list_readers()`` and ``watch_readers()``
+BACKENDS: dict[str, tuple[str, str]] = {
+    "pcsc": ("sscard_terminal.transport.pcsc", "PcscTransport"),
+    "virtual": ("sscard_terminal.transport.virtual", "VirtualTransport"),
+}
+#: the backend used when none is named: readers through the system's PC/SC service
+DEFAULT_TRANSPORT = "pcsc"
+
+
+def transport_names() -> list[str]:
+    """The names ``--transport`` accepts."""
+    return sorted(BACKENDS)
+
+
+def backend(name: str) -> Backend:
+    """The transport class registered as ``name``; imports its module on first use."""
     try:
-        factory = _REGISTRY[name]
+        module_name, class_name = BACKENDS[name]
     except KeyError:
         raise UsageError(
-            f"unknown transport {name!r}",
-            hint=f"choose one of: {', '.join(sorted(['pcsc', 'virtual']))}",
+            f"unknown transport {name!r}", hint=f"choose one of: {', '.join(transport_names())}"
         ) from None
-    return factory(**options)
+    module = importlib.import_module(module_name)
+    found: Backend = getattr(module, class_name)
+    return found
+
+
+def open_transport(name: str = DEFAULT_TRANSPORT, **options: Any) -> Transport:
+    """Build a transport of backend ``name`` (``reader=...`` and the backend's
+    own options). The transport is returned unconnected; use it as a context manager."""
+    return backend(name)(**options)
+
+
+def list_readers(name: str = DEFAULT_TRANSPORT) -> list[ReaderInfo]:
+    """Every reader backend ``name`` knows, with card presence and ATR; never blocks."""
+    return backend(name).list_readers()
+
+
+def watch_readers(name: str = DEFAULT_TRANSPORT) -> ReaderWatcher:
+    """A :class:`ReaderWatcher` on backend ``name``'s readers."""
+    return backend(name).watch_readers()

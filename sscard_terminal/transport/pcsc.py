@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from smartcard import scard
@@ -33,7 +32,7 @@ from sscard_terminal.errors import (
     ReaderNotFoundError,
     SscardError,
 )
-from sscard_terminal.transport.base import TransportBase, register
+from sscard_terminal.transport.base import ReaderEvent, ReaderInfo, TransportBase
 
 #: where a PC/SC call failed: setting up, connecting to a card, or within a transaction
 Phase = Literal["service", "connect", "transaction"]
@@ -155,15 +154,6 @@ def _reader_names(context: Any) -> list[str]:
     return list(names)
 
 
-@dataclass(frozen=True, slots=True)
-class ReaderInfo:
-    """One reader as pcscd sees it now; ``atr`` is None without a (responding) card."""
-
-    name: str
-    card_present: bool
-    atr: bytes | None
-
-
 def _reader_states(context: Any, names: Sequence[str]) -> list[ReaderInfo]:
     """The state of every reader, without waiting (SCardGetStatusChange, timeout 0)."""
     if not names:
@@ -220,18 +210,23 @@ def match_reader(names: Sequence[str], wanted: str) -> str:
 # -- the transport -------------------------------------------------------------
 
 
-@register("pcsc")
 class PcscTransport(TransportBase):
     """A card in a PC/SC reader, reached through pcscd.
 
     ``reader`` is a reader's exact name, or a unique prefix or part of it
     (``"Virtual PCD 00 01"``, ``"PCD 00 01"``); None takes the first reader
     that holds a card. ``exclusive`` keeps other programs off the card for
-    the whole connection (SCARD_SHARE_EXCLUSIVE).
+    the whole connection (SCARD_SHARE_EXCLUSIVE). ``transaction`` holds a
+    PC/SC transaction (SCardBeginTransaction) from connect to close: other
+    programs sharing the card wait instead of interleaving their APDUs.
     """
 
-    def __init__(self, reader: str | None = None, *, exclusive: bool = False) -> None:
+    def __init__(
+        self, reader: str | None = None, *, exclusive: bool = False, transaction: bool = False
+    ) -> None:
         self._wanted = reader
+        self._transaction = transaction
+        self._in_transaction = False
         self._share = scard.SCARD_SHARE_EXCLUSIVE if exclusive else scard.SCARD_SHARE_SHARED
         self._context: Any = None
         self._card: Any = None
@@ -242,6 +237,16 @@ class PcscTransport(TransportBase):
         self.description = (
             f"PC/SC reader {reader!r}" if reader else "PC/SC (first reader with a card)"
         )
+
+    @classmethod
+    def list_readers(cls) -> list[ReaderInfo]:
+        """The backend's readers (see :func:`list_readers`)."""
+        return list_readers()
+
+    @classmethod
+    def watch_readers(cls) -> PcscReaderWatcher:
+        """Card insertions and removals from SCardGetStatusChange."""
+        return PcscReaderWatcher()
 
     # -- connection -------------------------------------------------------
     def connect(self) -> None:
@@ -255,14 +260,22 @@ class PcscTransport(TransportBase):
             if hresult != scard.SCARD_S_SUCCESS:
                 raise pcsc_error(hresult, reader=name, phase="connect")
             try:
+                if self._transaction:
+                    hresult = scard.SCardBeginTransaction(card)
+                    if hresult != scard.SCARD_S_SUCCESS:
+                        raise pcsc_error(hresult, reader=name, phase="connect")
                 self._atr = self._read_atr(card, name, phase="connect")
             except SscardError:
+                if self._transaction:
+                    with contextlib.suppress(Exception):
+                        scard.SCardEndTransaction(card, scard.SCARD_LEAVE_CARD)
                 scard.SCardDisconnect(card, scard.SCARD_UNPOWER_CARD)
                 raise
         except BaseException:
             _release_context(context)
             raise
         self._context, self._card, self.reader_name = context, card, name
+        self._in_transaction = self._transaction
         self._pci = _pci_for(protocol)
         self.description = f"PC/SC reader {name!r}"
 
@@ -330,6 +343,10 @@ class PcscTransport(TransportBase):
         card, context = self._card, self._context
         self._card = self._context = None
         if card is not None:
+            if self._in_transaction:
+                self._in_transaction = False
+                with contextlib.suppress(Exception):  # best effort on teardown
+                    scard.SCardEndTransaction(card, scard.SCARD_LEAVE_CARD)
             with contextlib.suppress(Exception):  # best effort on teardown
                 scard.SCardDisconnect(card, scard.SCARD_RESET_CARD)
         if context is not None:
@@ -382,3 +399,103 @@ class PcscTransport(TransportBase):
 
 def _pci_for(protocol: int) -> Any:
     return scard.SCARD_PCI_T0 if protocol == scard.SCARD_PROTOCOL_T0 else scard.SCARD_PCI_T1
+
+
+# -- reader events -------------------------------------------------------------
+
+#: pcsc-lite's pseudo reader whose state changes when a reader comes or goes
+_PNP = "\\\\?PnP?\\Notification"
+_GONE = {scard.SCARD_E_NO_SERVICE, scard.SCARD_E_SERVICE_STOPPED, scard.SCARD_E_INVALID_HANDLE}
+#: how long to wait before trying to reach pcscd again after it went away (s)
+_RECONNECT_PAUSE = 0.25
+
+
+class PcscReaderWatcher:
+    """Card insertions and removals, from pcscd's reader states (SCardGetStatusChange).
+
+    No APDU is sent: pcscd reports what its reader drivers see. When pcscd
+    goes away (stopped or restarted) every card is reported removed and the
+    watcher reconnects on the next :meth:`wait`, reporting the cards it then finds.
+    """
+
+    def __init__(self) -> None:
+        self._context: Any = None
+        #: the last event state pcscd gave for each reader (the "current state" to pass back)
+        self._states: dict[str, int] = {}
+        #: the readers holding a card, with their ATR
+        self._present: dict[str, bytes | None] = {}
+        self._closed = False
+
+    def wait(self, timeout: float) -> list[ReaderEvent]:
+        """Block up to ``timeout`` seconds; return the insertions and removals seen."""
+        if self._closed:
+            return []
+        if self._context is None:
+            try:
+                self._context = _establish_context()
+            except SscardError:
+                time.sleep(min(timeout, _RECONNECT_PAUSE))
+                return self._forget_all()
+            self._states = {}
+        try:
+            names = _reader_names(self._context)
+        except SscardError:
+            return self._lose_service()
+        events = [ReaderEvent(name, False) for name in list(self._present) if name not in names]
+        for event in events:
+            del self._present[event.reader]
+        self._states = {n: s for n, s in self._states.items() if n in names or n == _PNP}
+        watched = [(n, self._states.get(n, scard.SCARD_STATE_UNAWARE)) for n in names]
+        watched.append((_PNP, self._states.get(_PNP, scard.SCARD_STATE_UNAWARE)))
+        hresult, states = scard.SCardGetStatusChange(
+            self._context, max(0, int(timeout * 1000)), watched
+        )
+        code = _code(hresult)
+        if code in (scard.SCARD_E_TIMEOUT, scard.SCARD_E_CANCELLED):
+            return events
+        if code != scard.SCARD_S_SUCCESS:
+            if code in _GONE or code == scard.SCARD_E_UNKNOWN_READER:
+                return events + self._lose_service()
+            time.sleep(min(timeout, _RECONNECT_PAUSE))
+            return events
+        for name, event_state, atr in states:
+            self._states[name] = event_state & ~scard.SCARD_STATE_CHANGED
+            if name == _PNP:
+                continue
+            present = bool(event_state & scard.SCARD_STATE_PRESENT)
+            if present and name not in self._present:
+                mute = bool(event_state & scard.SCARD_STATE_MUTE)
+                card_atr = bytes(atr) if atr and not mute else None
+                self._present[name] = card_atr
+                events.append(ReaderEvent(name, True, card_atr))
+            elif not present and name in self._present:
+                del self._present[name]
+                events.append(ReaderEvent(name, False))
+        return events
+
+    def _forget_all(self) -> list[ReaderEvent]:
+        events = [ReaderEvent(name, False) for name in self._present]
+        self._present.clear()
+        return events
+
+    def _lose_service(self) -> list[ReaderEvent]:
+        _release_context(self._context)
+        self._context = None
+        self._states = {}
+        return self._forget_all()
+
+    def cancel(self) -> None:
+        """Make a waiting :meth:`wait` return now (SCardCancel); any thread."""
+        context = self._context
+        if context is not None:
+            with contextlib.suppress(Exception):
+                scard.SCardCancel(context)
+
+    def close(self) -> None:
+        """Release the PC/SC context; idempotent."""
+        self._closed = True
+        context, self._context = self._context, None
+        if context is not None:
+            with contextlib.suppress(Exception):
+                scard.SCardCancel(context)
+            _release_context(context)

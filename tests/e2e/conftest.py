@@ -60,7 +60,7 @@ def pcscd() -> Iterator[PcscdHandle]:
 
 
 def _reader_state(name: str) -> tuple[bool, bytes | None]:
-    from sscard_terminal.transport.pcsc import list_readers
+    from sscard_terminal.transport.base import list_readers
 
     for info in list_readers():
         if info.name == name:

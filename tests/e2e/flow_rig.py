@@ -119,7 +119,7 @@ def terminal_config(
 
 def open_card(reader: str) -> SocialSecurityCard:
     """The card in ``reader`` through pyscard and pcscd."""
-    transport = open_transport("pcsc", reader=reader)
+    transport = open_transport(reader=reader)
     transport.connect()
     return SocialSecurityCard(transport)
 

@@ -67,7 +67,7 @@ def context(driver: SocialSecurityCard) -> AuthCard:
 def test_psam_on_slot_1_authenticates_the_gen3_card_on_slot_0(served_card) -> None:  # type: ignore[no-untyped-def]
     card = served_card(gen3_card(), 0)
     served_card(psam_from_profile("psam-ningbo"), 1)
-    with open_transport("pcsc", reader=card.reader) as transport:
+    with open_transport(reader=card.reader) as transport:
         driver = SocialSecurityCard(transport)
         auth = context(driver)
         with pytest.raises(SecurityStatusNotSatisfiedError):
@@ -87,9 +87,9 @@ def test_a_psam_reset_by_another_program_is_started_again(served_card, caplog) -
     starts the PSAM again instead of failing."""
     card = served_card(gen3_card(), 0)
     served_card(psam_from_profile("psam-ningbo"), 1)
-    with open_transport("pcsc", reader=card.reader) as transport, PsamSam.open(PSAM_READER) as sam:
+    with open_transport(reader=card.reader) as transport, PsamSam.open(PSAM_READER) as sam:
         driver = SocialSecurityCard(transport)
-        with open_transport("pcsc", reader=PSAM_READER) as other:
+        with open_transport(reader=PSAM_READER) as other:
             other.reset()  # the other till
         before = sam.session.stats.apdus
         with caplog.at_level("INFO", logger="sscard_terminal.driver.psam"):

@@ -119,7 +119,7 @@ def test_negative_security_through_pcsc(served_card, tmp_path: Path) -> None:  #
     image = tmp_path / "card.json"
     write_new_image(image, "ningbo-gen3")
     served = served_card(card_from_image(image))
-    with open_transport("pcsc", reader=served.reader) as transport:
+    with open_transport(reader=served.reader) as transport:
         driver = SocialSecurityCard(transport)
         driver.select_ssse()
         issuer = driver.read_issuer()

@@ -85,7 +85,7 @@ def test_atr_seen_through_pcsc_is_the_cards(served_card: ServeCard) -> None:
 def test_transmit(served_card: ServeCard) -> None:
     card = SelectCard()
     served_card(card)
-    with open_transport("pcsc", reader="PCD 00 00") as transport:
+    with open_transport(reader="PCD 00 00") as transport:
         assert transport.atr == SelectCard.atr
         assert transport.transmit(GET_SELECTED) == b"\x00\x90\x00"
         assert transport.transmit(SELECT_MF) == b"\x90\x00"
