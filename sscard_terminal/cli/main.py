@@ -403,6 +403,10 @@ from sscard_terminal.cli.journal import journal as _journal  # noqa: E402
 
 cli.add_command(_journal)
 
+from sscard_terminal.cli.native import native as _native  # noqa: E402
+
+cli.add_command(_native)
+
 from sscard_terminal.cli.agent import agent as _agent  # noqa: E402
 from sscard_terminal.cli.kiosk_serve import kiosk_serve as _kiosk_serve  # noqa: E402,F401
 from sscard_terminal.cli.voucher import voucher as _voucher  # noqa: E402
