@@ -100,7 +100,11 @@ class ReaderError(TransportError):
 
 
 class PcscdNotRunningError(ReaderError):
-    hint = "start it with `pcscd` (or `sscard demo`, which starts it) and try again"
+    # `sscard demo` stops the pcscd it started when it ends: not a way to start one
+    hint = (
+        "start it and leave it running (`sudo pcscd`, or `sudo systemctl start pcscd` "
+        "where systemd runs), then try again"
+    )
 
 
 class ReaderNotFoundError(ReaderError):
@@ -191,15 +195,30 @@ class WrongPinError(PinError):
     def __init__(self, sw: int, command: str = "", data: bytes = b"") -> None:
         super().__init__(sw, command, data)
         self.tries_left = sw & 0x0F
-        self.args = (f"wrong PIN, {self.tries_left} tries left",)
+        tries = "1 try" if self.tries_left == 1 else f"{self.tries_left} tries"
+        self.args = (f"wrong PIN, {tries} left",)
 
 
 class PinBlockedError(PinError):
-    hint = "the PIN is blocked; it can be unblocked at the issuer"
+    hint = "the issuer can unblock it (`sscard pin unblock`)"
 
     def __init__(self, sw: int, command: str = "", data: bytes = b"") -> None:
         super().__init__(sw, command, data)
         self.args = ("PIN blocked",)
+
+
+class UnblockPinRefusedError(PinError):
+    """PIN UNBLOCK (84 24 00 00) whose PIN block does not hold the card's current
+    PIN: the card answers 6A80 (card-spec.md, "PIN RELOAD/UNBLOCK")."""
+
+    hint = (
+        "unblocking needs the card's current PIN; to set a new PIN instead use "
+        "`sscard pin unblock --reload`"
+    )
+
+    def __init__(self, sw: int, command: str = "", data: bytes = b"") -> None:
+        super().__init__(sw, command, data)
+        self.args = (f"the card refused the current PIN given for unblocking ({sw:04X})",)
 
 
 _BY_SW: dict[int, type[StatusWordError]] = {

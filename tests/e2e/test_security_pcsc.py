@@ -89,7 +89,7 @@ def test_three_wrong_pins_block_across_restart(pcscd, reader_empty, tmp_path: Pa
             codes.append((result.returncode, result.stderr.strip()))
             assert wrong not in result.stderr and wrong not in result.stdout
         assert [c for c, _ in codes] == [6, 6, 6]
-        assert "2 tries left" in codes[0][1] and "1 tries left" in codes[1][1]
+        assert "2 tries left" in codes[0][1] and "1 try left" in codes[1][1]
         assert "PIN blocked" in codes[2][1]
     finally:
         proc.send_signal(signal.SIGTERM)
