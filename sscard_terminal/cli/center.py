@@ -113,8 +113,14 @@ def center() -> None:
 
 @center.command()
 @_db_option
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    default=8080,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="TCP port to listen on.",
+)
 @_policy_option
 @click.option(
     "--admin-token-file",
@@ -144,6 +150,7 @@ def center() -> None:
     default="info",
     show_default=True,
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+    help="uvicorn's log level (ID numbers and names are masked).",
 )
 @click.option(
     "--workers",
@@ -348,7 +355,12 @@ def _write_demo(out: Path, demo: dict[str, Any]) -> None:
 @center.command("person-file")
 @_db_option
 @click.option("--card-no", required=True, help="The card's number.")
-@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The person file to write (JSON).",
+)
 @_errors
 def person_file(db_url: str, card_no: str, out: Path) -> None:
     """Write the person file of any card, for `sscard card new --profile ningbo-gen3 --person`."""
@@ -406,7 +418,9 @@ def sign(secret_file: str, envelope_file: Any) -> None:
 
 
 @center.command()
-@click.option("--url", default="http://127.0.0.1:8080", show_default=True)
+@click.option(
+    "--url", default="http://127.0.0.1:8080", show_default=True, help="The center's base URL."
+)
 @click.option(
     "--institutions",
     "institutions_file",
@@ -415,7 +429,9 @@ def sign(secret_file: str, envelope_file: Any) -> None:
     help="institutions.json written by `sscard center seed`.",
 )
 @click.option("--code", "fixmedins_code", required=True, help="The sending institution.")
-@click.option("--opter", default="0001", show_default=True)
+@click.option(
+    "--opter", default="0001", show_default=True, help="Operator number (opter of the envelope)."
+)
 @click.option("--insuplc", default="", help="insuplc_admdvs of the envelope.")
 @click.argument("infno")
 @click.argument("input_json")

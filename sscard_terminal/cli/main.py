@@ -34,6 +34,7 @@ def _setup_logging(verbose: int) -> None:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(None, "--version", package_name="sscard-terminal", prog_name="sscard")
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
 def cli(verbose: int) -> None:
     """Terminal simulator and PC/SC reader driver for the social security card."""
@@ -229,8 +230,8 @@ def _holder_id(image: Any) -> str:
 def card_serve(
     profile_ref: str | None, image: str | None, slot: int, host: str, faults: tuple[str, ...]
 ) -> None:
-    """Connect a virtual card to pcscd's vpcd reader until SIGINT/SIGTERM
-    (or until a ``remove-*`` fault pulls it)."""
+    """Connect a virtual card to pcscd's vpcd reader until Ctrl-C or SIGTERM
+    (or until a remove-after/remove-during fault pulls it)."""
     from sscard_terminal.vcard.factory import card_from_image, card_from_profile
     from sscard_terminal.vcard.faults import FaultyCard, parse_faults
     from sscard_terminal.vcard.interface import SimulatedCard

@@ -4,6 +4,12 @@ pcscd is needed."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
+import click
+from click.testing import CliRunner
+
 from sscard_terminal.errors import PcscdNotRunningError
 
 
@@ -12,3 +18,56 @@ def test_pcscd_hint_names_a_pcscd_that_keeps_running() -> None:
     line = PcscdNotRunningError("pcscd is not running (no socket)").one_line()
     assert "sscard demo" not in line
     assert "pcscd" in line and "running" in line
+
+
+def test_receipt_text_keeps_item_codes_whole() -> None:
+    from decimal import Decimal
+
+    from sscard_terminal.terminal.receipt import Receipt, ReceiptLine
+
+    code = "XC09AAA007A001010100003"  # the national drug code: 23 characters
+    other = "250101001"
+    receipt = Receipt(
+        "门诊结算", "H33020300001", "宁波市第一医院", "2026-01-02 10:00:00",
+        "张三", "330203199001011237", "A1234567X", "S1", "M1",
+        Decimal("13.00"), Decimal("0"), Decimal("13.00"), Decimal("0"), None,
+        lines=(
+            ReceiptLine("缬沙坦胶囊", code, Decimal(2), Decimal("4.00"), Decimal("8.00")),
+            ReceiptLine(other, other, Decimal(1), Decimal("5.00"), Decimal("5.00")),
+        ),
+    )  # fmt: skip
+    text = receipt.to_text()
+    assert code in text and "缬沙坦胶囊" in text and other in text
+    assert "2 x     4.00 =      8.00" in text
+
+
+def _commands(cmd: Any, path: list[str]) -> Iterator[tuple[str, Any]]:
+    if isinstance(cmd, click.Group):
+        for name, sub in cmd.commands.items():
+            yield from _commands(sub, [*path, name])
+    yield " ".join(path), cmd
+
+
+def test_every_option_has_help_and_no_command_shows_rest_markup() -> None:
+    from sscard_terminal.cli.main import cli
+
+    bare = [
+        f"{where} {param.opts[0]}"
+        for where, cmd in _commands(cli, ["sscard"])
+        for param in cmd.params
+        if isinstance(param, click.Option) and not param.help
+    ]
+    assert bare == []
+    for where, cmd in _commands(cli, ["sscard"]):
+        shown = CliRunner().invoke(cli, [*where.split()[1:], "--help"]).output
+        assert "``" not in shown and ":class:" not in shown and ":func:" not in shown, where
+
+
+def test_version() -> None:
+    from importlib.metadata import version
+
+    from sscard_terminal.cli.main import cli
+
+    result = CliRunner().invoke(cli, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"sscard, version {version('sscard-terminal')}"
