@@ -49,6 +49,8 @@ class ExitCode(IntEnum):
     PIN = 6
     CENTER_REFUSED = 7
     OUTCOME_UNKNOWN = 8
+    #: a bug of ours (sysexits.h EX_SOFTWARE): one line, details with -vv
+    INTERNAL = 70
 
 
 class SscardError(Exception):

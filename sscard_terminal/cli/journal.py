@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 
 import click
 
+from sscard_terminal.cli.options import stop_on_broken_pipe
 from sscard_terminal.errors import ExitCode, SscardError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -47,11 +48,15 @@ def _errors(func: F) -> F:
         except KeyboardInterrupt:
             click.echo("sscard journal: interrupted", err=True)
             sys.exit(130)
+        except BrokenPipeError:
+            stop_on_broken_pipe()
         except OSError as exc:
             click.echo(
-                f"sscard journal: {exc.strerror or exc} ({exc.filename or 'system'})", err=True
+                f"sscard journal: {exc.strerror or exc} ({exc.filename or 'system'}); "
+                "check the path and its permissions",
+                err=True,
             )
-            sys.exit(1)
+            sys.exit(int(ExitCode.USAGE))
 
     return wrapper  # type: ignore[return-value]
 

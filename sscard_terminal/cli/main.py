@@ -12,6 +12,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -31,6 +32,18 @@ F = TypeVar("F", bound=Callable[..., Any])
 def _setup_logging(verbose: int) -> None:
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(name)s: %(message)s", stream=sys.stderr)
+
+
+def _enable_trace() -> None:
+    """--trace: the APDU trace on stderr whatever -v says (the root logger keeps
+    its level, so --trace alone shows the trace and nothing else)."""
+    trace_log = logging.getLogger("sscard_terminal.trace")
+    trace_log.setLevel(logging.INFO)
+    if not logging.getLogger().handlers:
+        _setup_logging(0)
+    for handler in logging.getLogger().handlers:
+        if handler.level > logging.INFO:
+            handler.setLevel(logging.INFO)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -105,10 +118,7 @@ def read(
     if as_json and as_line:
         raise UsageError("choose one of --json and --line")
     if trace:
-        logging.getLogger("sscard_terminal.trace").setLevel(logging.INFO)
-        if not logging.getLogger().handlers:
-            _setup_logging(1)
-        logging.getLogger().setLevel(logging.INFO)
+        _enable_trace()
     module = _open_sam(sam, sam_reader, key_file, keyservice_url, terminal)
     try:
         transport = open_reader(reader, trace=trace, reveal=reveal)
@@ -165,7 +175,7 @@ def apdu(reader: str | None, apdus: tuple[str, ...], trace: bool) -> None:
             raise UsageError(f"{text!r} is not hex") from None
     transport = open_transport("pcsc", reader=reader)
     if trace:
-        _setup_logging(1)
+        _enable_trace()
         transport = TracingTransport(transport)
     with transport:
         session = CardSession(transport)
@@ -195,7 +205,10 @@ def card_new(profile_ref: str, person_file: str | None, out: str) -> None:
     from sscard_terminal.codecs.masking import mask_id_number
     from sscard_terminal.vcard.factory import write_new_image
 
+    missing = next((p for p in reversed(Path(out).absolute().parents) if not p.exists()), None)
     image = write_new_image(out, profile_ref, person_file)
+    if missing is not None:
+        click.echo(f"created the directory {Path(out).parent} for the image", err=True)
     click.echo(
         f"wrote {out}: profile {image.profile.name}, ATR {image.atr.hex().upper()}, "
         f"holder {mask_id_number(_holder_id(image))}"

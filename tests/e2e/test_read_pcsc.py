@@ -179,6 +179,10 @@ def test_apdu_command_decodes(served_card) -> None:  # type: ignore[no-untyped-d
     assert result.returncode == 0, result.stderr
     assert "6F 1C 84 0F" in result.stdout and "9000 success" in result.stdout
     assert "6A83 record not found" in result.stdout
+    # --trace alone (no -v) shows the trace
+    traced = sscard("apdu", "--trace", "--reader", served.reader, "00A404000F" + SSSE)
+    assert traced.returncode == 0, traced.stderr
+    assert "sscard_terminal.trace" in traced.stderr and "SELECT" in traced.stderr
 
 
 def test_exit_codes(served_card, reader_empty) -> None:  # type: ignore[no-untyped-def]

@@ -4,10 +4,14 @@ pcscd is needed."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import click
+import pytest
 from click.testing import CliRunner
 
 from sscard_terminal.errors import PcscdNotRunningError
@@ -58,7 +62,7 @@ def test_every_option_has_help_and_no_command_shows_rest_markup() -> None:
         if isinstance(param, click.Option) and not param.help
     ]
     assert bare == []
-    for where, cmd in _commands(cli, ["sscard"]):
+    for where, _ in _commands(cli, ["sscard"]):
         shown = CliRunner().invoke(cli, [*where.split()[1:], "--help"]).output
         assert "``" not in shown and ":class:" not in shown and ":func:" not in shown, where
 
@@ -71,3 +75,48 @@ def test_version() -> None:
     result = CliRunner().invoke(cli, ["--version"])
     assert result.exit_code == 0
     assert result.output.strip() == f"sscard, version {version('sscard-terminal')}"
+
+
+SSCARD = str(Path(sys.executable).parent / "sscard")
+
+
+def _closed_early(*args: str) -> subprocess.CompletedProcess[str]:
+    """``sscard ARGS | head -0``: the reader is gone before sscard writes (it
+    takes longer than this to start)."""
+    proc = subprocess.Popen(
+        [SSCARD, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    err = proc.stderr.read()
+    proc.stderr.close()
+    return subprocess.CompletedProcess(args, proc.wait(timeout=60), "", err)
+
+
+def test_output_cut_short_by_its_reader_is_no_error() -> None:
+    result = _closed_early("center", "openapi")
+    assert result.stderr == "" and result.returncode == 0
+
+
+def test_handle_errors_stops_quietly_on_a_broken_pipe() -> None:
+    from sscard_terminal.cli.options import handle_errors
+
+    @handle_errors
+    def printing() -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    with pytest.raises(SystemExit) as stopped:
+        printing()
+    assert stopped.value.code == 0
+
+
+def test_card_new_says_when_it_creates_a_directory(tmp_path: Path) -> None:
+    from sscard_terminal.cli.main import cli
+
+    out = tmp_path / "cards" / "new" / "card.json"
+    result = CliRunner().invoke(cli, ["card", "new", "--profile", "ningbo-gen2", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.exists()
+    assert f"created the directory {out.parent}" in result.output
+    again = CliRunner().invoke(cli, ["card", "new", "--profile", "ningbo-gen2", "--out", str(out)])
+    assert again.exit_code == 0 and "created" not in again.output
