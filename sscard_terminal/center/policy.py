@@ -27,6 +27,8 @@ from pydantic import (
     model_validator,
 )
 
+from sscard_terminal.yaml_syntax import describe_yaml_error
+
 __all__ = [
     "DEFAULT_AREA",
     "FundPolicy",
@@ -211,7 +213,7 @@ def _read(path: Path, text: str) -> Policy:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise PolicyError(f"{path}: not YAML/JSON: {exc}") from None
+        raise PolicyError(describe_yaml_error(path, exc)) from None
     try:
         return Policy.model_validate(data)
     except ValidationError as exc:

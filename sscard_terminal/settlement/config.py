@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sscard_terminal.settlement.client import InstitutionConfig, Operator, SettlementClient
 from sscard_terminal.settlement.envelope import DEFAULT_RECER_SYS_CODE, OpterType
 from sscard_terminal.settlement.errors import ConfigError
+from sscard_terminal.yaml_syntax import describe_yaml_error
 
 __all__ = ["EXAMPLE", "InstitutionSection", "OperatorSection", "TerminalConfig", "read_secret"]
 
@@ -91,7 +92,7 @@ class TerminalConfig(BaseModel):
                 hint="give --config, or set SSCARD_TERMINAL_CONFIG",
             ) from None
         except yaml.YAMLError as exc:
-            raise ConfigError(f"{where} is not YAML: {exc}") from None
+            raise ConfigError(describe_yaml_error(where, exc)) from None
         if not isinstance(raw, dict):
             raise ConfigError(f"{where}: a terminal configuration is a YAML mapping")
         config = cls.from_mapping(raw, source=str(where))

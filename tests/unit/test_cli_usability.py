@@ -120,3 +120,62 @@ def test_card_new_says_when_it_creates_a_directory(tmp_path: Path) -> None:
     assert f"created the directory {out.parent}" in result.output
     again = CliRunner().invoke(cli, ["card", "new", "--profile", "ningbo-gen2", "--out", str(out)])
     assert again.exit_code == 0 and "created" not in again.output
+
+
+BROKEN_YAML = "name: 张三\nid_number: [unclosed\nethnic_group: '01'\n"
+
+
+def test_yaml_syntax_error_names_file_line_and_column(tmp_path: Path) -> None:
+    from sscard_terminal.cli.main import cli
+
+    broken = tmp_path / "person.yaml"
+    broken.write_text(BROKEN_YAML, encoding="utf-8")
+    result = CliRunner().invoke(
+        cli,
+        ["card", "new", "--profile", "ningbo-gen2", "--person", str(broken), "--out", "x.json"],
+    )
+    assert result.exit_code == 2
+    line = result.output.strip()
+    assert len(line.splitlines()) == 1
+    assert f"{broken} line 3, column " in line and "YAML syntax error" in line
+    assert "unclosed" not in line  # not a squashed fragment of the document
+
+
+@pytest.mark.parametrize("kind", ["terminal", "schedule", "keyset", "profile", "registry"])
+def test_every_yaml_loader_says_where(kind: str, tmp_path: Path) -> None:
+    from sscard_terminal.errors import SscardError
+
+    broken = tmp_path / f"{kind}.yaml"
+    broken.write_text("a: 1\nb: [2\nc: 3\n", encoding="utf-8")
+    with pytest.raises(SscardError) as err:
+        if kind == "terminal":
+            from sscard_terminal.settlement.config import TerminalConfig
+
+            TerminalConfig.load(broken)
+        elif kind == "schedule":
+            from sscard_terminal.terminal.schedule import load_schedule
+
+            load_schedule(broken)
+        elif kind == "keyset":
+            from sscard_terminal.crypto.keyset import load_key_set
+
+            load_key_set(broken)
+        elif kind == "profile":
+            from sscard_terminal.vcard.profile import load_profile
+
+            load_profile(broken)
+        else:
+            from sscard_terminal.keyservice.registry import load_terminals
+
+            load_terminals(broken)
+    assert f"{broken} line 3, column 2: YAML syntax error" in str(err.value)
+
+
+def test_policy_yaml_error_says_where(tmp_path: Path) -> None:
+    from sscard_terminal.center.policy import PolicyError, load_policy
+
+    broken = tmp_path / "policy.yaml"
+    broken.write_text("a: 1\nb: [2\nc: 3\n", encoding="utf-8")
+    with pytest.raises(PolicyError) as err:
+        load_policy(str(broken))
+    assert f"{broken} line 3, column 2: YAML syntax error" in str(err.value)

@@ -103,7 +103,7 @@ def test_missing_key_set_is_refused(tmp_path: Path) -> None:
 def test_not_yaml(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("files: [unclosed", encoding="utf-8")
-    with pytest.raises(ProfileError, match="not valid YAML"):
+    with pytest.raises(ProfileError, match="line 1, column 17: YAML syntax error"):
         load_profile(bad)
 
 
