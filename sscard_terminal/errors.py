@@ -19,6 +19,7 @@ key; callers pass only masked personal data into them.
     |- ProfileError                    (2)  a card profile or image that does not validate
     |- PersonDataError                 (2)  personal data that fails its checks
     |- CardExpiredError                (5)  the card's expiry date has passed
+    |- IncompleteReadError             (5)  a read that did not give what was asked
     `- StatusWordError                 (5)  the card refused a command
        |- SecurityStatusNotSatisfiedError
        |- CardFileNotFoundError
@@ -138,6 +139,25 @@ class MuteCardError(CardError):
 
 class CorruptResponseError(CardError):
     hint = "the card's answer was damaged on the way; remove and reinsert the card"
+
+
+class IncompleteReadError(SscardError):
+    """A read that did not give every item asked for: a 3.0 card's EF06 without
+    authentication (card-spec.md, RKSSSE before EF06), or items the card lacks."""
+
+    exit_code = ExitCode.CARD_REFUSED
+
+    def __init__(self, missing: tuple[str, ...], why: str | None = None) -> None:
+        self.missing = missing
+        because = f" ({why})" if why else ""
+        hint = (
+            "read a 3.0 card with --sam software|pcsc|keyservice, or accept the partial "
+            "read with --allow-partial"
+            if why
+            else "the card lacks them: have it checked by the issuer, or accept the partial "
+            "read with --allow-partial"
+        )
+        super().__init__(f"the card did not give {', '.join(missing)}{because}", hint=hint)
 
 
 class CardExpiredError(SscardError):

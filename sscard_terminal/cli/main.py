@@ -88,6 +88,11 @@ _reveal_opt = click.option(
 @click.option("--line", "as_line", is_flag=True, help="Print the national iReadCardBas line.")
 @click.option("--device-number", default="", help="This terminal's device number for the line.")
 @click.option("--allow-expired", is_flag=True, help="Read a card past its expiry date.")
+@click.option(
+    "--allow-partial",
+    is_flag=True,
+    help="Print what the card gave even when items are missing (named on stderr), exit 0.",
+)
 @_sam_options
 @_trace_opt
 @_reveal_opt
@@ -98,6 +103,7 @@ def read(
     as_line: bool,
     device_number: str,
     allow_expired: bool,
+    allow_partial: bool,
     sam: str,
     sam_reader: str | None,
     key_file: str | None,
@@ -109,37 +115,52 @@ def read(
     """Read the cardholder record of the card in a reader.
 
     A 3.0 card's EF06 needs an authentication: give a security module with
-    --sam (software test keys, a PSAM over PC/SC, or the key service).
+    --sam (software test keys, a PSAM over PC/SC, or the key service). A read
+    that cannot give every item asked for fails (exit 5) unless --allow-partial.
     """
     from sscard_terminal.driver.discovery import open_reader
-    from sscard_terminal.driver.national import read_national_line
-    from sscard_terminal.driver.sscard import SocialSecurityCard
+    from sscard_terminal.driver.national import (
+        LINE_HOLDER_KEYS,
+        LINE_ISSUER_KEYS,
+        line_from_record,
+    )
+    from sscard_terminal.driver.sscard import (
+        FULL_HOLDER_KEYS,
+        FULL_ISSUER_KEYS,
+        SocialSecurityCard,
+    )
+    from sscard_terminal.errors import IncompleteReadError
 
     if as_json and as_line:
         raise UsageError("choose one of --json and --line")
     if trace:
         _enable_trace()
+    if "|" in device_number + terminal:
+        raise UsageError("--device-number and --terminal cannot contain '|'")
+    keys = (
+        (LINE_ISSUER_KEYS, LINE_HOLDER_KEYS) if as_line else (FULL_ISSUER_KEYS, FULL_HOLDER_KEYS)
+    )
     module = _open_sam(sam, sam_reader, key_file, keyservice_url, terminal)
     try:
         transport = open_reader(reader, trace=trace, reveal=reveal)
         try:
             card = SocialSecurityCard(transport)
-            if as_line:
-                line = read_national_line(
-                    card,
-                    terminal_number=module.terminal_number if module else terminal,
-                    device_number=device_number,
-                    sam=module,
-                    check_expiry=not allow_expired,
-                )
-                click.echo(str(line))
-                return
-            record = card.read(sam=module, check_expiry=not allow_expired)
+            record = card.read(*keys, sam=module, check_expiry=not allow_expired)
+            terminal_number = module.terminal_number if module else terminal
         finally:
             transport.close()
     finally:
         if module is not None:
             module.close()
+    missing = record.missing(*keys)
+    if missing and not allow_partial:
+        raise IncompleteReadError(missing, record.holder_unavailable)
+    if missing:
+        why = f" ({record.holder_unavailable})" if record.holder_unavailable else ""
+        click.echo(f"sscard: partial read: no {', '.join(missing)}{why}", err=True)
+    if as_line:
+        click.echo(str(line_from_record(record, terminal_number, device_number)))
+        return
     if as_json:
         click.echo(json.dumps(record.to_json(reveal=True), ensure_ascii=False, indent=2))
         return

@@ -61,6 +61,9 @@ EF06_SFI = 0x06
 
 _ISSUER_KEYS = tuple(spec.key for spec in EF05_ITEMS)
 _HOLDER_KEYS = ("id_number", "name", "sex", "ethnic_group", "birthplace", "birth_date")
+#: what a full read (``read()`` with no keys) asks for
+FULL_ISSUER_KEYS = _ISSUER_KEYS
+FULL_HOLDER_KEYS = _HOLDER_KEYS
 
 
 def shanghai_today() -> dt.date:

@@ -119,10 +119,21 @@ def opensc_atr(reader: str) -> str:
 def test_gen3_ef06_refused_by_the_card(served_card) -> None:  # type: ignore[no-untyped-def]
     card, _ = made_up_card("ningbo-gen3")
     served = served_card(card)
-    result = sscard("read", "--line", "--reader", served.reader)
+    # a line without the holder is no line: one line, exit 5, pointing to --sam
+    for view in (["--line"], [], ["--json"]):
+        refused = sscard("read", *view, "--reader", served.reader)
+        assert refused.returncode == 5, (view, refused.stdout, refused.stderr)
+        assert refused.stdout == "" and len(refused.stderr.strip().splitlines()) == 1
+        assert "--sam" in refused.stderr and "social security number, name" in refused.stderr
+    # --allow-partial: today's line, the missing items named on stderr
+    result = sscard("read", "--line", "--allow-partial", "--reader", served.reader)
     assert result.returncode == 0, result.stderr
     items = result.stdout.strip().split("|")
     assert items[1] == "" and items[4] == "" and items[6] == "3.00" and items[2] != ""
+    assert "partial read: no social security number, name (EF06" in result.stderr
+    # with a security module the whole line comes, exit 0
+    full = sscard("read", "--line", "--sam", "software", "--reader", served.reader)
+    assert full.returncode == 0 and full.stdout.split("|")[4] == "周·晓雯", full.stderr
     # the card itself refuses EF06, not just our driver
     answers = scriptor(served.reader, "00 A4 04 00 0F " + SSSE, "00 B2 08 30 14")
     assert answers == ["611E", "6982"]
