@@ -120,9 +120,13 @@ class CardImage:
                 f"{source}: damaged card image ({type(exc).__name__}: {exc})"
             ) from None
         try:
-            return cls(profile, atr, contents, persistent)
+            image = cls(profile, atr, contents, persistent)
         except ProfileError as exc:
             raise ProfileError(f"{source}: {exc}") from None
+        from sscard_terminal.vcard.image_check import check_personalised  # it imports this
+
+        check_personalised(image, source)
+        return image
 
     def copy_with(
         self,
