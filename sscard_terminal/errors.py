@@ -10,7 +10,9 @@ key; callers pass only masked personal data into them.
     |- TransportError
     |  |- ReaderError                  (3)
     |  |  |- PcscdNotRunningError
-    |  |  `- ReaderNotFoundError
+    |  |  |- ReaderNotFoundError
+    |  |  |- VpcdUnreachableError
+    |  |  `- VpcdSlotTakenError
     |  `- CardError                    (4)
     |     |- NoCardError
     |     |- CardRemovedError
@@ -112,6 +114,21 @@ class PcscdNotRunningError(ReaderError):
 
 class ReaderNotFoundError(ReaderError):
     hint = "check `sscard readers` for the reader names"
+
+
+class VpcdUnreachableError(ReaderError):
+    """A served card cannot reach vpcd: pcscd does not run, or runs without vpcd."""
+
+    hint = (
+        "start pcscd (with vsmartcard-vpcd installed: `sudo pcscd`) and check --host, "
+        "then serve the card again"
+    )
+
+
+class VpcdSlotTakenError(ReaderError):
+    """vpcd's slot holds another card: vpcd serves one card per slot."""
+
+    hint = "stop the card served there (see `sscard readers`), or serve on the other --slot"
 
 
 class CardError(TransportError):

@@ -137,9 +137,7 @@ def read(
         _enable_trace()
     if "|" in device_number + terminal:
         raise UsageError("--device-number and --terminal cannot contain '|'")
-    keys = (
-        (LINE_ISSUER_KEYS, LINE_HOLDER_KEYS) if as_line else (FULL_ISSUER_KEYS, FULL_HOLDER_KEYS)
-    )
+    keys = (LINE_ISSUER_KEYS, LINE_HOLDER_KEYS) if as_line else (FULL_ISSUER_KEYS, FULL_HOLDER_KEYS)
     module = _open_sam(sam, sam_reader, key_file, keyservice_url, terminal)
     try:
         transport = open_reader(reader, trace=trace, reveal=reveal)
@@ -245,6 +243,10 @@ def _holder_id(image: Any) -> str:
     return ""
 
 
+#: how long `card serve` waits for vpcd to take the card before it gives up (exit 3)
+FIRST_CONTACT_SECONDS = 10.0
+
+
 @card.command("serve")
 @click.option("--profile", "profile_ref", help="Serve the profile's test card (kept in memory).")
 @click.option(
@@ -265,11 +267,14 @@ def card_serve(
     profile_ref: str | None, image: str | None, slot: int, host: str, faults: tuple[str, ...]
 ) -> None:
     """Connect a virtual card to pcscd's vpcd reader until Ctrl-C or SIGTERM
-    (or until a remove-after/remove-during fault pulls it)."""
+    (or until a remove-after/remove-during fault pulls it).
+
+    Exits 3 when vpcd cannot be reached, or its slot holds another card,
+    within 10 s."""
     from sscard_terminal.vcard.factory import card_from_image, card_from_profile
     from sscard_terminal.vcard.faults import FaultyCard, parse_faults
     from sscard_terminal.vcard.interface import SimulatedCard
-    from sscard_terminal.vpcd.bridge import serve_card, slot_port
+    from sscard_terminal.vpcd.bridge import Connected, Disconnected, serve_card, slot_port
 
     if (profile_ref is None) == (image is None):
         raise UsageError("give exactly one of --profile and --image")
@@ -285,12 +290,26 @@ def card_serve(
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     with_faults = f" with faults {fault_spec}" if fault_spec else ""
-    click.echo(
-        f"serving {'image ' + str(image) if image else 'profile ' + str(profile_ref)} "
-        f"on vpcd slot {slot} ({host}:{slot_port(slot)}){with_faults}; Ctrl-C stops",
-        err=True,
+    said: list[bool] = []
+
+    def _serving(event: Any) -> None:
+        # said once vpcd has spoken to the card: the slot is ours and the card is in
+        if not said and not isinstance(event, (Connected, Disconnected)):
+            said.append(True)
+            click.echo(
+                f"serving {'image ' + str(image) if image else 'profile ' + str(profile_ref)} "
+                f"on vpcd slot {slot} ({host}:{slot_port(slot)}){with_faults}; Ctrl-C stops",
+                err=True,
+            )
+
+    serve_card(
+        vcard,
+        host=host,
+        port=slot_port(slot),
+        stop=stop,
+        on_event=_serving,
+        first_contact=FIRST_CONTACT_SECONDS,
     )
-    serve_card(vcard, host=host, port=slot_port(slot), stop=stop)
     if isinstance(vcard, FaultyCard) and vcard.pulled:
         click.echo(f"card pulled after {vcard.answered} APDU(s) (fault {fault_spec})", err=True)
         return
