@@ -6,6 +6,7 @@ key; callers pass only masked personal data into them.
 
     SscardError
     |- UsageError                      (2)
+    |- ServiceUnreachableError         (3)  a URL that does not answer
     |- MalformedApduError              (5)  bytes that are no APDU
     |- TransportError
     |  |- ReaderError                  (3)
@@ -129,6 +130,12 @@ class VpcdSlotTakenError(ReaderError):
     """vpcd's slot holds another card: vpcd serves one card per slot."""
 
     hint = "stop the card served there (see `sscard readers`), or serve on the other --slot"
+
+
+class ServiceUnreachableError(SscardError):
+    """A service the command needs (a URL to wait for) does not answer."""
+
+    exit_code = ExitCode.NO_READER
 
 
 class CardError(TransportError):

@@ -199,6 +199,21 @@ def _say_owed(journal_path: Path) -> None:
 
 
 # -- resolve ----------------------------------------------------------------------------------
+#: the options that set terminal.yaml's fields (named when a setting is missing)
+SETTING_FLAGS = {
+    "institution.fixmedins_code": "--fixmedins-code",
+    "institution.fixmedins_name": "--fixmedins-name",
+    "institution.mdtrtarea_admvs": "--admvs",
+    "institution.secret_file": "--secret-file",
+    "operator.opter": "--opter",
+    "operator.opter_name": "--opter-name",
+    "operator.opter_type": "--opter-type",
+    "timeout": "--timeout",
+    "journal": "--journal",
+    "center": "--center",
+}
+
+
 def _terminal_config(
     config_path: Path | None, journal_path: Path | None, overrides: dict[str, Any]
 ) -> Any:
@@ -220,7 +235,9 @@ def _terminal_config(
         raw["timeout"] = overrides["timeout"]
     if journal_path is not None:
         raw["journal"] = journal_path
-    merged = TerminalConfig.from_mapping(raw, source=str(config_path or "the options"))
+    merged = TerminalConfig.from_mapping(
+        raw, source=str(config_path or "the options"), flags=SETTING_FLAGS
+    )
     return merged.relative_to(Path.cwd()) if config is None else merged
 
 

@@ -453,6 +453,13 @@ from sscard_terminal.cli.journal import journal as _journal  # noqa: E402
 
 cli.add_command(_journal)
 
+from sscard_terminal.cli.terminal import terminal as _terminal  # noqa: E402
+from sscard_terminal.cli.wait import wait as _wait  # noqa: E402
+
+cli.add_command(_terminal)
+
+cli.add_command(_wait)
+
 # the flow commands import helpers from this module: registered last
 from sscard_terminal.cli.flows import hospital, kiosk, pharmacy  # noqa: E402
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -99,16 +100,34 @@ class TerminalConfig(BaseModel):
         return config.relative_to(where.parent)
 
     @classmethod
-    def from_mapping(cls, raw: dict[str, Any], *, source: str = "terminal.yaml") -> TerminalConfig:
-        """Check a configuration given as a mapping."""
+    def from_mapping(
+        cls,
+        raw: dict[str, Any],
+        *,
+        source: str = "terminal.yaml",
+        flags: Mapping[str, str] | None = None,
+    ) -> TerminalConfig:
+        """Check a configuration given as a mapping. ``flags`` maps a field
+        (``institution.secret_file``) to the command-line option that sets it,
+        so that a missing setting names both ways to give it."""
         try:
             return cls.model_validate(raw)
         except ValidationError as exc:
             parts = []
+            missing = False
             for error in exc.errors(include_url=False, include_input=False)[:6]:
                 where = ".".join(str(p) for p in error["loc"])
-                parts.append(f"{where}: {error['msg']}")
-            raise ConfigError(f"{source}: " + "; ".join(parts)) from None
+                if error["type"] == "missing":
+                    missing = True
+                    flag = (flags or {}).get(where)
+                    also = f"{flag} or " if flag else ""
+                    parts.append(f"{where} is not set (give {also}`{where}` in terminal.yaml)")
+                else:
+                    parts.append(f"{where}: {error['msg']}")
+            hint = "`sscard terminal init` writes a terminal.yaml for a seeded center"
+            raise ConfigError(
+                f"{source}: " + "; ".join(parts), hint=hint if missing else None
+            ) from None
 
     def relative_to(self, base: Path) -> TerminalConfig:
         """Relative paths made relative to ``base``."""
@@ -158,7 +177,9 @@ class TerminalConfig(BaseModel):
         """A :class:`SettlementClient` for this terminal (``center`` overrides the file)."""
         url = center or self.center
         if not url:
-            raise ConfigError("no center URL", hint="give --center URL or `center:` in the file")
+            raise ConfigError(
+                "no center URL", hint="give --center URL, or `center:` in terminal.yaml"
+            )
         return SettlementClient(
             url,
             self.institution_config(),

@@ -179,3 +179,89 @@ def test_policy_yaml_error_says_where(tmp_path: Path) -> None:
     with pytest.raises(PolicyError) as err:
         load_policy(str(broken))
     assert f"{broken} line 3, column 2: YAML syntax error" in str(err.value)
+
+
+INSTITUTIONS = [
+    {"fixmedins_code": "H33020300001", "fixmedins_name": "宁波市第一医院", "admdvs": "330203",
+     "secret": "s3cr3t" * 8},
+    {"fixmedins_code": "P33020300003", "fixmedins_name": "海曙区大药房", "admdvs": "330203",
+     "secret": "p" * 48},
+]  # fmt: skip
+
+
+def test_terminal_init_writes_a_configuration_that_loads(tmp_path: Path) -> None:
+    import json
+    import stat
+
+    from sscard_terminal.cli.main import cli
+    from sscard_terminal.settlement.config import TerminalConfig
+
+    institutions = tmp_path / "institutions.json"
+    institutions.write_text(json.dumps(INSTITUTIONS), encoding="utf-8")
+    out = tmp_path / "till" / "pharmacy.yaml"
+    args = ["terminal", "init", "--institutions", str(institutions), "--code", "P33020300003"]
+    result = CliRunner().invoke(cli, [*args, "--out", str(out), "--opter", "0007"])
+    assert result.exit_code == 0, result.output
+    secret = out.parent / "P33020300003.secret"
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    assert "p" * 48 not in out.read_text(encoding="utf-8")  # the secret stays in its file
+    config = TerminalConfig.load(out)
+    assert config.center == "http://127.0.0.1:8080"
+    assert config.institution_config().secret == "p" * 48
+    assert config.institution.fixmedins_name == "海曙区大药房"
+    assert config.operator.opter == "0007" and config.operator.opter_type == "1"
+    assert config.journal_path == out.parent / "journal-P33020300003-0007.db"
+    # nothing is overwritten without --force
+    again = CliRunner().invoke(cli, [*args, "--out", str(out)])
+    assert again.exit_code == 2 and "--force" in again.output
+    unknown = CliRunner().invoke(
+        cli, ["terminal", "init", "--institutions", str(institutions), "--code", "H99"]
+    )
+    assert unknown.exit_code == 2 and "H33020300001" in unknown.output
+
+
+def test_missing_settings_name_the_option_and_the_field(tmp_path: Path) -> None:
+    from sscard_terminal.cli.main import cli
+
+    result = CliRunner().invoke(cli, ["journal", "resolve", "--center", "http://127.0.0.1:9"])
+    assert result.exit_code == 2
+    line = result.output.strip()
+    assert len(line.splitlines()) == 1
+    assert "--secret-file or `institution.secret_file` in terminal.yaml" in line
+    assert "--fixmedins-code or `institution.fixmedins_code` in terminal.yaml" in line
+    assert "sscard terminal init" in line
+
+
+def test_wait_gives_up_on_a_url_that_does_not_answer() -> None:
+    import socket
+
+    from sscard_terminal.cli.main import cli
+
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]
+    result = CliRunner().invoke(
+        cli, ["wait", "--url", f"http://127.0.0.1:{port}/health", "--timeout", "0.3"]
+    )
+    assert result.exit_code == 3 and f"127.0.0.1:{port}" in result.output
+
+
+def test_wait_returns_once_a_url_answers() -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from sscard_terminal.cli.main import cli
+
+    class Ok(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            return None
+
+    with HTTPServer(("127.0.0.1", 0), Ok) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{server.server_address[1]}/health"
+        result = CliRunner().invoke(cli, ["wait", "--url", url, "--timeout", "5"])
+        server.shutdown()
+    assert result.exit_code == 0, result.output
