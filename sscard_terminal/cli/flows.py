@@ -115,6 +115,7 @@ def _session(kw: dict[str, Any], *, kiosk: bool = False) -> Iterator[dict[str, A
                     "pins": pins,
                     "client": client,
                     "progress": None if quiet else _progress,
+                    "quiet": quiet,
                     "journal": config.journal_path,
                 }
             finally:
@@ -148,6 +149,14 @@ def _confirm(yes: bool) -> Callable[[Any], bool]:
         return click.confirm("settle?", default=True, err=True)
 
     return ask
+
+
+def _asker(yes: bool, quiet: bool) -> Callable[[Any], bool]:
+    """With --yes and --quiet, settle without a word (a script's receipt alone on
+    stdout, nothing on stderr); otherwise :func:`_confirm` shows the split."""
+    if yes and quiet:
+        return lambda split: True
+    return _confirm(yes)
 
 
 def _items(items_file: Path | None, item: tuple[str, ...]) -> list[Any]:
@@ -218,7 +227,7 @@ def hospital_swipe(
     with _session(kw) as s:
         receipt = flows.hospital_swipe(
             s["card"], s["sam"], s["pins"], s["client"], lines,
-            confirm=_confirm(yes), dise_codg=dise_codg, dise_name=dise_name,
+            confirm=_asker(yes, s["quiet"]), dise_codg=dise_codg, dise_name=dise_name,
             progress=s["progress"],
         )  # fmt: skip
     _show(receipt, as_json)
@@ -268,7 +277,7 @@ def pharmacy_buy(
     with _session(kw) as s:
         receipt = flows.pharmacy_purchase(
             s["card"], s["sam"], s["pins"], s["client"], lines, _payments(payment_fails),
-            confirm=_confirm(yes), progress=s["progress"],
+            confirm=_asker(yes, s["quiet"]), progress=s["progress"],
         )  # fmt: skip
     _show(receipt, as_json)
 
@@ -349,7 +358,7 @@ def kiosk_register(
         try:
             receipt = flows.kiosk_register(
                 s["card"], s["sam"], s["pins"], s["client"], schedule, department, doctor,
-                _payments(payment_fails), queue=queue, confirm=_confirm(yes),
+                _payments(payment_fails), queue=queue, confirm=_asker(yes, s["quiet"]),
                 progress=s["progress"],
             )  # fmt: skip
         finally:
