@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import sys
 import unicodedata
@@ -57,6 +58,13 @@ def _errors(func: F) -> F:
                 err=True,
             )
             sys.exit(int(ExitCode.USAGE))
+        except Exception as exc:  # a bug: still one line, and say where to look
+            logging.getLogger(__name__).debug("internal error", exc_info=True)
+            click.echo(
+                f"sscard journal: internal error ({type(exc).__name__}); run with -vv for details",
+                err=True,
+            )
+            sys.exit(int(ExitCode.INTERNAL))
 
     return wrapper  # type: ignore[return-value]
 
