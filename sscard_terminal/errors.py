@@ -55,6 +55,8 @@ class ExitCode(IntEnum):
     OUTCOME_UNKNOWN = 8
     #: a bug of ours (sysexits.h EX_SOFTWARE): one line, details with -vv
     INTERNAL = 70
+    #: Ctrl-C outside a prompt (128 + SIGINT, as shells report it)
+    INTERRUPTED = 130
 
 
 class SscardError(Exception):
@@ -76,6 +78,13 @@ class SscardError(Exception):
 
 class UsageError(SscardError):
     exit_code = ExitCode.USAGE
+
+
+class PinEntryCancelled(UsageError):
+    """The PIN prompt (or PIN pad) was cancelled: end of input or Ctrl-C.
+    Nothing was sent to the card or the center, so it ends like "no"."""
+
+    hint = "nothing was sent to the card or the center"
 
 
 class MalformedApduError(SscardError):

@@ -135,8 +135,11 @@ def _show(receipt: Any, as_json: bool) -> None:
     click.echo(receipt.to_json_text() if as_json else receipt.to_text())
 
 
-def _confirm(yes: bool) -> Callable[[Any], bool]:
-    """Show the split (fund, account, cash) and ask, unless --yes."""
+def _confirm(yes: bool, timeout: float) -> Callable[[Any], bool]:
+    """Show the split (fund, account, cash) and ask, unless --yes. End of
+    input, Ctrl-C or no answer within ``timeout`` is "no": the flow rolls
+    back as when the patient declines (cli/prompt.py)."""
+    from sscard_terminal.cli.prompt import confirm
 
     def ask(split: Any) -> bool:
         click.echo(
@@ -146,17 +149,20 @@ def _confirm(yes: bool) -> Callable[[Any], bool]:
         )
         if yes:
             return True
-        return click.confirm("settle?", default=True, err=True)
+        answer = confirm("settle?", timeout)
+        if answer.unanswered:
+            click.echo(f"sscard: {answer.unanswered}: taken as no", err=True)
+        return answer.yes
 
     return ask
 
 
-def _asker(yes: bool, quiet: bool) -> Callable[[Any], bool]:
+def _asker(yes: bool, timeout: float, quiet: bool) -> Callable[[Any], bool]:
     """With --yes and --quiet, settle without a word (a script's receipt alone on
     stdout, nothing on stderr); otherwise :func:`_confirm` shows the split."""
     if yes and quiet:
         return lambda split: True
-    return _confirm(yes)
+    return _confirm(yes, timeout)
 
 
 def _items(items_file: Path | None, item: tuple[str, ...]) -> list[Any]:
@@ -183,7 +189,21 @@ _items_options = [
     ),
     click.option("--item", multiple=True, metavar="CODE:COUNT:PRICE[:NAME]", help="One item."),
 ]
-_yes_option = click.option("--yes", "-y", is_flag=True, help="Settle without asking.")
+
+
+def _yes_option(func: F) -> F:
+    """--yes, and how long the prompt waits for an answer without it."""
+    func = click.option(
+        "--confirm-timeout",
+        type=click.FloatRange(1, 3600),
+        default=120.0,
+        show_default=True,
+        metavar="SECONDS",
+        help="Without --yes: no answer within SECONDS is taken as no (the flow rolls back).",
+    )(func)
+    return click.option("--yes", "-y", is_flag=True, help="Settle without asking.")(func)
+
+
 _payment_option = click.option(
     "--payment-fails", is_flag=True, help="The simulated payment provider declines the payment."
 )
@@ -217,6 +237,7 @@ def hospital_swipe(
     dise_codg: str | None,
     dise_name: str | None,
     yes: bool,
+    confirm_timeout: float,
     as_json: bool,
     **kw: Any,
 ) -> None:
@@ -227,8 +248,8 @@ def hospital_swipe(
     with _session(kw) as s:
         receipt = flows.hospital_swipe(
             s["card"], s["sam"], s["pins"], s["client"], lines,
-            confirm=_asker(yes, s["quiet"]), dise_codg=dise_codg, dise_name=dise_name,
-            progress=s["progress"],
+            confirm=_asker(yes, confirm_timeout, s["quiet"]),
+            dise_codg=dise_codg, dise_name=dise_name, progress=s["progress"],
         )  # fmt: skip
     _show(receipt, as_json)
 
@@ -266,6 +287,7 @@ def pharmacy_buy(
     items_file: Path | None,
     item: tuple[str, ...],
     yes: bool,
+    confirm_timeout: float,
     payment_fails: bool,
     as_json: bool,
     **kw: Any,
@@ -277,7 +299,7 @@ def pharmacy_buy(
     with _session(kw) as s:
         receipt = flows.pharmacy_purchase(
             s["card"], s["sam"], s["pins"], s["client"], lines, _payments(payment_fails),
-            confirm=_asker(yes, s["quiet"]), progress=s["progress"],
+            confirm=_asker(yes, confirm_timeout, s["quiet"]), progress=s["progress"],
         )  # fmt: skip
     _show(receipt, as_json)
 
@@ -332,6 +354,7 @@ def kiosk_register(
     doctor: str | None,
     queue_file: Path | None,
     yes: bool,
+    confirm_timeout: float,
     payment_fails: bool,
     as_json: bool,
     **kw: Any,
@@ -358,8 +381,8 @@ def kiosk_register(
         try:
             receipt = flows.kiosk_register(
                 s["card"], s["sam"], s["pins"], s["client"], schedule, department, doctor,
-                _payments(payment_fails), queue=queue, confirm=_asker(yes, s["quiet"]),
-                progress=s["progress"],
+                _payments(payment_fails), queue=queue,
+                confirm=_asker(yes, confirm_timeout, s["quiet"]), progress=s["progress"],
             )  # fmt: skip
         finally:
             queue.close()

@@ -46,7 +46,7 @@ def handle_errors(func: F) -> F:
         except SscardError as exc:
             _fail(exc.one_line(), int(exc.exit_code))
         except KeyboardInterrupt:
-            _fail("interrupted", 130)
+            _fail("interrupted", int(ExitCode.INTERRUPTED))
         except BrokenPipeError:
             stop_on_broken_pipe()
         except OSError as exc:

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import getpass
 import os
+import sys
 from collections.abc import Iterable
 from typing import Protocol
 
-from sscard_terminal.errors import UsageError
+from sscard_terminal.errors import PinEntryCancelled, UsageError
 
 
 class Pin:
@@ -59,7 +60,11 @@ class PromptPin:
     """A hidden prompt on the controlling terminal."""
 
     def get_pin(self, purpose: str) -> Pin:
-        return Pin(getpass.getpass(f"{purpose}: ").strip())
+        try:
+            return Pin(getpass.getpass(f"{purpose}: ").strip())
+        except (EOFError, KeyboardInterrupt):
+            print(file=sys.stderr)  # getpass leaves the cursor on the prompt's line
+            raise PinEntryCancelled(f"{purpose} entry cancelled") from None
 
 
 class SimulatedPinPad:

@@ -25,6 +25,7 @@ interface.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -267,6 +268,7 @@ class SettlementClient:
         sign_no: str | None,
         resolves: str | None,
         card_no: str | None = None,
+        hold_visit: bool = False,
     ) -> tuple[str, Response]:
         """Journal, send and classify one message. Returns the msgid and an
         answer (infcode any); raises when there is no answer."""
@@ -283,7 +285,7 @@ class SettlementClient:
             insuplc_admdvs=person.insuplc_admdvs if person else None,
         )
         body = wire.dumps(request)
-        self.journal.add_pending(request, resolves=resolves, card_no=card_no)
+        self.journal.add_pending(request, resolves=resolves, card_no=card_no, hold_visit=hold_visit)
         self._local.msgid = msgid
         books = kind_of(infno) != "query"
         with self._lock:
@@ -368,6 +370,7 @@ class SettlementClient:
         person: PersonRef | None = None,
         resolves: str | None = None,
         card_no: str | None = None,
+        hold_visit: bool = False,
     ) -> Exchange:
         """Send one message of any transaction; the answer must be infcode 0.
 
@@ -375,11 +378,21 @@ class SettlementClient:
         sign_no (unknown, expired, signed out) signs in again and sends the
         message once more under a new msgid (the refused one booked nothing).
         ``card_no``: the card a settlement or refund is made with, for the
-        journal's card records (:meth:`Journal.add_pending`)."""
+        journal's card records (:meth:`Journal.add_pending`). ``hold_visit``:
+        a 2201 whose visit the caller settles or cancels itself; until it
+        does, the journal holds the visit for this process, and abandons it
+        when the process is gone (:meth:`Journal.abandoned_visits`)."""
         sign_no = None if infno == "9001" else self.current_sign_no()
-        msgid, response = self._send_once(
-            infno, payload, person=person, sign_no=sign_no, resolves=resolves, card_no=card_no
+        sent = functools.partial(
+            self._send_once,
+            infno,
+            payload,
+            person=person,
+            resolves=resolves,
+            card_no=card_no,
+            hold_visit=hold_visit,
         )
+        msgid, response = sent(sign_no=sign_no)
         if (
             response.infcode != 0
             and sign_no is not None
@@ -390,14 +403,7 @@ class SettlementClient:
                 self.institution.fixmedins_code, self.operator.opter, sign_no
             )
             sign_no = self.sign_in().sign_no
-            msgid, response = self._send_once(
-                infno,
-                payload,
-                person=person,
-                sign_no=sign_no,
-                resolves=resolves,
-                card_no=card_no,
-            )
+            msgid, response = sent(sign_no=sign_no)
         response.raise_for_refusal(infno, msgid)
         return Exchange(msgid, infno, response)
 
@@ -521,8 +527,13 @@ class SettlementClient:
         dept_code: str | None = None,
         dept_name: str | None = None,
         caty: str | None = None,
+        hold_visit: bool = False,
     ) -> Registration:
-        """2201 outpatient registration; returns mdtrt_id. Reversible by 2601."""
+        """2201 outpatient registration; returns mdtrt_id. Reversible by 2601.
+
+        ``hold_visit``: the caller settles (2207) or cancels (2202) the visit
+        itself; should its process end first, :func:`resolve` reverses the
+        registration (see :meth:`exchange`)."""
         data: dict[str, Any] = {
             "psn_no": person.psn_no,
             "insutype": insutype,
@@ -542,7 +553,7 @@ class SettlementClient:
         ):
             if value:
                 data[name] = value
-        ex = self.exchange("2201", {"data": data}, person=person)
+        ex = self.exchange("2201", {"data": data}, person=person, hold_visit=hold_visit)
         return self._typed(Registration, self._output(ex, "data"), "2201", ex.msgid)
 
     def cancel_registration(

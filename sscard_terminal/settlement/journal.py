@@ -332,7 +332,8 @@ CREATE TABLE IF NOT EXISTS card_records (
 CREATE TABLE IF NOT EXISTS abandoned_visits (
     msgid TEXT PRIMARY KEY REFERENCES messages (msgid),
     at TEXT NOT NULL,
-    why TEXT
+    why TEXT,
+    held INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS messages_open ON messages (status) WHERE resolution IS NULL;
 CREATE INDEX IF NOT EXISTS messages_resolves ON messages (resolves);
@@ -426,6 +427,17 @@ def _decimal_text(value: Any) -> str | None:
         return None
 
 
+def _owner_alive(pid: int | None, boot_id: str | None) -> bool:
+    """Whether the process that wrote a journal row may still be running: this
+    process, or a live process of the same boot (a PID of an earlier boot is
+    somebody else's)."""
+    if pid is None:
+        return False
+    if boot_id and _BOOT_ID and boot_id != _BOOT_ID:
+        return False
+    return pid == os.getpid() or _process_alive(pid)
+
+
 def _process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -465,6 +477,12 @@ class Journal:
                     columns = {r[1] for r in c.execute("PRAGMA table_info(messages)")}
                     if "card_no" not in columns:  # a journal from before card records
                         c.execute("ALTER TABLE messages ADD COLUMN card_no TEXT")
+                    held = {r[1] for r in c.execute("PRAGMA table_info(abandoned_visits)")}
+                    if "held" not in held:  # a journal from before held visits
+                        c.execute(
+                            "ALTER TABLE abandoned_visits "
+                            "ADD COLUMN held INTEGER NOT NULL DEFAULT 0"
+                        )
                     row = c.execute(
                         "SELECT value FROM journal_meta WHERE key = 'schema_version'"
                     ).fetchone()
@@ -593,6 +611,7 @@ class Journal:
         *,
         resolves: str | None = None,
         card_no: str | None = None,
+        hold_visit: bool = False,
     ) -> None:
         """Write a message as PENDING, durably, before it is sent.
 
@@ -601,7 +620,12 @@ class Journal:
         the card a settlement or refund is made with (its card record is owed
         once it is booked); for 2207 / 2102 paid by card (``mdtrt_cert_type``
         03) it is the ``mdtrt_cert_no``, and a refund without one inherits
-        the card of the settlement it refunds, when this journal has it."""
+        the card of the settlement it refunds, when this journal has it.
+
+        ``hold_visit`` (a 2201 sent by a flow that will settle or cancel the
+        visit itself): the registration is marked held by this process in the
+        same transaction, so that the visit is abandoned the moment the
+        process is gone, whatever stopped it (:meth:`abandoned_visits`)."""
         infno = str(envelope["infno"])
         payload = envelope.get("input") or {}
         keys = resolution_keys(infno, payload)
@@ -644,6 +668,11 @@ class Journal:
                         card_no,
                     ),
                 )
+                if hold_visit and infno == "2201":
+                    c.execute(
+                        "INSERT INTO abandoned_visits (msgid, at, why, held) VALUES (?, ?, ?, 1)",
+                        (envelope["msgid"], now, "its flow stopped before it settled or cancelled"),
+                    )
         except sqlite3.IntegrityError:
             raise JournalError(f"msgid {envelope['msgid']} is in the journal already") from None
 
@@ -845,11 +874,9 @@ class Journal:
         (same boot, process alive): then resolution leaves it alone."""
         if entry.status is not Status.PENDING or entry.pid is None:
             return False
-        if entry.boot_id and _BOOT_ID and entry.boot_id != _BOOT_ID:
-            return False
         if entry.pid == os.getpid():
             return False
-        return _process_alive(entry.pid)
+        return _owner_alive(entry.pid, entry.boot_id)
 
     # -- card records -------------------------------------------------------------------------
     def card_records_owed(self, card_no: str | None = None) -> list[JournalEntry]:
@@ -911,19 +938,28 @@ class Journal:
 
     # -- abandoned visits ---------------------------------------------------------------------
     def abandon_visit(self, msgid: str, why: str) -> None:
-        """Mark the registration (2201) ``msgid`` abandoned by its flow."""
+        """Mark the registration (2201) ``msgid`` abandoned by its flow (and no
+        longer held by it: resolution may reverse it now)."""
         with self._transaction() as c:
             c.execute(
-                "INSERT OR IGNORE INTO abandoned_visits (msgid, at, why) VALUES (?, ?, ?)",
+                "INSERT INTO abandoned_visits (msgid, at, why, held) VALUES (?, ?, ?, 0) "
+                "ON CONFLICT (msgid) DO UPDATE SET at = excluded.at, why = excluded.why, held = 0",
                 (msgid, _now(), why),
             )
 
     def abandoned_visits(self) -> list[JournalEntry]:
         """Registrations abandoned by their flow that are still booked and
         ready to be reversed: no message of the visit is open, no settlement
-        of it stands and no 2202 closed it. Oldest first."""
+        of it stands and no 2202 closed it. Oldest first.
+
+        A registration still *held* by its flow (``add_pending(hold_visit=True)``)
+        counts only once the process that sent it is gone (ended, killed, or
+        the machine restarted): a flow waiting at its confirmation prompt in a
+        live process is not abandoned."""
         sql = (
-            f"SELECT {_COLUMNS} FROM messages "  # noqa: S608 - fixed text
+            f"SELECT {_COLUMNS}, "  # noqa: S608 - fixed text
+            "(SELECT held FROM abandoned_visits a WHERE a.msgid = messages.msgid) AS held "
+            "FROM messages "
             "WHERE msgid IN (SELECT msgid FROM abandoned_visits) AND infno = '2201' "
             "AND status = 'SUCCESS' AND (resolution IS NULL OR resolution != 'REVERSED') "
             "AND NOT EXISTS (SELECT 1 FROM messages o WHERE o.mdtrt_id = messages.mdtrt_id "
@@ -935,7 +971,11 @@ class Journal:
         )
         with self._lock:
             rows = self._conn.execute(sql).fetchall()
-        return [self._entry(r) for r in rows]
+        return [
+            self._entry(r)
+            for r in rows
+            if not r["held"] or not _owner_alive(r["pid"], r["boot_id"])
+        ]
 
     def books(
         self,

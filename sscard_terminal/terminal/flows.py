@@ -453,12 +453,40 @@ def _rollback(
     return problems
 
 
-def _abandon(client: SettlementClient, registration: str | None, exc: SscardError) -> None:
-    """The center did not answer after the 2201: the journal's resolution
-    reverses the registration once the visit's messages are settled (and
-    leaves it when a settlement of the visit stands)."""
+def _abandon(client: SettlementClient, registration: str | None, exc: BaseException) -> None:
+    """The center did not answer after the 2201 (or the flow was stopped):
+    the journal's resolution reverses the registration once the visit's
+    messages are settled (and leaves it when a settlement of the visit
+    stands)."""
     if registration:
-        client.journal.abandon_visit(registration, str(exc))
+        client.journal.abandon_visit(registration, _why(exc))
+
+
+def _why(exc: BaseException) -> str:
+    """What stopped a flow, for the journal (our errors carry no PIN or key)."""
+    if isinstance(exc, SscardError):
+        return str(exc)
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    return f"stopped by {type(exc).__name__}"
+
+
+def _interrupted(
+    client: SettlementClient,
+    ref: PersonRef,
+    mdtrt_id: str,
+    ipt_otp_no: str | None,
+    registration: str | None,
+    progress: Progress | None,
+) -> None:
+    """The flow was stopped after its 2201 by something other than the center
+    or the patient (Ctrl-C outside a prompt, a fault of the program): roll
+    the visit back as a refusal would; whatever cannot be rolled back stays
+    with the journal (the registration is held for this process, so it is
+    abandoned the moment the process ends, even if a second interrupt stops
+    the rollback itself)."""
+    _say(progress, "stopped: rolling back with 2205, 2202")
+    _rollback(client, ref, mdtrt_id, ipt_otp_no, registration)
 
 
 def _always(_: SetlInfo) -> bool:
@@ -505,6 +533,7 @@ def hospital_swipe(
         dept_code=dept_code,
         dept_name=dept_name,
         dr_name=dr_name,
+        hold_visit=True,
     )
     mdtrt_id = visit.mdtrt_id
     try:
@@ -534,13 +563,16 @@ def hospital_swipe(
         _say(progress, "2206 pre-settlement")
         pre = client.pre_settle(ref, **args)
         if not confirm(pre.setlinfo):
-            _rollback(client, ref, mdtrt_id, ipt_otp_no, visit.msgid)
             raise Declined("the settlement was declined; the visit is cancelled")
-    except CenterRefused:
+    except (Declined, CenterRefused):
+        _say(progress, "rolling back: 2205, 2202")
         _rollback(client, ref, mdtrt_id, ipt_otp_no, visit.msgid)
         raise
     except CenterUnavailable as exc:
         _abandon(client, visit.msgid, exc)
+        raise
+    except BaseException:
+        _interrupted(client, ref, mdtrt_id, ipt_otp_no, visit.msgid, progress)
         raise
     _say(progress, "2207 settlement")
     try:
@@ -548,7 +580,7 @@ def hospital_swipe(
     except CenterRefused:
         _rollback(client, ref, mdtrt_id, ipt_otp_no, visit.msgid)
         raise
-    except CenterUnavailable as exc:  # kept if the 2207 turns out booked
+    except BaseException as exc:  # no answer, or stopped: kept if the 2207 turns out booked
         _abandon(client, visit.msgid, exc)
         raise
     msgid = settled.msgid
@@ -766,6 +798,7 @@ def kiosk_register(
         dept_code=dept.code,
         dept_name=dept.name,
         caty=dept.caty,
+        hold_visit=True,
     )
     mdtrt_id = visit.mdtrt_id
     item = Item(doc.fee_code, Decimal(1), doc.fee, f"挂号费 {doc.name}", f"REG-{doc.code}")
@@ -799,6 +832,9 @@ def kiosk_register(
     except CenterUnavailable as exc:
         _abandon(client, visit.msgid, exc)
         raise
+    except BaseException:
+        _interrupted(client, ref, mdtrt_id, ipt_otp_no, visit.msgid, progress)
+        raise
     _say(progress, "2207 settlement")
     try:
         settled = client.settle(ref, **args)  # OutcomeUnknown: the journal resolves it
@@ -808,7 +844,7 @@ def kiosk_register(
             payments.refund(payment.reference)
             exc.hint = f"payment {payment.reference} ({payment.amount} yuan) was refunded"
         raise
-    except CenterUnavailable as exc:  # kept if the 2207 turns out booked
+    except BaseException as exc:  # no answer, or stopped: kept if the 2207 turns out booked
         _abandon(client, visit.msgid, exc)
         raise
     msgid = settled.msgid

@@ -295,6 +295,76 @@ def test_declined_split_books_nothing(
     assert "2207" not in infnos and infnos[-2:] == ["2205", "2202"]
 
 
+class _Stopped(BaseException):
+    """Stands for Ctrl-C (KeyboardInterrupt) or any other way a flow is stopped."""
+
+
+def _stop(_: Any) -> bool:
+    raise _Stopped
+
+
+@pytest.mark.parametrize("flow", ["hospital", "kiosk"])
+def test_a_flow_stopped_at_its_confirmation_rolls_back(
+    flow: str, center: Center, make_client: Any, sam: Any, tmp_path: Path
+) -> None:
+    """Whatever stops the flow after its 2201 (here: at the confirmation), the
+    visit is rolled back with 2205 and 2202 and the exception goes on."""
+    client = make_client(opter=f"S{flow[:3].upper()}", kiosk=flow == "kiosk")
+    card = card_of(center, "normal", tmp_path)
+    with pytest.raises(_Stopped):
+        if flow == "hospital":
+            hospital_swipe(
+                card, sam, SimulatedPinPad([PIN]), client, hospital_items(), confirm=_stop
+            )
+        else:
+            kiosk_register(
+                card, sam, SimulatedPinPad([PIN]), client, load_schedule(), "内科", "李医生",
+                SimulatedPayments(), queue=QueueBook(), confirm=_stop,
+            )  # fmt: skip
+    ok = [e.infno for e in client.journal.entries() if e.status is Status.SUCCESS]
+    assert "2207" not in ok and ok[-2:] == ["2205", "2202"]
+    assert client.journal.open_entries() == [] and client.journal.abandoned_visits() == []
+
+
+def test_a_flow_stopped_inside_a_center_message_leaves_the_visit_to_resolve(
+    center: Center, make_client: Any, sam: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stopped while its 2206 is on the wire and then again in the rollback's
+    2205: nothing could be rolled back, so the registration stays held by
+    this process; once the process is gone, resolution reverses it."""
+    from sscard_terminal.settlement import journal as journal_module
+    from sscard_terminal.settlement import resolution
+
+    client = make_client(opter="S0IN")
+    card = card_of(center, "normal", tmp_path)
+    real = client._http.post
+    calls = {"n": 0}
+
+    def post(*args: Any, **kwargs: Any) -> Any:
+        body = kwargs.get("content", b"")
+        if b'"infno":"2206"' in body or b'"infno":"2205"' in body:
+            calls["n"] += 1
+            raise _Stopped
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(client._http, "post", post)
+    with pytest.raises(_Stopped):
+        hospital_swipe(card, sam, SimulatedPinPad([PIN]), client, hospital_items())
+    monkeypatch.setattr(client._http, "post", real)
+    assert calls["n"] == 2
+    [visit] = client.journal.entries(infno="2201")
+    # the process that holds it (this one) is alive: not abandoned yet
+    assert client.journal.abandoned_visits() == []
+    # the process is gone: a PID of another boot is nobody's
+    monkeypatch.setattr(journal_module, "_BOOT_ID", "another-boot")
+    with client.journal._transaction() as c:
+        c.execute("UPDATE messages SET boot_id = 'earlier-boot' WHERE msgid = ?", (visit.msgid,))
+    assert [e.msgid for e in client.journal.abandoned_visits()] == []  # 2206, 2205 still open
+    report = resolution.resolve(client)
+    assert any(o.msgid == visit.msgid and o.action == "reversed" for o in report.outcomes), report
+    assert client.journal.open_entries() == [] and client.journal.abandoned_visits() == []
+
+
 def test_card_removed_before_the_record_keeps_the_settlement(
     center: Center, make_client: Any, sam: Any, tmp_path: Path
 ) -> None:
