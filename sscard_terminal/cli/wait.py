@@ -21,6 +21,8 @@ from sscard_terminal.errors import (
 )
 
 _POLL = 0.1
+#: how long a card must stay in its reader to count (pcscd polls readers every 0.4 s)
+_STEADY = 0.6
 
 
 def _card_present(wanted: str) -> bool:
@@ -67,9 +69,21 @@ def wait(readers: tuple[str, ...], urls: tuple[str, ...], timeout: float) -> Non
     deadline = time.monotonic() + timeout
     pending_readers, pending_urls = list(readers), list(urls)
     last: SscardError | None = None
+    #: when each reader was first seen holding a card, in this run of presence
+    since: dict[str, float] = {}
     while True:
         try:
-            pending_readers = [r for r in pending_readers if not _card_present(r)]
+            now = time.monotonic()
+            for r in pending_readers:
+                if _card_present(r):
+                    since.setdefault(r, now)
+                else:
+                    since.pop(r, None)
+            # a card that was just pulled shows for up to one pcscd poll (0.4 s):
+            # only a card present for longer counts
+            pending_readers = [
+                r for r in pending_readers if now - since.get(r, now) < _STEADY or r not in since
+            ]
             last = None
         except ReaderError as exc:  # pcscd not (yet) running
             last = exc

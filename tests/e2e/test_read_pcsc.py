@@ -259,3 +259,21 @@ def test_broken_profile_is_one_clear_line(tmp_path: Path) -> None:
     assert str(broken) in result.stderr and "sfi" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "x.json").exists()
+
+
+def test_reader_discovery_costs_one_select(served_card) -> None:  # type: ignore[no-untyped-def]
+    """README "What a read costs": the counts hold with --reader; discovery adds
+    one SELECT SSSE per reader with a card that it tries."""
+    card, _ = made_up_card("ningbo-gen2")
+    served = served_card(card)
+
+    def apdus(*args: str) -> list[str]:
+        result = sscard("read", "--line", "--trace", *args)
+        assert result.returncode == 0, result.stderr
+        lines = [ln for ln in result.stderr.splitlines() if ln.startswith("sscard_terminal.trace")]
+        return [ln for ln in lines if "connect" not in ln]
+
+    named = apdus("--reader", served.reader)
+    found = apdus()
+    assert len(named) == 10  # the README's national line of a 2.0 card
+    assert len(found) == len(named) + 1 and "SELECT" in found[0]

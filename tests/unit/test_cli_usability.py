@@ -265,3 +265,19 @@ def test_wait_returns_once_a_url_answers() -> None:
         result = CliRunner().invoke(cli, ["wait", "--url", url, "--timeout", "5"])
         server.shutdown()
     assert result.exit_code == 0, result.output
+
+
+def test_documented_catalogue_is_the_seeded_one() -> None:
+    from sscard_terminal.center.seed import DEMO_CATALOGUE
+
+    text = (Path(__file__).parents[2] / "docs" / "center.md").read_text(encoding="utf-8")
+    table = text.split("<!-- catalogue:", 1)[1].split("\n\n", 1)[0]
+    rows = [
+        [cell.strip() for cell in line.strip("|").split("|")]
+        for line in table.splitlines()[3:]
+        if line.startswith("|")
+    ]
+    classes = {"01": "A", "02": "B", "03": "C"}
+    assert [(r[0], r[1], r[2], r[3][0], r[4] or None) for r in rows] == [
+        (code, name, kind, classes[lv], cap) for code, name, kind, lv, _, cap, _ in DEMO_CATALOGUE
+    ]
