@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from sscard_terminal.center import sm2sign
 from sscard_terminal.center.clock import Month
 from sscard_terminal.center.models import (
     Account,
@@ -34,7 +35,15 @@ from sscard_terminal.center.models import (
 )
 from sscard_terminal.center.policy import Policy
 from sscard_terminal.center.refusals import Refusal
-from sscard_terminal.center.rules import applications, benefits, cards, details, identity, sporadic
+from sscard_terminal.center.rules import (
+    applications,
+    area,
+    benefits,
+    cards,
+    details,
+    identity,
+    sporadic,
+)
 from sscard_terminal.center.rules.benefits import PaidPeriod
 from sscard_terminal.center.transactions.fields import Amount
 from sscard_terminal.codecs.card_id_code import make_card_id_code
@@ -82,7 +91,53 @@ def _local(now: dt.datetime) -> dt.datetime:
 
 
 # -- institutions --------------------------------------------------------------------
-class InstitutionIn(AdminModel):
+def _sm2_key(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return sm2sign.parse_public_key(value).hex
+    except sm2sign.SM2KeyError as exc:
+        raise ValueError(str(exc)) from None
+
+
+class SM2KeyIn(AdminModel):
+    """An institution's SM2 public key for signtype SM2 (None removes it)."""
+
+    public_key: str | None = Field(
+        description="04 + X + Y (130 hex digits), X + Y (128 hex digits) or a PEM PUBLIC KEY"
+    )
+
+    _key = field_validator("public_key")(_sm2_key)
+
+
+class GatewayIn(AdminModel):
+    """The x-tif gateway-header option of an institution (docs/center.md)."""
+
+    mode: Literal["off", "also", "only"] = Field(
+        description="off: headers ignored; also: required with cainfo; only: required, "
+        "cainfo optional"
+    )
+    paasid: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_\-.]{1,64}$",
+        description="the x-tif-paasid expected (default: the fixmedins_code)",
+    )
+
+
+class InstitutionAuthIn(AdminModel):
+    """How an institution authenticates, besides its secret (issue 10)."""
+
+    sm2_public_key: str | None = Field(
+        default=None,
+        description="SM2 public key for signtype SM2: 04 + X + Y in hex, or a PEM PUBLIC KEY",
+    )
+    gateway: Literal["off", "also", "only"] = "off"
+    gateway_paasid: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_\-.]{1,64}$")
+
+    _key = field_validator("sm2_public_key")(_sm2_key)
+
+
+class InstitutionIn(InstitutionAuthIn):
     fixmedins_code: str = Field(pattern=r"^[A-Z0-9]{12}$")
     name: str = Field(min_length=1, max_length=200)
     kind: Literal["hospital", "pharmacy"]
@@ -113,6 +168,9 @@ def create_institution(session: Session, now: dt.datetime, req: InstitutionIn) -
             offsite_designated=req.offsite_designated,
             secret=secret,
             created_at=_local(now),
+            sm2_public_key=req.sm2_public_key,
+            gateway=req.gateway,
+            gateway_paasid=req.gateway_paasid,
         )
     )
     return {"fixmedins_code": req.fixmedins_code, "secret": secret}
@@ -124,6 +182,38 @@ def rotate_secret(session: Session, code: str) -> dict[str, Any]:
         raise NotFound("institution.unknown", f"定点机构 {code} 未登记", f"no institution {code}")
     institution.secret = secrets.token_hex(32)
     return {"fixmedins_code": code, "secret": institution.secret}
+
+
+def _institution(session: Session, code: str) -> Institution:
+    institution = session.get(Institution, code)
+    if institution is None:
+        raise NotFound("institution.unknown", f"定点机构 {code} 未登记", f"no institution {code}")
+    return institution
+
+
+def auth_view(institution: Institution) -> dict[str, Any]:
+    """What an institution authenticates with, without its secret."""
+    return {
+        "fixmedins_code": institution.fixmedins_code,
+        "sm2_public_key": institution.sm2_public_key,
+        "gateway": institution.gateway,
+        "gateway_paasid": institution.gateway_paasid or institution.fixmedins_code,
+    }
+
+
+def set_sm2_key(session: Session, code: str, req: SM2KeyIn) -> dict[str, Any]:
+    """Register (or with None remove) the SM2 public key of signtype SM2."""
+    institution = _institution(session, code)
+    institution.sm2_public_key = req.public_key
+    return auth_view(institution)
+
+
+def set_gateway(session: Session, code: str, req: GatewayIn) -> dict[str, Any]:
+    """Set the gateway-header option (off, also, only) and the expected paasid."""
+    institution = _institution(session, code)
+    institution.gateway = req.mode
+    institution.gateway_paasid = req.paasid
+    return auth_view(institution)
 
 
 # -- persons ---------------------------------------------------------------------------
@@ -222,23 +312,13 @@ def person_view(session: Session, policy: Policy, now: dt.datetime, psn_no: str)
     for enrolment in session.execute(
         select(Enrolment).where(Enrolment.psn_no == psn_no).order_by(Enrolment.insutype)
     ).scalars():
+        paid = _paid_periods(session, enrolment.id)
         periods = [
-            {
-                "first_month": str(Month.from_yyyymm(c.first_month)),
-                "last_month": str(Month.from_yyyymm(c.last_month)),
-            }
-            for c in session.execute(
-                select(Contribution).where(Contribution.enrolment_id == enrolment.id)
-            ).scalars()
+            {"first_month": str(p.first), "last_month": str(p.last), "paid_on": str(p.paid_on)}
+            for p in paid
         ]
         status = benefits.benefit_status(
-            [
-                PaidPeriod(Month.parse(p["first_month"]), Month.parse(p["last_month"]))
-                for p in periods
-            ],
-            month,
-            policy.benefits,
-            terminated=enrolment.status == "4",
+            paid, month, policy.benefits, terminated=enrolment.status == "4"
         )
         enrolled.append(
             {
@@ -275,6 +355,18 @@ def person_view(session: Session, policy: Policy, now: dt.datetime, psn_no: str)
             ).scalars()
         ],
     }
+
+
+def _paid_periods(session: Session, enrolment_id: int) -> list[PaidPeriod]:
+    """An enrolment's payments, in the order of their months."""
+    return [
+        PaidPeriod(Month.from_yyyymm(c.first_month), Month.from_yyyymm(c.last_month), c.paid_on)
+        for c in session.execute(
+            select(Contribution)
+            .where(Contribution.enrolment_id == enrolment_id)
+            .order_by(Contribution.first_month, Contribution.id)
+        ).scalars()
+    ]
 
 
 def change_person(session: Session, psn_no: str, changes: dict[str, Any]) -> dict[str, Any]:
@@ -328,6 +420,8 @@ class ContributionIn(AdminModel):
     insutype: str = Field(pattern=r"^\d{3}$")
     first_month: str
     last_month: str
+    #: the day the payment was made (default today); benefits start the month after
+    paid_on: dt.date | None = None
 
     @field_validator("first_month", "last_month")
     @classmethod
@@ -336,13 +430,22 @@ class ContributionIn(AdminModel):
 
 
 def add_contributions(
-    session: Session, now: dt.datetime, psn_no: str, req: ContributionIn
+    session: Session, policy: Policy, now: dt.datetime, psn_no: str, req: ContributionIn
 ) -> dict[str, Any]:
-    """Record months paid (rules a and b read them)."""
+    """Record a payment of months (rules a and b read them, with the day it was
+    paid: benefits start in the month after the payment, so a back-payment
+    covers neither past nor current months)."""
     _person(session, psn_no, lock=True)
     first, last = Month.parse(req.first_month), Month.parse(req.last_month)
+    paid_on = req.paid_on or now.date()
     if last < first:
         raise Refusal("contribution.range", "缴费止月早于起月", "last_month is before first_month")
+    if paid_on > now.date():
+        raise Refusal(
+            "contribution.paid_on",
+            f"缴费日期 paid_on={paid_on} 晚于今天",
+            f"paid_on {paid_on} is in the future: give the day the payment was made",
+        )
     if last - Month.of(now.date()) > 12:
         raise Refusal(
             "contribution.future", "最多预缴12个月", "at most 12 months can be paid in advance"
@@ -357,13 +460,22 @@ def add_contributions(
             f"not enrolled in insutype {req.insutype}: enrol first",
         )
     session.add(
-        Contribution(enrolment_id=enrolment.id, first_month=first.yyyymm, last_month=last.yyyymm)
+        Contribution(
+            enrolment_id=enrolment.id,
+            first_month=first.yyyymm,
+            last_month=last.yyyymm,
+            paid_on=paid_on,
+        )
     )
+    opened = PaidPeriod(first, last, paid_on).opens(policy.benefits)
     return {
         "psn_no": psn_no,
         "insutype": req.insutype,
         "first_month": str(first),
         "last_month": str(last),
+        "paid_on": str(paid_on),
+        "benefits_from": str(opened[0]) if opened else None,
+        "benefits_until": str(opened[1]) if opened else None,
     }
 
 
@@ -395,6 +507,9 @@ def card_view(card: Card) -> dict[str, Any]:
         "serial": f"{card.serial:08X}",
         "issue_date": str(card.issue_date),
         "status": card.status,
+        "phone_loss_reported_on": (
+            str(card.phone_loss_reported_on) if card.phone_loss_reported_on else None
+        ),
         "loss_reported_on": str(card.loss_reported_on) if card.loss_reported_on else None,
         "replacement_applied_on": (
             str(card.replacement_applied_on) if card.replacement_applied_on else None
@@ -461,6 +576,7 @@ def issue_card(
         issue_date=issue_date or now.date(),
         status=cards.CardStatus.ACTIVE.value,
         status_changed_at=_local(now),
+        phone_loss_reported_on=None,
         loss_reported_on=None,
         replacement_applied_on=None,
         replaces_card_no=replaces,
@@ -541,8 +657,9 @@ class LossReportIn(AdminModel):
 def report_loss(
     session: Session, policy: Policy, now: dt.datetime, card_no: str, req: LossReportIn
 ) -> dict[str, Any]:
-    """Rule c: a temporary report (12333) blocks at once; a formal or damaged
-    report makes the card unusable for good and starts the replacement deadline."""
+    """Rule c: a temporary report (12333) blocks at once and its day is kept as
+    the start of the loss; a formal or damaged report makes the card unusable for
+    good and starts the replacement deadline."""
     card = _card(session, card_no, lock=True)
     event = {
         "temporary": cards.CardEvent.TEMPORARY_LOSS,
@@ -556,18 +673,33 @@ def report_loss(
         )
     card.status = cards.next_status(cards.CardStatus(card.status), event).value
     card.status_changed_at = _local(now)
+    if req.kind == "temporary":
+        card.phone_loss_reported_on = reported
     result = card_view(card)
     if req.kind != "temporary":
         card.loss_reported_on = reported
-        deadline = cards.replacement_deadline(
-            reported,
-            policy.cards.replacement_working_days,
-            policy.calendar.holidays,
-            policy.calendar.workdays,
-        )
+        deadline, warning = _replacement_deadline(policy, reported)
         result = card_view(card)
-        result["replacement_deadline"] = str(deadline)
+        result["replacement_deadline"] = str(deadline) if deadline else None
+        if warning:
+            result["warning"] = warning
     return result
+
+
+def _replacement_deadline(policy: Policy, reported: dt.date) -> tuple[dt.date | None, str | None]:
+    """The replacement deadline, or None and the reason when the calendar does not
+    cover the days it needs (a loss is recorded all the same)."""
+    try:
+        return (
+            cards.replacement_deadline(
+                reported, policy.cards.replacement_working_days, policy.calendar.working
+            ),
+            None,
+        )
+    except Refusal as refusal:
+        if refusal.code != "calendar.not_covered":
+            raise
+        return None, refusal.err_msg
 
 
 class CancelLossIn(AdminModel):
@@ -593,6 +725,7 @@ def cancel_temporary_loss(
         cards.CardStatus(card.status), cards.CardEvent.CANCEL_TEMPORARY_LOSS
     ).value
     card.status_changed_at = _local(now)
+    card.phone_loss_reported_on = None  # the card was found: that report is void
     return card_view(card)
 
 
@@ -619,12 +752,7 @@ def replace_card(
             "applied_on must lie between the loss report and today",
         )
     assert old.loss_reported_on is not None
-    deadline = cards.replacement_deadline(
-        old.loss_reported_on,
-        policy.cards.replacement_working_days,
-        policy.calendar.holidays,
-        policy.calendar.workdays,
-    )
+    deadline, unknown = _replacement_deadline(policy, old.loss_reported_on)
     old.status = new_status.value
     old.status_changed_at = _local(now)
     old.replacement_applied_on = applied
@@ -641,13 +769,15 @@ def replace_card(
         issue_date=req.issue_date,
         replaces=old.card_no,
     )
-    result = {
+    result: dict[str, Any] = {
         "old_card": card_view(old),
         "new_card": card_view(new),
-        "replacement_deadline": str(deadline),
-        "in_time": applied <= deadline,
+        "replacement_deadline": str(deadline) if deadline else None,
+        "in_time": applied <= deadline if deadline else None,
     }
-    if applied > deadline:
+    if unknown:
+        result["warning"] = unknown
+    elif deadline is not None and applied > deadline:
         result["warning"] = (
             f"逾期申请补卡（期限 {deadline}）：此后至新卡期间的费用不予零星报销 / applied after "
             f"the deadline {deadline}: expenses after it are not reimbursed"
@@ -710,6 +840,10 @@ class ClaimIn(AdminModel):
     amount: Amount
     claim_date: dt.date | None = None
     card_no: str | None = Field(default=None, min_length=9, max_length=9)
+    #: the institution that issued the bill (required for no_card)
+    fixmedins_code: str | None = Field(default=None, min_length=1, max_length=12)
+    #: the kind of care (required for no_card: 13 emergency)
+    med_type: str | None = Field(default=None, pattern=r"^\d{2}$")
 
 
 def sporadic_claim(
@@ -726,6 +860,9 @@ def sporadic_claim(
     held = list(session.execute(select(Card).where(Card.psn_no == psn_no)).scalars())
     if req.reason == "no_card":
         sporadic.require_no_card(req.bill_date, [c.issue_date for c in held])
+        sporadic.require_emergency_at_designated(
+            req.med_type, _billing_institution(session, policy, person, req), req.fixmedins_code
+        )
     else:
         lost = [
             c
@@ -744,13 +881,12 @@ def sporadic_claim(
         deadline = cards.replacement_deadline(
             old.loss_reported_on,
             policy.cards.replacement_working_days,
-            policy.calendar.holidays,
-            policy.calendar.workdays,
+            policy.calendar.working,
         )
         new_card = next((c for c in held if c.replaces_card_no == old.card_no), None)
         sporadic.require_in_replacement_gap(
             req.bill_date,
-            old.loss_reported_on,
+            sporadic.loss_start(old.phone_loss_reported_on, old.loss_reported_on),
             deadline,
             old.replacement_applied_on,
             new_card.issue_date if new_card else None,
@@ -758,14 +894,11 @@ def sporadic_claim(
     month = Month.of(req.bill_date)
     entitled = False
     for enrolment in session.execute(select(Enrolment).where(Enrolment.psn_no == psn_no)).scalars():
-        periods = [
-            PaidPeriod(Month.from_yyyymm(c.first_month), Month.from_yyyymm(c.last_month))
-            for c in session.execute(
-                select(Contribution).where(Contribution.enrolment_id == enrolment.id)
-            ).scalars()
-        ]
         status = benefits.benefit_status(
-            periods, month, policy.benefits, terminated=enrolment.status == "4"
+            _paid_periods(session, enrolment.id),
+            month,
+            policy.benefits,
+            terminated=enrolment.status == "4",
         )
         entitled = entitled or status.active
     if not entitled:
@@ -777,6 +910,8 @@ def sporadic_claim(
     claim = SporadicClaim(
         psn_no=person.psn_no,
         reason=req.reason,
+        fixmedins_code=req.fixmedins_code,
+        med_type=req.med_type,
         bill_date=req.bill_date,
         claim_date=claim_date,
         amount=req.amount,
@@ -789,6 +924,26 @@ def sporadic_claim(
         "status": "accepted",
         "deadline": str(sporadic.claim_deadline(req.bill_date, policy.sporadic.claim_months)),
     }
+
+
+def _billing_institution(
+    session: Session, policy: Policy, person: Person, req: ClaimIn
+) -> sporadic.BillingInstitution | None:
+    found = session.get(Institution, req.fixmedins_code) if req.fixmedins_code else None
+    if found is None:
+        return None
+    return sporadic.BillingInstitution(
+        found.fixmedins_code,
+        found.kind,
+        found.designated,
+        found.offsite_designated,
+        area.area_kind(
+            person.insuplc_admdvs,
+            found.admdvs,
+            len(policy.city_prefix),
+            len(policy.province_prefix),
+        ),
+    )
 
 
 class CatalogueIn(AdminModel):

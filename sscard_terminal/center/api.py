@@ -2,8 +2,11 @@
 
 - ``POST /fsi/api/rsfComIfsService/callService``: every transaction
   (settlement-interface.md, "Transport"); also reachable as
-  ``/fsi/api/signInSignOutService/signIn``. Business errors are HTTP 200 with
-  infcode -1; HTTP 400/413 only for bodies that are no JSON object.
+  ``/fsi/api/signInSignOutService/signIn`` and as ``.../callService/{infno}``
+  (integration.md: the code appended, which must equal the envelope's infno).
+  Business errors are HTTP 200 with infcode -1; HTTP 400/413 only for bodies
+  that are no JSON object, 415 for a Content-Type other than JSON or plain
+  text in UTF-8 (see :mod:`~sscard_terminal.center.envelope_forms`).
 - ``/admin/...``: the operator's API, with ``Authorization: Bearer <token>``.
 - ``GET /health``; the OpenAPI description at ``/openapi.json`` (``/docs``).
 """
@@ -11,7 +14,7 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any
 
 import anyio
@@ -23,17 +26,29 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from sscard_terminal.center import admin, wire
+from sscard_terminal.center import admin, gateway, wire
 from sscard_terminal.center.clock import Clock, system_clock
 from sscard_terminal.center.db import Database
 from sscard_terminal.center.envelope import RequestEnvelope
+from sscard_terminal.center.envelope_forms import Delivery
+from sscard_terminal.center.gateway import GatewayHeaders
 from sscard_terminal.center.policy import Policy
 from sscard_terminal.center.refusals import Refusal
 from sscard_terminal.center.service import MAX_BODY, CenterService, too_large
 
-__all__ = ["CALL_SERVICE", "app_from_env", "create_app", "prepare_to_serve"]
+__all__ = [
+    "CALL_SERVICE",
+    "CALL_SERVICE_WITH_CODE",
+    "app_from_env",
+    "create_app",
+    "delivery_of",
+    "national_path",
+    "prepare_to_serve",
+]
 
 CALL_SERVICE = "/fsi/api/rsfComIfsService/callService"
+#: the endpoint with the transaction code appended (integration.md)
+CALL_SERVICE_WITH_CODE = CALL_SERVICE + "/{infno}"
 SIGN_IN = "/fsi/api/signInSignOutService/signIn"
 
 
@@ -100,38 +115,74 @@ def create_app(
     # PostgreSQL: a few messages at a time in threads (more only fight over the GIL)
     limiter = anyio.CapacityLimiter(4)
 
-    async def dispatch(body: bytes) -> tuple[int, bytes]:
+    async def dispatch(body: bytes, delivery: Delivery) -> tuple[int, bytes]:
         if inline:
             # SQLite has one writer at a time: a message runs on the event loop
             # itself (about a millisecond), sparing a thread hop per message
-            return service.handle(body)
-        return await anyio.to_thread.run_sync(service.handle, body, limiter=limiter)
+            return service.handle(body, delivery)
+        return await anyio.to_thread.run_sync(service.handle, body, delivery, limiter=limiter)
 
     async def call_service(request: Request) -> Response:
-        status, answer = await dispatch(await request.body())
+        delivery = delivery_of(request.url.path, request.headers)
+        status, answer = await dispatch(await request.body(), delivery)
         return Response(answer, status_code=status, media_type="application/json")
 
     app.add_middleware(NationalFastPath, dispatch=dispatch)
 
-    for path, name in ((CALL_SERVICE, "callService"), (SIGN_IN, "signIn")):
+    gateway_headers = [
+        {
+            "name": name,
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": "gateway authentication, for institutions whose gateway option "
+            "is also/only (docs/center.md)",
+        }
+        for name in gateway.HEADERS
+    ]
+    routes = (
+        (CALL_SERVICE, "callService", "Call a national transaction (infno in the envelope)"),
+        (
+            CALL_SERVICE_WITH_CODE,
+            "callServiceWithCode",
+            "Call a national transaction, its code in the URL (must equal infno)",
+        ),
+        (SIGN_IN, "signIn", "Sign in (9001) - same as callService"),
+    )
+    for path, name, summary in routes:
+        parameters = list(gateway_headers)
+        if path == CALL_SERVICE_WITH_CODE:
+            parameters.insert(
+                0,
+                {
+                    "name": "infno",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string"},
+                    "description": "the 4-digit transaction code (infno)",
+                },
+            )
         app.add_api_route(
             path,
             call_service,
             methods=["POST"],
             name=name,
-            summary="Call a national transaction (infno in the envelope)"
-            if path == CALL_SERVICE
-            else "Sign in (9001) - same as callService",
+            summary=summary,
             response_model=ResponseEnvelope,
             openapi_extra={
+                "parameters": parameters,
                 "requestBody": {
                     "required": True,
-                    "content": {"application/json": {"schema": envelope_schema}},
-                }
+                    "content": {
+                        media: {"schema": envelope_schema}
+                        for media in ("application/json", "text/plain")
+                    },
+                },
             },
             responses={
                 400: {"description": "not a JSON object: never reached the business layer"},
                 413: {"description": "the body is too large"},
+                415: {"description": "a Content-Type other than JSON or plain text in UTF-8"},
             },
             tags=["national interface"],
         )
@@ -179,6 +230,18 @@ def _admin_router(
         service.forget_institution(code)
         return response
 
+    @router.put("/institutions/{code}/sm2-key", summary="Register an SM2 public key (signtype SM2)")
+    def sm2_key(code: str, req: admin.SM2KeyIn) -> Response:
+        response = run(lambda s: admin.set_sm2_key(s, code, req))
+        service.forget_institution(code)
+        return response
+
+    @router.put("/institutions/{code}/gateway", summary="Gateway headers: off, also or only")
+    def gateway_option(code: str, req: admin.GatewayIn) -> Response:
+        response = run(lambda s: admin.set_gateway(s, code, req))
+        service.forget_institution(code)
+        return response
+
     @router.post("/persons", summary="Register a person (ID number checked, rule k)")
     def create_person(req: admin.PersonIn) -> Response:
         return run(lambda s: admin.create_person(s, policy, clock(), req))
@@ -197,7 +260,7 @@ def _admin_router(
 
     @router.post("/persons/{psn_no}/contributions", summary="Record months paid (rules a, b)")
     def contributions(psn_no: str, req: admin.ContributionIn) -> Response:
-        return run(lambda s: admin.add_contributions(s, clock(), psn_no, req))
+        return run(lambda s: admin.add_contributions(s, policy, clock(), psn_no, req))
 
     @router.post("/persons/{psn_no}/account/credit", summary="Credit the personal account")
     def credit(psn_no: str, req: admin.CreditIn) -> Response:
@@ -266,7 +329,28 @@ class SeedIn(BaseModel):
     demo: bool = True
 
 
-Dispatch = Callable[[bytes], Awaitable[tuple[int, bytes]]]
+Dispatch = Callable[[bytes, Delivery], Awaitable[tuple[int, bytes]]]
+
+
+def national_path(path: str) -> bool:
+    """Whether a path is one of the national endpoints (callService, with or
+    without a transaction code appended, or signIn)."""
+    if path in (CALL_SERVICE, SIGN_IN):
+        return True
+    head, slash, tail = path.rpartition("/")
+    return head == CALL_SERVICE and bool(slash) and bool(tail)
+
+
+def delivery_of(path: str, headers: Mapping[str, str]) -> Delivery:
+    """How a request came: the code in its URL, Content-Type, gateway headers.
+    ``headers`` maps lower-case names to values. Raises nothing: a bad code is
+    refused by the pipeline."""
+    path_infno = path[len(CALL_SERVICE) + 1 :] if path.startswith(CALL_SERVICE + "/") else None
+    return Delivery(
+        path_infno=path_infno,
+        content_type=headers.get("content-type"),
+        gateway=GatewayHeaders.from_headers(headers),
+    )
 
 
 class NationalFastPath:
@@ -282,18 +366,18 @@ class NationalFastPath:
         self.dispatch = dispatch
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["method"] != "POST"
-            or scope["path"] not in (CALL_SERVICE, SIGN_IN)
-        ):
+        if scope["type"] != "http" or scope["method"] != "POST" or not national_path(scope["path"]):
             await self.app(scope, receive, send)
             return
         body = await _read_body(receive, MAX_BODY)
         if body is None:
             status, answer = too_large()
         else:
-            status, answer = await self.dispatch(body)
+            headers = {
+                name.decode("latin-1").lower(): value.decode("latin-1")
+                for name, value in scope["headers"]
+            }
+            status, answer = await self.dispatch(body, delivery_of(scope["path"], headers))
         await send(
             {
                 "type": "http.response.start",

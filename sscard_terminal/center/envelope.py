@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -19,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sscard_terminal.center.refusals import Refusal
 
 __all__ = [
+    "FIELD_FORMS",
     "INFVER",
     "RequestEnvelope",
     "failure",
@@ -107,12 +109,46 @@ def _datetime(
         return None
 
 
-def pydantic_refusal(exc: ValidationError, where: str, code: str = "input.invalid") -> Refusal:
-    """A refusal naming every bad field (never echoing its value)."""
+#: the form each envelope field must take, for the refusals (settlement-interface.md,
+#: "Request envelope"); every field is text
+FIELD_FORMS: dict[str, str] = {
+    "infno": "the 4-digit transaction code, e.g. 2207",
+    "msgid": "fixmedins_code (12) + yyyyMMddHHmmss (14) + sequence (4 digits)",
+    "mdtrtarea_admvs": "a 6-digit division code",
+    "insuplc_admdvs": "a 6-digit division code, or empty",
+    "recer_sys_code": "text of 1-10 characters",
+    "dev_no": "text of at most 100 characters",
+    "dev_safe_info": "text of at most 2000 characters",
+    "cainfo": "the signature, text of at most 1024 characters",
+    "signtype": "HMAC-SM3 or SM2",
+    "infver": INFVER,
+    "opter_type": "the text 1, 2 or 3",
+    "opter": "text of 1-30 characters",
+    "opter_name": "text of 1-50 characters",
+    "inf_time": "the text yyyy-MM-dd HH:mm:ss",
+    "fixmedins_code": "12 upper-case letters or digits",
+    "fixmedins_name": "text of 1-200 characters",
+    "sign_no": "text of at most 30 characters",
+    "input": "a JSON object, or a JSON text holding one",
+}
+
+
+def pydantic_refusal(
+    exc: ValidationError,
+    where: str,
+    code: str = "input.invalid",
+    forms: Mapping[str, str] | None = None,
+) -> Refusal:
+    """A refusal naming every bad field (never echoing its value), with the
+    form the field must take where ``forms`` knows it."""
     parts = []
     for error in exc.errors(include_url=False, include_input=False)[:8]:
         location = ".".join(str(p) for p in error["loc"]) or where
-        parts.append(f"{where}.{location}: {error['msg']}" if location != where else error["msg"])
+        text = error["msg"]
+        form = forms.get(str(error["loc"][0])) if forms and error["loc"] else None
+        if form:
+            text = f"{text}; it must be {form}"
+        parts.append(f"{where}.{location}: {text}" if location != where else text)
     text = "; ".join(parts)
     return Refusal(code, f"报文字段不合法 ({text})", f"invalid fields: {text}")
 
@@ -124,7 +160,7 @@ def parse_envelope(raw: Any) -> RequestEnvelope:
     try:
         envelope = RequestEnvelope.model_validate(raw)
     except ValidationError as exc:
-        raise pydantic_refusal(exc, "envelope", "envelope.invalid") from None
+        raise pydantic_refusal(exc, "envelope", "envelope.invalid", FIELD_FORMS) from None
     if envelope.msgid[:12] != envelope.fixmedins_code:
         raise Refusal(
             "envelope.msgid",

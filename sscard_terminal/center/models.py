@@ -130,7 +130,8 @@ class Enrolment(Base):
 
 
 class Contribution(Base):
-    """Months with contributions paid, as an inclusive range YYYYMM..YYYYMM."""
+    """Months with contributions paid, as an inclusive range YYYYMM..YYYYMM, in
+    one payment made on ``paid_on`` (rules a and b count what was paid when)."""
 
     __tablename__ = "contributions"
 
@@ -138,6 +139,7 @@ class Contribution(Base):
     enrolment_id: Mapped[int] = mapped_column(ForeignKey("enrolments.id"), index=True)
     first_month: Mapped[int] = mapped_column(Integer)
     last_month: Mapped[int] = mapped_column(Integer)
+    paid_on: Mapped[dt.date] = mapped_column(Date)
 
 
 class Account(Base):
@@ -161,6 +163,9 @@ class Card(Base):
     issue_date: Mapped[dt.date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(20))
     status_changed_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    #: a loss reported by telephone (12333) ahead of the formal report: the start
+    #: of the loss for the replacement-period sporadic claim
+    phone_loss_reported_on: Mapped[dt.date | None] = mapped_column(Date)
     loss_reported_on: Mapped[dt.date | None] = mapped_column(Date)
     replacement_applied_on: Mapped[dt.date | None] = mapped_column(Date)
     replaces_card_no: Mapped[str | None] = mapped_column(String(9))
@@ -184,6 +189,12 @@ class Institution(Base):
     offsite_designated: Mapped[bool] = mapped_column(Boolean)
     secret: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    #: the SM2 public key for signtype SM2, ``04`` + X + Y in hex (issue 10)
+    sm2_public_key: Mapped[str | None] = mapped_column(String(130), default=None)
+    #: x-tif gateway headers: off, also (with cainfo) or only (issue 10)
+    gateway: Mapped[str] = mapped_column(String(4), default="off", server_default="off")
+    #: the x-tif-paasid expected (None: the fixmedins_code)
+    gateway_paasid: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class Filing(Base):
@@ -379,6 +390,9 @@ class SporadicClaim(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     psn_no: Mapped[str] = mapped_column(ForeignKey("persons.psn_no"), index=True)
     reason: Mapped[str] = mapped_column(String(20))
+    #: the institution that issued the bill and the kind of care (13 emergency)
+    fixmedins_code: Mapped[str | None] = mapped_column(String(12))
+    med_type: Mapped[str | None] = mapped_column(String(2))
     bill_date: Mapped[dt.date] = mapped_column(Date)
     claim_date: Mapped[dt.date] = mapped_column(Date)
     amount: Mapped[Decimal] = mapped_column(Money)

@@ -22,18 +22,23 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
 )
 
+from sscard_terminal.center.rules.proofs import PROOFS, issued_by_public_security
+from sscard_terminal.center.rules.workdays import Holiday, WorkCalendar, YearSchedule
 from sscard_terminal.yaml_syntax import describe_yaml_error
 
 __all__ = [
     "DEFAULT_AREA",
     "FundPolicy",
+    "HolidaySchedule",
     "Policy",
     "PolicyError",
+    "VisitPolicy",
     "load_policy",
 ]
 
@@ -91,6 +96,13 @@ class BenefitsPolicy(_Strict):
     max_gap_months: int = Field(ge=0, le=24)
 
 
+class VisitPolicy(_Strict):
+    """When a visit may start (rules/visits.py): a visit is registered on the day
+    it starts or at most ``begntime_days_back`` calendar days later."""
+
+    begntime_days_back: int = Field(ge=0, le=31)
+
+
 class CardPolicy(_Strict):
     """Rules c, d and j: fees, replacement deadline, which credentials settle."""
 
@@ -107,12 +119,81 @@ class CardPolicy(_Strict):
         return self
 
 
-class CalendarPolicy(_Strict):
-    """Working days: Monday to Friday, minus ``holidays``, plus ``workdays``
-    (weekend days worked in exchange, 调休)."""
+class HolidayEntry(_Strict):
+    """One holiday of a State Council schedule, as the notice states it."""
 
-    holidays: list[dt.date] = []
+    name: str = Field(min_length=1)
+    #: first and last day off ("X月X日至X日放假调休"), the key ``break`` in YAML
+    #: (``off`` would be read as a boolean)
+    off: tuple[dt.date, dt.date] = Field(alias="break")
+    #: the break's length as published ("共N天"): checked against ``off``
+    days: int = Field(ge=1, le=15)
+    #: weekend days worked in exchange ("X月X日(周日)上班")
     workdays: list[dt.date] = []
+
+    @model_validator(mode="after")
+    def _consistent(self) -> HolidayEntry:
+        first, last = self.off
+        if last < first:
+            raise ValueError(f"{self.name}: the last day off is before the first")
+        if (last - first).days + 1 != self.days:
+            raise ValueError(
+                f"{self.name}: {first}..{last} is {(last - first).days + 1} days, not {self.days}"
+            )
+        for day in self.workdays:
+            if day.weekday() < 5:
+                raise ValueError(f"{self.name}: make-up day {day} is not a Saturday or Sunday")
+            if first <= day <= last:
+                raise ValueError(f"{self.name}: make-up day {day} lies in the break")
+        return self
+
+
+class HolidaySchedule(_Strict):
+    """A year's holiday and make-up-day schedule (国务院办公厅关于YYYY年部分节假日
+    安排的通知): one file ``policies/calendars/<name>/<year>.yaml`` per year."""
+
+    schema_: Literal["sscard-holiday-schedule/1"] = Field(alias="schema")
+    year: int = Field(ge=2000, le=2100)
+    notice: str = Field(min_length=1)
+    published: dt.date
+    holidays: list[HolidayEntry] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _in_year(self) -> HolidaySchedule:
+        if self.published.year >= self.year + 1:
+            raise ValueError("published after its year")
+        for entry in self.holidays:
+            if self.year not in (entry.off[0].year, entry.off[1].year):
+                raise ValueError(
+                    f"{entry.name}: {entry.off[0]}..{entry.off[1]} is not in {self.year}"
+                )
+        return self
+
+    def schedule(self) -> YearSchedule:
+        return YearSchedule(
+            self.year,
+            self.notice,
+            tuple(Holiday(e.name, e.off[0], e.off[1], tuple(e.workdays)) for e in self.holidays),
+        )
+
+
+class CalendarPolicy(_Strict):
+    """Working days (rule c's deadline): the State Council's schedules of the
+    years in ``policies/calendars/<schedules>/``, one file per year; a day of
+    any other year is refused, not guessed (:mod:`rules.workdays`)."""
+
+    schedules: str = Field(pattern=r"^[a-z0-9-]{1,20}$")
+    _calendar: WorkCalendar = PrivateAttr()
+
+    @model_validator(mode="after")
+    def _load(self) -> CalendarPolicy:
+        self._calendar = WorkCalendar(_holiday_schedules(self.schedules))
+        return self
+
+    @property
+    def working(self) -> WorkCalendar:
+        """The working-day calendar."""
+        return self._calendar
 
 
 class SporadicPolicy(_Strict):
@@ -126,8 +207,22 @@ class MinorsPolicy(_Strict):
     """Rule i: a minor's card application."""
 
     age_of_majority: int = Field(ge=14, le=21)
+    #: documents of the public security department only (rules/applications.py PROOFS)
     relationship_proofs: list[str] = Field(min_length=1)
     guardian_relations: list[str] = Field(min_length=1)
+
+    @field_validator("relationship_proofs")
+    @classmethod
+    def _police_documents(cls, value: list[str]) -> list[str]:
+        for proof in value:
+            if proof not in PROOFS:
+                raise ValueError(f"unknown document {proof!r}; known: {', '.join(PROOFS)}")
+            if not issued_by_public_security(proof):
+                raise ValueError(
+                    f"{proof} is not issued by the public security department (guide: "
+                    "the relationship certificate is 'issued by the public security department')"
+                )
+        return value
 
 
 class LegacyScheme(_Strict):
@@ -184,6 +279,7 @@ class Policy(_Strict):
     city_prefix: str = Field(pattern=r"^\d{4}$")
     province_prefix: str = Field(pattern=r"^\d{2}$")
     benefits: BenefitsPolicy
+    visits: VisitPolicy
     cards: CardPolicy
     calendar: CalendarPolicy
     sporadic: SporadicPolicy
@@ -209,6 +305,38 @@ class Policy(_Strict):
         return self.money.insutypes.get(insutype)
 
 
+def _problems(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+        for e in exc.errors(include_url=False, include_input=False)
+    )
+
+
+@lru_cache(maxsize=4)
+def _holiday_schedules(name: str) -> tuple[YearSchedule, ...]:
+    """The schedules shipped in ``policies/calendars/<name>/<year>.yaml``."""
+    folder = resources.files("sscard_terminal.center") / "policies" / "calendars" / name
+    if not folder.is_dir():
+        raise ValueError(f"no holiday schedules {name!r} (policies/calendars/{name}/)")
+    found: list[YearSchedule] = []
+    for item in sorted(folder.iterdir(), key=lambda i: i.name):
+        if not item.name.endswith(".yaml"):
+            continue
+        where = f"policies/calendars/{name}/{item.name}"
+        try:
+            parsed = HolidaySchedule.model_validate(yaml.safe_load(item.read_text("utf-8")))
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{where}: not YAML: {exc}") from None
+        except ValidationError as exc:
+            raise ValueError(f"{where}: {_problems(exc)}") from None
+        if item.name != f"{parsed.year}.yaml":
+            raise ValueError(f"{where}: holds the schedule of {parsed.year}")
+        found.append(parsed.schedule())
+    if not found:
+        raise ValueError(f"policies/calendars/{name}/ holds no schedule")
+    return tuple(found)
+
+
 def _read(path: Path, text: str) -> Policy:
     try:
         data = yaml.safe_load(text)
@@ -217,11 +345,7 @@ def _read(path: Path, text: str) -> Policy:
     try:
         return Policy.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-            for e in exc.errors(include_url=False, include_input=False)
-        )
-        raise PolicyError(f"{path}: {problems}") from None
+        raise PolicyError(f"{path}: {_problems(exc)}") from None
 
 
 def load_policy(ref: str | Path = DEFAULT_AREA) -> Policy:

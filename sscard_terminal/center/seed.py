@@ -270,11 +270,23 @@ def _add_person(
     return person
 
 
+def _resident_years(month: Month) -> list[tuple[Month, Month]]:
+    """A resident's contributions: last year's and this year's, each paid in
+    time. Under rule a a month's benefits come from months paid before it, so
+    January is covered by last year's December: a resident seeded with this
+    year alone would have no benefits in January."""
+    return [
+        (Month(month.year - 1, 1), Month(month.year - 1, 12)),
+        (Month(month.year, 1), Month(month.year, 12)),
+    ]
+
+
 def _enrol(
     session: Session,
     person: Person,
     insutype: str,
     periods: list[tuple[Month, Month]],
+    paid_on: dt.date | None = None,
     *,
     emp_name: str | None = None,
     psn_type: str = "1101",
@@ -288,7 +300,10 @@ def _enrol(
     for first, last in periods:
         session.add(
             Contribution(
-                enrolment_id=enrolment.id, first_month=first.yyyymm, last_month=last.yyyymm
+                enrolment_id=enrolment.id,
+                first_month=first.yyyymm,
+                last_month=last.yyyymm,
+                paid_on=paid_on or first.first_day,
             )
         )
     if balance is not None and session.get(Account, person.psn_no) is None:
@@ -307,6 +322,7 @@ def _card(
     fee: str = "25.00",
     first: bool = True,
     loss_on: dt.date | None = None,
+    phone_loss_on: dt.date | None = None,
     applied_on: dt.date | None = None,
     replaces: str | None = None,
 ) -> Card:
@@ -318,6 +334,7 @@ def _card(
         issue_date=issue,
         status=status,
         status_changed_at=_local(now),
+        phone_loss_reported_on=phone_loss_on,
         loss_reported_on=loss_on,
         replacement_applied_on=applied_on,
         replaces_card_no=replaces,
@@ -420,7 +437,7 @@ def seed_demo(
             session,
             p["resident"],
             "390",
-            [(Month(month.year, 1), Month(month.year, 12))],
+            _resident_years(month),
             psn_type="1401",
         )
         card("resident")
@@ -471,12 +488,13 @@ def seed_demo(
             emp_name=emp,
             balance=Decimal("300.00"),
         )
-        card("temp_lost", status="temporarily_lost")
+        card("temp_lost", status="temporarily_lost", phone_loss_on=today - dt.timedelta(days=1))
         _enrol(
             session,
             p["new_household"],
             "310",
             [(month, month)],
+            paid_on=today,
             emp_name="郑十个体工商户",
             balance=Decimal("0.00"),
         )
@@ -520,7 +538,7 @@ def seed_demo(
             session,
             p["minor"],
             "390",
-            [(Month(month.year, 1), Month(month.year, 12))],
+            _resident_years(month),
             psn_type="1402",
         )
         p["minor"].guardian_psn_no = p["normal"].psn_no
@@ -647,14 +665,16 @@ def _rows(
         enrolment_id = enrolment_base + i
         if g["resident"]:
             tables["enrolments"].append((enrolment_id, g["psn_no"], "390", "1401", "1", None))
-            first, last = Month(month.year, 1), Month(month.year, 12)
+            first, last = Month(month.year - 1, 1), Month(month.year, 12)
         else:
             tables["enrolments"].append(
                 (enrolment_id, g["psn_no"], "310", "1101", "1", "宁波某企业")
             )
             first, last = Month(2010, 1), month
             tables["accounts"].append((g["psn_no"], int(g["balance"] * 100)))
-        tables["contributions"].append((enrolment_id, enrolment_id, first.yyyymm, last.yyyymm))
+        tables["contributions"].append(
+            (enrolment_id, enrolment_id, first.yyyymm, last.yyyymm, first.first_day)
+        )
         tables["cards"].append(
             (
                 g["card_no"],
@@ -664,6 +684,7 @@ def _rows(
                 g["issue_date"],
                 "active",
                 created,
+                None,
                 None,
                 None,
                 None,
@@ -697,7 +718,7 @@ _COLUMNS = {
         "created_at",
     ),
     "enrolments": ("id", "psn_no", "insutype", "psn_type", "status", "emp_name"),
-    "contributions": ("id", "enrolment_id", "first_month", "last_month"),
+    "contributions": ("id", "enrolment_id", "first_month", "last_month", "paid_on"),
     "accounts": ("psn_no", "balance"),
     "cards": (
         "card_no",
@@ -707,6 +728,7 @@ _COLUMNS = {
         "issue_date",
         "status",
         "status_changed_at",
+        "phone_loss_reported_on",
         "loss_reported_on",
         "replacement_applied_on",
         "replaces_card_no",

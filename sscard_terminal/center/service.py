@@ -3,10 +3,14 @@
 For each message, in this order:
 
 1. parse JSON (amounts as Decimal) - not JSON, or not an object: HTTP 400;
-2. validate the envelope - refused (infcode -1), not journaled;
-3. open ONE database transaction; find the institution and check the
-   HMAC-SM3 signature in cainfo - refused, not journaled (so nobody can use
-   up another institution's msgids);
+   a Content-Type other than JSON or plain text in UTF-8: HTTP 415;
+2. bring the envelope to one form (:mod:`.envelope_forms`: the code in the
+   URL, "null" and "" as absent, input as a JSON text) and validate it -
+   refused (infcode -1), not journaled;
+3. open ONE database transaction; find the institution and authenticate the
+   message (:mod:`.authentication`: gateway headers where its option asks for
+   them, the signature in cainfo, HMAC-SM3 or SM2) - refused, not journaled
+   (so nobody can use up another institution's msgids);
 4. check the sign_no (except for 9001) - refused, not journaled. Settlement
    transactions read it in the same round trip as their first reads (their
    transaction rolls back when it fails, and a refusal of theirs waits for
@@ -40,9 +44,11 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from sscard_terminal.center import envelope as env_mod
-from sscard_terminal.center import fastsql, signature, store, wire
+from sscard_terminal.center import fastsql, gateway, store, wire
+from sscard_terminal.center.authentication import authenticate
 from sscard_terminal.center.clock import Clock, system_clock
 from sscard_terminal.center.db import Database
+from sscard_terminal.center.envelope_forms import Delivery, check_content_type, normalise
 from sscard_terminal.center.masking import ID_KEYS, NAME_KEYS, mask_json
 from sscard_terminal.center.policy import Policy
 from sscard_terminal.center.refusals import Refusal
@@ -64,6 +70,9 @@ INSTITUTION_TTL = 5.0
 def request_digest(infno: str, canonical_input: str) -> str:
     """What makes two messages with one msgid the same message: infno and input."""
     return hashlib.sha256(f"{infno}\n{canonical_input}".encode()).hexdigest()
+
+
+_PLAIN = Delivery()
 
 
 class _NotJournaled(Exception):
@@ -94,6 +103,7 @@ class CenterService:
         self.policy = policy
         self.clock = clock
         self._institutions: dict[str, tuple[float, Any]] = {}
+        self._nonces = gateway.NonceGuard()
         self._cache_lock = threading.Lock()
 
     def forget_institution(self, code: str | None = None) -> None:
@@ -105,11 +115,16 @@ class CenterService:
                 self._institutions.pop(code, None)
 
     # -- entry point ---------------------------------------------------------------
-    def handle(self, body: bytes) -> tuple[int, bytes]:
-        """HTTP status and response body for one request body."""
+    def handle(self, body: bytes, delivery: Delivery | None = None) -> tuple[int, bytes]:
+        """HTTP status and response body for one request body; ``delivery``
+        tells how it came (URL transaction code, Content-Type, gateway headers)."""
         received = self.clock()
+        delivery = delivery or _PLAIN
         if len(body) > MAX_BODY:
             return too_large()
+        wrong_type = check_content_type(delivery.content_type)
+        if wrong_type is not None:
+            return 415, self._http_error(wrong_type.code, wrong_type.zh, wrong_type.en)
         try:
             raw = wire.loads(body)
         except wire.WireError:
@@ -119,7 +134,8 @@ class CenterService:
                 "http.not_object", "报文必须是JSON对象", "the body must be a JSON object"
             )
         try:
-            envelope = env_mod.parse_envelope(raw)
+            record = normalise(raw, delivery)
+            envelope = env_mod.parse_envelope(record)
             canonical_input = wire.canonical(envelope.input)
         except Refusal as refusal:
             return 200, self._refused(refusal, received)
@@ -128,7 +144,9 @@ class CenterService:
         digest = request_digest(envelope.infno, canonical_input)
         for attempt in range(3):
             try:
-                return 200, self._handle(raw, envelope, canonical_input, digest, received)
+                return 200, self._handle(
+                    raw, record, envelope, canonical_input, digest, received, delivery
+                )
             except _NotJournaled as exc:
                 return 200, self._refused(exc.refusal, received)
             except (_Repeated, IntegrityError) as exc:
@@ -172,15 +190,21 @@ class CenterService:
     def _handle(
         self,
         raw: dict[str, Any],
+        record: dict[str, Any],
         envelope: env_mod.RequestEnvelope,
         canonical_input: str,
         digest: str,
         received: dt.datetime,
+        delivery: Delivery,
     ) -> bytes:
+        """``raw`` is the envelope as sent (signatures are checked over it),
+        ``record`` as normalised (journaled)."""
         ctx: MessageContext | None = None
         try:
             with self.db.begin() as conn:
-                institution = self._authenticate(conn, raw, envelope, canonical_input)
+                institution = self._authenticate(
+                    conn, raw, envelope, canonical_input, delivery, received
+                )
                 ctx = MessageContext(
                     conn=conn,
                     envelope=envelope,
@@ -204,7 +228,7 @@ class CenterService:
                     ):
                         raise _Repeated() from None
                     raise _NotJournaled(refusal) from None
-                body = self._journal(ctx.deferred(), ctx, raw, answer, digest)
+                body = self._journal(ctx.deferred(), ctx, record, answer, digest)
                 ctx.deferred().run(commit=True)
         except _Refused as refused:
             # the message's transaction rolled back (it books nothing); its refusal
@@ -214,7 +238,7 @@ class CenterService:
             with self.db.begin() as conn:
                 ctx.conn = conn
                 batch = fastsql.Batch(conn)
-                body = self._journal(batch, ctx, raw, answer, digest)
+                body = self._journal(batch, ctx, record, answer, digest)
                 batch.run()
         log.info(
             "%s %s %s infcode=%s",
@@ -265,7 +289,11 @@ class CenterService:
         raw: dict[str, Any],
         envelope: env_mod.RequestEnvelope,
         canonical_input: str,
+        delivery: Delivery,
+        received: dt.datetime,
     ) -> Any:
+        """The institution, once the message proves it comes from it
+        (:func:`~sscard_terminal.center.authentication.authenticate`)."""
         institution = self._institution(conn, envelope.fixmedins_code)
         if institution is None:
             raise _NotJournaled(
@@ -275,31 +303,18 @@ class CenterService:
                     f"institution {envelope.fixmedins_code} is not registered",
                 )
             )
-        if not envelope.cainfo:
-            raise _NotJournaled(
-                Refusal(
-                    "auth.unsigned",
-                    "报文未签名（cainfo 为空）",
-                    "the message is not signed (no cainfo)",
-                )
+        try:
+            authenticate(
+                institution,
+                raw,
+                envelope,
+                canonical_input,
+                headers=delivery.gateway,
+                now=received.timestamp(),
+                nonces=self._nonces,
             )
-        if envelope.signtype != signature.SIGNTYPE:
-            raise _NotJournaled(
-                Refusal(
-                    "auth.signtype",
-                    f"签名类型 signtype 须为 {signature.SIGNTYPE}",
-                    f"signtype must be {signature.SIGNTYPE}",
-                )
-            )
-        if not signature.verify(raw, institution.secret, canonical_input=canonical_input):
-            raise _NotJournaled(
-                Refusal(
-                    "auth.signature",
-                    "签名验证失败：报文被改动，或不是用本机构密钥签名",
-                    "wrong signature: the message was altered or not signed with this "
-                    "institution's secret",
-                )
-            )
+        except Refusal as refusal:
+            raise _NotJournaled(refusal) from None
         return institution
 
     def _run(self, ctx: MessageContext, tx: Any) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""The message signature in ``cainfo``: an HMAC-SM3 over the envelope fields.
+"""The message signature in ``cainfo``: an HMAC-SM3 over the envelope fields
+(signtype "SM2", with a registered public key, is :mod:`.sm2sign`).
 
 settlement-interface.md lets ``cainfo``/``signtype`` carry a signature (the
 real platform uses SM2 certificates). This center uses a per-institution

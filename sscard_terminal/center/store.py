@@ -74,6 +74,7 @@ ENROLMENTS = (
         E.c.emp_name,
         C.c.first_month,
         C.c.last_month,
+        C.c.paid_on,
     )
     .select_from(E.outerjoin(C, C.c.enrolment_id == E.c.id))
     .where(E.c.psn_no == bindparam("psn_no"))

@@ -435,6 +435,89 @@ def person_file(db_url: str, card_no: str, out: Path) -> None:
     click.echo(f"wrote {out}: sscard card new --profile ningbo-gen3 --person {out} --out IMAGE")
 
 
+def _set_auth(db_url: str, operation: Callable[[Any], dict[str, Any]]) -> None:
+    from sscard_terminal.center.db import Database
+
+    db = Database(db_url)
+    with db.transaction() as session:
+        view = operation(session)
+    click.echo(json.dumps(view, ensure_ascii=False))
+
+
+@center.command("sm2-key")
+@_db_option
+@click.option("--code", "fixmedins_code", required=True, help="The institution.")
+@click.option("--remove", is_flag=True, help="Remove the key (signtype SM2 is then refused).")
+@click.argument("key", required=False)
+@_errors
+def sm2_key(db_url: str, fixmedins_code: str, remove: bool, key: str | None) -> None:
+    """Register an institution's SM2 public key for signtype SM2.
+
+    KEY is a file (PEM PUBLIC KEY, or 04 + X + Y in hex) or the hex itself."""
+    from pydantic import ValidationError
+
+    from sscard_terminal.center import admin
+
+    if remove == (key is not None):
+        raise CenterCliError("give the public key (a file or its hex), or --remove")
+    text = None
+    if key is not None:
+        path = Path(key)
+        text = path.read_text(encoding="utf-8") if path.is_file() else key
+    try:
+        req = admin.SM2KeyIn(public_key=text)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False, include_input=False)[0]["msg"]
+        raise CenterCliError(f"{first.removeprefix('Value error, ')}") from None
+    _set_auth(db_url, lambda s: admin.set_sm2_key(s, fixmedins_code, req))
+
+
+@center.command("sm2-keygen")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The private key file to write (mode 600; refused if it exists).",
+)
+@_errors
+def sm2_keygen(out: Path) -> None:
+    """Make an institution's SM2 key pair: the private key goes to --out (for
+    terminal.yaml's sm2_private_key_file), the public key is printed (for
+    `sscard center sm2-key`)."""
+    from sscard_terminal.settlement.sm2 import SM2Signer, generate_private_key
+
+    if out.exists():
+        raise CenterCliError(f"{out} exists: give another --out, or remove it first")
+    private = generate_private_key()
+    _write_private(out, private + "\n")
+    click.echo(SM2Signer(private).public_key_hex)
+
+
+@center.command("gateway")
+@_db_option
+@click.option("--code", "fixmedins_code", required=True, help="The institution.")
+@click.option(
+    "--mode",
+    required=True,
+    type=click.Choice(["off", "also", "only"]),
+    help="off: x-tif headers ignored; also: required besides cainfo; only: required, "
+    "cainfo optional.",
+)
+@click.option("--paasid", default=None, help="The x-tif-paasid expected (default: the code).")
+@_errors
+def gateway_option(db_url: str, fixmedins_code: str, mode: str, paasid: str | None) -> None:
+    """Set an institution's gateway-header (x-tif-*) option."""
+    from pydantic import ValidationError
+
+    from sscard_terminal.center import admin
+
+    try:
+        req = admin.GatewayIn.model_validate({"mode": mode, "paasid": paasid})
+    except ValidationError:
+        raise CenterCliError("--paasid is 1-64 characters A-Z a-z 0-9 _ - .") from None
+    _set_auth(db_url, lambda s: admin.set_gateway(s, fixmedins_code, req))
+
+
 @center.command()
 @click.option(
     "--out",
@@ -460,19 +543,42 @@ def openapi(out: Path | None) -> None:
 @center.command()
 @click.option(
     "--secret-file",
-    required=True,
     type=click.Path(exists=True, dir_okay=False),
-    help="File holding the institution's secret.",
+    help="File holding the institution's secret (HMAC-SM3).",
+)
+@click.option(
+    "--sm2-public-key",
+    "sm2_key",
+    help="signtype SM2: the institution's public key (a file, PEM or hex, or the hex).",
 )
 @click.argument("envelope_file", type=click.File("rb"), default="-")
 @_errors
-def sign(secret_file: str, envelope_file: Any) -> None:
-    """Print the canonical string and cainfo of an envelope (to debug a client's signing)."""
-    from sscard_terminal.center import signature, wire
+def sign(secret_file: str | None, sm2_key: str | None, envelope_file: Any) -> None:
+    """Print the canonical string and cainfo of an envelope (to debug a client's
+    signing); with --sm2-public-key, the text an SM2 cainfo signs and whether
+    the envelope's cainfo verifies."""
+    from sscard_terminal.center import signature, sm2sign, wire
 
+    if (secret_file is None) == (sm2_key is None):
+        raise CenterCliError("give --secret-file (HMAC-SM3) or --sm2-public-key (SM2)")
     envelope = wire.loads(envelope_file.read())
     if not isinstance(envelope, dict):
         raise CenterCliError("the envelope must be a JSON object")
+    if sm2_key is not None:
+        path = Path(sm2_key)
+        try:
+            key = sm2sign.parse_public_key(
+                path.read_text(encoding="utf-8") if path.is_file() else sm2_key
+            )
+            click.echo(sm2sign.signed_text(envelope))
+            verified = sm2sign.verify(envelope, key)
+        except (sm2sign.SM2KeyError, sm2sign.SM2SignatureError) as exc:
+            raise CenterCliError(str(exc)) from None
+        click.echo("cainfo verifies" if verified else "cainfo does NOT verify")
+        if not verified:
+            sys.exit(int(ExitCode.CENTER_REFUSED))
+        return
+    assert secret_file is not None
     secret = Path(secret_file).read_text(encoding="utf-8").strip()
     click.echo(signature.canonical_string(envelope))
     click.echo(signature.sign(envelope, secret))

@@ -47,6 +47,7 @@ from sscard_terminal.settlement.errors import (
     OutcomeUnknown,
     UnexpectedAnswer,
 )
+from sscard_terminal.settlement.gateway import gateway_headers
 from sscard_terminal.settlement.journal import BookTotals, Journal, kind_of
 from sscard_terminal.settlement.models import (
     Ack,
@@ -71,6 +72,7 @@ from sscard_terminal.settlement.models import (
     _Result,
     as_time,
 )
+from sscard_terminal.settlement.sm2 import SM2Signer
 
 if TYPE_CHECKING:
     from sscard_terminal.settlement.resolution import ResolveReport
@@ -104,6 +106,10 @@ class InstitutionConfig:
     mdtrtarea_admvs: str
     secret: str = field(repr=False)
     recer_sys_code: str = env.DEFAULT_RECER_SYS_CODE
+    #: sign with SM2 (signtype "SM2") instead of HMAC-SM3 when given
+    sm2: SM2Signer | None = field(default=None, repr=False)
+    #: send the x-tif gateway headers with this paasid when given
+    gateway_paasid: str | None = None
 
     def __post_init__(self) -> None:
         if not self.secret:
@@ -281,6 +287,7 @@ class SettlementClient:
             msgid=msgid,
             inf_time=now,
             secret=self.institution.secret,
+            sm2=self.institution.sm2,
             sign_no=sign_no,
             insuplc_admdvs=person.insuplc_admdvs if person else None,
         )
@@ -292,11 +299,12 @@ class SettlementClient:
             self._in_flight.add(msgid)
         try:
             try:
-                answer = self._http.post(
-                    self.url,
-                    content=body,
-                    headers={"content-type": "application/json; charset=utf-8"},
-                )
+                headers = {"content-type": "application/json; charset=utf-8"}
+                if self.institution.gateway_paasid:
+                    headers.update(
+                        gateway_headers(self.institution.gateway_paasid, self.institution.secret)
+                    )
+                answer = self._http.post(self.url, content=body, headers=headers)
             except (
                 httpx.ConnectError,
                 httpx.ConnectTimeout,

@@ -17,6 +17,9 @@ configuration file. For example::
       fixmedins_name: 宁波市第一医院
       mdtrtarea_admvs: "330203"
       secret_file: H33020300001.secret
+      # sm2_private_key_file: H33020300001.sm2   # sign with SM2 instead of HMAC-SM3
+    # gateway:                   # behind an x-tif gateway: send its headers
+    #   paasid: H33020300001
     operator:
       opter_type: 1            # 1 operator, 2 self-service kiosk
       opter: "0001"
@@ -37,9 +40,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sscard_terminal.settlement.client import InstitutionConfig, Operator, SettlementClient
 from sscard_terminal.settlement.envelope import DEFAULT_RECER_SYS_CODE, OpterType
 from sscard_terminal.settlement.errors import ConfigError
+from sscard_terminal.settlement.sm2 import read_private_key
 from sscard_terminal.yaml_syntax import describe_yaml_error
 
-__all__ = ["EXAMPLE", "InstitutionSection", "OperatorSection", "TerminalConfig", "read_secret"]
+__all__ = [
+    "EXAMPLE",
+    "GatewaySection",
+    "InstitutionSection",
+    "OperatorSection",
+    "TerminalConfig",
+    "read_secret",
+]
 
 EXAMPLE = __doc__.split("For example::\n\n", 1)[1] if __doc__ else ""
 
@@ -54,6 +65,16 @@ class InstitutionSection(BaseModel):
     mdtrtarea_admvs: str = Field(pattern=r"^\d{6}$")
     secret_file: Path
     recer_sys_code: str = Field(default=DEFAULT_RECER_SYS_CODE, min_length=1, max_length=10)
+    #: sign with SM2 (signtype "SM2"): a file holding the private key (64 hex digits)
+    sm2_private_key_file: Path | None = None
+
+
+class GatewaySection(BaseModel):
+    """``gateway:`` of terminal.yaml: send the x-tif headers (docs/center.md)."""
+
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+
+    paasid: str = Field(pattern=r"^[A-Za-z0-9_\-.]{1,64}$")
 
 
 class OperatorSection(BaseModel):
@@ -80,6 +101,7 @@ class TerminalConfig(BaseModel):
     msgid_slot: int = Field(default=0, ge=0, le=99)
     institution: InstitutionSection
     operator: OperatorSection
+    gateway: GatewaySection | None = None
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> TerminalConfig:
@@ -132,11 +154,19 @@ class TerminalConfig(BaseModel):
     def relative_to(self, base: Path) -> TerminalConfig:
         """Relative paths made relative to ``base``."""
         secret = self.institution.secret_file
+        sm2_key = self.institution.sm2_private_key_file
         journal = self.journal
         return self.model_copy(
             update={
                 "institution": self.institution.model_copy(
-                    update={"secret_file": secret if secret.is_absolute() else base / secret}
+                    update={
+                        "secret_file": secret if secret.is_absolute() else base / secret,
+                        "sm2_private_key_file": None
+                        if sm2_key is None
+                        else sm2_key
+                        if sm2_key.is_absolute()
+                        else base / sm2_key,
+                    }
                 ),
                 "journal": base / self.journal_path
                 if journal is None or not journal.is_absolute()
@@ -160,6 +190,10 @@ class TerminalConfig(BaseModel):
             mdtrtarea_admvs=section.mdtrtarea_admvs,
             secret=read_secret(section.secret_file),
             recer_sys_code=section.recer_sys_code,
+            sm2=None
+            if section.sm2_private_key_file is None
+            else read_private_key(section.sm2_private_key_file),
+            gateway_paasid=self.gateway.paasid if self.gateway else None,
         )
 
     def operator_config(self) -> Operator:

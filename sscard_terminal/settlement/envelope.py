@@ -11,7 +11,8 @@ A request envelope carries, besides ``infno`` and ``input``:
   3 mobile; ``opter``/``opter_name`` the operator or the terminal;
 - ``insuplc_admdvs`` = the insured person's home division (from 1101),
   required when the input has a psn_no;
-- ``signtype``/``cainfo``: the HMAC-SM3 signature of :mod:`.wire`.
+- ``signtype``/``cainfo``: the HMAC-SM3 signature of :mod:`.wire`, or the
+  SM2 signature of :mod:`.sm2` when the institution has an SM2 private key.
 
 Every envelope field is written as text. A response envelope has ``infcode``
 0 for success and -1 for failure, seen both as a number and as a string
@@ -31,6 +32,8 @@ from zoneinfo import ZoneInfo
 
 from sscard_terminal.settlement import wire
 from sscard_terminal.settlement.errors import CenterRefused, UnexpectedAnswer
+from sscard_terminal.settlement.sm2 import SIGNTYPE as SM2_SIGNTYPE
+from sscard_terminal.settlement.sm2 import SM2Signer
 
 __all__ = [
     "INFVER",
@@ -130,10 +133,12 @@ def build_request(
     secret: str,
     sign_no: str | None = None,
     insuplc_admdvs: str | None = None,
+    sm2: SM2Signer | None = None,
 ) -> dict[str, Any]:
     """A signed request envelope (settlement-interface.md, "Request envelope").
 
-    Every field is text; ``cainfo`` is the HMAC-SM3 of :func:`wire.sign`. The
+    Every field is text; ``cainfo`` is the HMAC-SM3 of :func:`wire.sign`, or
+    with ``sm2`` the SM2 signature of :mod:`.sm2` (signtype "SM2"). The
     secret is used here and nowhere stored."""
     if not re.fullmatch(r"\d{4}", infno):
         raise ValueError("infno is 4 digits")
@@ -147,7 +152,7 @@ def build_request(
         "recer_sys_code": party.recer_sys_code,
         "dev_no": party.dev_no,
         "dev_safe_info": party.dev_safe_info,
-        "signtype": wire.SIGNTYPE,
+        "signtype": wire.SIGNTYPE if sm2 is None else SM2_SIGNTYPE,
         "infver": INFVER,
         "opter_type": str(party.opter_type.value),
         "opter": party.opter,
@@ -158,7 +163,7 @@ def build_request(
         "sign_no": sign_no or "",
         "input": dict(payload),
     }
-    envelope["cainfo"] = wire.sign(envelope, secret)
+    envelope["cainfo"] = wire.sign(envelope, secret) if sm2 is None else sm2.sign(envelope)
     return envelope
 
 

@@ -175,8 +175,9 @@ def new_insured(
     insuplc: str | None = None,
     legacy_scheme: str | None = None,
 ) -> Insured:
-    """A fresh person through the admin API: enrolled, paid (default: 2015-01 up
-    to this month), account credited, with a first card."""
+    """A fresh person through the admin API: enrolled, paid in time (default:
+    2015-01 up to this month; ``paid_on`` the first day of the first month),
+    account credited, with a first card."""
     month = Month.of(shanghai_now().date())
     id_number = unique_id_number(birth)
     person: dict[str, Any] = {"id_number": id_number, "name": "测试人"}
@@ -190,7 +191,12 @@ def new_insured(
         first, last = paid or (Month(2015, 1), month)
         admin.post(
             f"/persons/{psn_no}/contributions",
-            {"insutype": insutype, "first_month": str(first), "last_month": str(last)},
+            {
+                "insutype": insutype,
+                "first_month": str(first),
+                "last_month": str(last),
+                "paid_on": str(first.first_day),
+            },
         )
         if balance is not None and insutype == "310":
             admin.post(f"/persons/{psn_no}/account/credit", {"amount": balance})
@@ -387,3 +393,32 @@ class Center:
 
     def person(self, key: str) -> dict[str, Any]:
         return self.demo["persons"][key]
+
+
+class SettableClock:
+    """The center's clock, set by the test (Asia/Shanghai)."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        self.now = start
+
+    def set(self, *parts: int) -> None:
+        self.now = dt.datetime(*parts, tzinfo=SHANGHAI)  # type: ignore[misc]
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+@dataclass
+class ClockedCenter:
+    """A center of its own whose clock the tests set, to judge rules at date edges."""
+
+    center: Center
+    clock: SettableClock
+
+    def at(self, *parts: int) -> None:
+        """Set the clock (year, month, day, hour, minute[, second])."""
+        self.clock.set(*parts)
+
+    def terminal(self, code: str = "H33020300001") -> Terminal:
+        """A terminal signed in on the clock's day (sign-ins last a day)."""
+        return self.center.terminal(code)

@@ -24,10 +24,20 @@ from typing import Any, NoReturn
 
 import httpx
 import pytest
-from center_helpers import ADMIN_TOKEN, BACKENDS, Admin, Center, Terminal, free_port, start_server
+from center_helpers import (
+    ADMIN_TOKEN,
+    BACKENDS,
+    Admin,
+    Center,
+    ClockedCenter,
+    SettableClock,
+    Terminal,
+    free_port,
+    start_server,
+)
 
 from sscard_terminal.center.api import create_app
-from sscard_terminal.center.clock import system_clock
+from sscard_terminal.center.clock import SHANGHAI, system_clock
 from sscard_terminal.center.db import Database, migrate
 from sscard_terminal.center.policy import Policy, load_policy
 from sscard_terminal.center.seed import seed_demo
@@ -187,6 +197,29 @@ def center(request: pytest.FixtureRequest, db_factory: Any, policy: Policy) -> I
     http = httpx.Client(base_url=server.base_url, timeout=30)
     try:
         yield Center(backend, db, server.base_url, http, Admin(http, ADMIN_TOKEN), demo, policy)
+    finally:
+        http.close()
+        server.stop()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def clocked(
+    request: pytest.FixtureRequest, db_factory: Any, policy: Policy
+) -> Iterator[ClockedCenter]:
+    """A running center with the demo data seeded on 2026-03-15 and a clock the
+    tests set (sign in again after moving it to another day)."""
+    clock = SettableClock(dt.datetime(2026, 3, 15, 10, 0, tzinfo=SHANGHAI))
+    db = db_factory(request.param)
+    demo = seed_demo(db, policy, clock())
+    server = start_server(create_app(db, policy, admin_token=ADMIN_TOKEN, clock=clock))
+    http = httpx.Client(base_url=server.base_url, timeout=30)
+    try:
+        yield ClockedCenter(
+            Center(
+                request.param, db, server.base_url, http, Admin(http, ADMIN_TOKEN), demo, policy
+            ),
+            clock,
+        )
     finally:
         http.close()
         server.stop()

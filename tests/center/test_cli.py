@@ -389,3 +389,76 @@ def test_serve_with_worker_processes_on_postgresql(tmp_path: Path, pg_cluster: A
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def test_sm2_keygen_key_registration_and_gateway_option(tmp_path: Path) -> None:
+    """Issue 10: an institution's SM2 key pair, its registration and its
+    gateway option from the command line; bad input is one line and exit 2."""
+    db = f"sqlite:///{tmp_path}/c.db"
+    assert run("center", "seed", "--db", db, "--out", str(tmp_path / "out")).returncode == 0
+    key = tmp_path / "h.sm2"
+    made = run("center", "sm2-keygen", "--out", str(key))
+    assert made.returncode == 0, made.stderr
+    public = made.stdout.strip()
+    assert len(public) == 130 and public.startswith("04")
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600 and public not in key.read_text()
+    again = run("center", "sm2-keygen", "--out", str(key))
+    assert again.returncode == 2 and "exists" in again.stderr and "Traceback" not in again.stderr
+    (tmp_path / "h.pub").write_text(public + "\n")
+    done = run("center", "sm2-key", "--db", db, "--code", "H33020300001", str(tmp_path / "h.pub"))
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["sm2_public_key"] == public
+    bad = run("center", "sm2-key", "--db", db, "--code", "H33020300001", "04" + "1" * 128)
+    assert bad.returncode == 2 and "not a point of the SM2 curve" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
+    unknown = run("center", "sm2-key", "--db", db, "--code", "H00000000000", public)
+    assert unknown.returncode == 7 and "H00000000000" in unknown.stderr
+    done = run(
+        "center",
+        "gateway",
+        "--db",
+        db,
+        "--code",
+        "H33020300001",
+        "--mode",
+        "also",
+        "--paasid",
+        "paas-1",
+    )
+    assert done.returncode == 0, done.stderr
+    view = json.loads(done.stdout)
+    assert view["gateway"] == "also" and view["gateway_paasid"] == "paas-1"
+    bad = run(
+        "center",
+        "gateway",
+        "--db",
+        db,
+        "--code",
+        "H33020300001",
+        "--mode",
+        "also",
+        "--paasid",
+        "a b",
+    )
+    assert bad.returncode == 2 and "--paasid" in bad.stderr
+
+
+def test_sign_shows_the_sm2_signed_text_and_whether_cainfo_verifies(tmp_path: Path) -> None:
+    from sscard_terminal.settlement.sm2 import SM2Signer, generate_private_key
+
+    signer = SM2Signer(generate_private_key())
+    env = {"infno": "9001", "opter": "0001", "signtype": "SM2", "input": {"a": 1}}
+    env["cainfo"] = signer.sign(env)
+    (tmp_path / "env.json").write_text(json.dumps(env))
+    done = run(
+        "center", "sign", "--sm2-public-key", signer.public_key_hex, str(tmp_path / "env.json")
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["infno=9001&opter=0001&signtype=SM2", "cainfo verifies"]
+    (tmp_path / "env.json").write_text(json.dumps({**env, "opter": "0002"}))
+    bad = run(
+        "center", "sign", "--sm2-public-key", signer.public_key_hex, str(tmp_path / "env.json")
+    )
+    assert bad.returncode == 7 and "does NOT verify" in bad.stdout
+    neither = run("center", "sign", str(tmp_path / "env.json"))
+    assert neither.returncode == 2 and "--sm2-public-key" in neither.stderr

@@ -18,6 +18,7 @@ from center_helpers import (
     next_msgid,
     register,
     settle_input,
+    stamp,
     visit_with_fees,
 )
 from sqlalchemy import func, select
@@ -206,7 +207,7 @@ def test_reversing_a_registration(center: Center, hospital) -> None:
             "data": {
                 "psn_no": p.psn_no,
                 "insutype": "310",
-                "begntime": "2026-01-01 08:00:00",
+                "begntime": stamp(),
                 "mdtrt_cert_type": "03",
                 "mdtrt_cert_no": p.card_no,
                 "ipt_otp_no": "R1",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import pytest
 from center_helpers import (
     CLASS_A_DRUG,
     CLASS_A_SERVICE,
@@ -13,6 +14,7 @@ from center_helpers import (
     CLASS_B_OWN,
     CLASS_C,
     Center,
+    ClockedCenter,
     Insured,
     check_identities,
     new_insured,
@@ -186,36 +188,42 @@ def test_c_a_phone_report_blocks_at_once_and_id_plus_card_lifts_it(
     hospital.ok("2207", settle_input(p, mdtrt_id, total))
 
 
-def test_c_formal_loss_replacement_and_sporadic_reimbursement(center: Center, hospital) -> None:
-    p = new_insured(center.admin)
-    today = shanghai_now().date()
-    reported = today - dt.timedelta(days=3)
-    loss = center.admin.post(
+def test_c_formal_loss_replacement_and_sporadic_reimbursement(clocked: ClockedCenter) -> None:
+    # a fixed day: the replacement deadline is counted in working days, on the
+    # holiday schedules of the years the calendar holds (policies/calendars/cn/)
+    c = clocked
+    c.at(2026, 3, 20, 10, 0)  # Friday
+    today, reported = dt.date(2026, 3, 20), dt.date(2026, 3, 17)
+    p = new_insured(c.center.admin, paid=(Month(2015, 1), Month(2026, 3)))
+    hospital = c.terminal()
+    # while the card is usable, no second card: a loss is reported and replaced
+    held = c.center.admin.post(f"/persons/{p.psn_no}/cards", {"bank": "宁波银行"}, expect=409)
+    assert held["err_code"] == "card.held" and p.card_no in held["err_msg"]
+    loss = c.center.admin.post(
         f"/cards/{p.card_no}/loss", {"kind": "formal", "reported_on": str(reported)}
     )
-    assert loss["status"] == "lost" and loss["replacement_deadline"] > str(reported)
+    # 3-18, 3-19, 3-20, 3-23, 3-24
+    assert loss["status"] == "lost" and loss["replacement_deadline"] == "2026-03-24"
     assert lookup(hospital, {"card_no": p.card_no, "card_sn": p.card_sn})["err_code"] == "card.lost"
     # a lost card cannot be "found" again: cancelling is for temporary reports only
-    refused = center.admin.post(
+    refused = c.center.admin.post(
         f"/cards/{p.card_no}/loss/cancel",
         {"id_number": p.id_number, "card_sn": p.card_sn},
         expect=409,
     )
     assert refused["err_code"] == "card.transition"
-    # no new card without the old one being replaced
-    assert (
-        center.admin.post(f"/persons/{p.psn_no}/cards", {"bank": "宁波银行"}, expect=200)[
-            "first_card"
-        ]
-        is False
-        or True
-    )
-    replacement_person = new_insured(center.admin)
-    center.admin.post(
+    # a lost card no longer blocks an application: a further card, at the full fee
+    # (rule j: half fee for a first card only); the lost card stays refused
+    further = c.center.admin.post(f"/persons/{p.psn_no}/cards", {"bank": "宁波银行"})
+    assert further["status"] == "active" and further["card_no"] != p.card_no
+    assert further["first_card"] is False and further["fee"] == Decimal("50.00")
+    assert lookup(hospital, {"card_no": p.card_no, "card_sn": p.card_sn})["err_code"] == "card.lost"
+    replacement_person = new_insured(c.center.admin, paid=(Month(2015, 1), Month(2026, 3)))
+    c.center.admin.post(
         f"/cards/{replacement_person.card_no}/loss",
         {"kind": "formal", "reported_on": str(reported)},
     )
-    done = center.admin.post(f"/cards/{replacement_person.card_no}/replacement", {})
+    done = c.center.admin.post(f"/cards/{replacement_person.card_no}/replacement", {})
     old, new = done["old_card"], done["new_card"]
     assert old["status"] == "replaced" and new["status"] == "active"
     assert new["card_no"] != old["card_no"] and new["card_sn"] != old["card_sn"]
@@ -226,12 +234,12 @@ def test_c_formal_loss_replacement_and_sporadic_reimbursement(center: Center, ho
     )
     assert lookup(hospital, {"card_no": new["card_no"], "card_sn": new["card_sn"]})["infcode"] == 0
     # expenses between the loss and the new card: sporadic reimbursement
-    claim = center.admin.post(
+    claim = c.center.admin.post(
         f"/persons/{replacement_person.psn_no}/sporadic-claims",
         {"reason": "card_replacement", "bill_date": str(reported), "amount": "320.50"},
     )
     assert claim["status"] == "accepted"
-    after = center.admin.post(
+    after = c.center.admin.post(
         f"/persons/{replacement_person.psn_no}/sporadic-claims",
         {"reason": "card_replacement", "bill_date": str(today), "amount": "1.00"},
         expect=409,
@@ -239,19 +247,24 @@ def test_c_formal_loss_replacement_and_sporadic_reimbursement(center: Center, ho
     assert after["err_code"] == "sporadic.after_new_card"
 
 
-def test_c_a_late_replacement_limits_reimbursement(center: Center) -> None:
-    p = new_insured(center.admin)
-    today = shanghai_now().date()
-    reported = today - dt.timedelta(days=30)
-    center.admin.post(f"/cards/{p.card_no}/loss", {"kind": "formal", "reported_on": str(reported)})
-    done = center.admin.post(f"/cards/{p.card_no}/replacement", {})
+def test_c_a_late_replacement_limits_reimbursement(clocked: ClockedCenter) -> None:
+    c = clocked
+    c.at(2026, 3, 20, 10, 0)  # a fixed day: see the test above
+    p = new_insured(c.center.admin, paid=(Month(2015, 1), Month(2026, 3)))
+    reported = dt.date(2026, 2, 13)  # Friday before the Spring Festival
+    c.center.admin.post(
+        f"/cards/{p.card_no}/loss", {"kind": "formal", "reported_on": str(reported)}
+    )
+    done = c.center.admin.post(f"/cards/{p.card_no}/replacement", {})
     assert done["in_time"] is False and "warning" in done
+    # 2-14 (a Saturday worked), 2-15..2-23 off, 2-24, 2-25, 2-26, 2-27
+    assert done["replacement_deadline"] == "2026-02-27"
     deadline = dt.date.fromisoformat(done["replacement_deadline"])
-    center.admin.post(
+    c.center.admin.post(
         f"/persons/{p.psn_no}/sporadic-claims",
         {"reason": "card_replacement", "bill_date": str(deadline), "amount": "10.00"},
     )
-    late = center.admin.post(
+    late = c.center.admin.post(
         f"/persons/{p.psn_no}/sporadic-claims",
         {
             "reason": "card_replacement",
@@ -321,6 +334,7 @@ def test_d_no_card_no_card_settlement_and_the_6_month_claim(center: Center, hosp
     today = shanghai_now().date()
     bill = today - dt.timedelta(days=200)
     last_day = add_months(bill, 6)
+    emergency = {"fixmedins_code": "H33020300001", "med_type": "13"}
     center.admin.post(
         f"/persons/{demo['psn_no']}/sporadic-claims",
         {
@@ -328,6 +342,7 @@ def test_d_no_card_no_card_settlement_and_the_6_month_claim(center: Center, hosp
             "bill_date": str(bill),
             "amount": "860.00",
             "claim_date": str(last_day),
+            **emergency,
         },
     )
     late = center.admin.post(
@@ -337,10 +352,46 @@ def test_d_no_card_no_card_settlement_and_the_6_month_claim(center: Center, hosp
             "bill_date": str(bill),
             "amount": "860.00",
             "claim_date": str(last_day + dt.timedelta(days=1)),
+            **emergency,
         },
         expect=409,
     )
     assert late["err_code"] == "sporadic.too_late"
+
+
+@pytest.mark.parametrize(
+    ("code", "med_type", "expected"),
+    [
+        ("H33020300001", "13", None),  # Ningbo, designated, emergency
+        ("H33010600001", "13", None),  # Hangzhou, designated for out-of-area care
+        ("H33020300001", "11", "sporadic.not_emergency"),  # ordinary outpatient care
+        (None, "13", "sporadic.institution"),
+        ("H99999999999", "13", "sporadic.institution"),  # not registered
+        ("H33020300099", "13", "sporadic.not_designated"),  # not designated at all
+        ("P33020300003", "13", "sporadic.not_designated"),  # a pharmacy
+        ("H33030200001", "13", "sporadic.not_designated"),  # Wenzhou, not for out-of-area
+        ("H31010100001", "13", "sporadic.not_designated"),  # Shanghai
+    ],
+)
+def test_d_the_no_card_claim_is_for_emergencies_at_designated_hospitals(
+    center: Center, code: str | None, med_type: str, expected: str | None
+) -> None:
+    demo = center.person("no_card")
+    body: dict = {
+        "reason": "no_card",
+        "bill_date": str(shanghai_now().date() - dt.timedelta(days=10)),
+        "amount": "120.00",
+        "med_type": med_type,
+    }
+    if code:
+        body["fixmedins_code"] = code
+    path = f"/persons/{demo['psn_no']}/sporadic-claims"
+    if expected is None:
+        assert center.admin.post(path, body)["status"] == "accepted"
+        return
+    refused = center.admin.post(path, body, expect=409)
+    assert refused["err_code"] == expected
+    assert (code or "fixmedins_code") in refused["err_msg"] or expected == "sporadic.not_emergency"
 
 
 def test_d_once_the_person_holds_a_card_they_settle_with_it(center: Center, hospital) -> None:
@@ -397,7 +448,12 @@ def test_e_after_enrolling_in_the_residents_insurance_it_works(center: Center, h
     center.admin.post(f"/persons/{p.psn_no}/enrolments", {"insutype": "390", "psn_type": "1401"})
     center.admin.post(
         f"/persons/{p.psn_no}/contributions",
-        {"insutype": "390", "first_month": str(m.plus(-1)), "last_month": str(m.plus(10))},
+        {
+            "insutype": "390",
+            "first_month": str(m.plus(-1)),
+            "last_month": str(m.plus(10)),
+            "paid_on": str(m.plus(-1).first_day),
+        },
     )
     hospital.ok("2201", payload, insuplc_admdvs="330282")
 
@@ -619,6 +675,18 @@ def test_i_j_a_minors_card_needs_a_guardian_and_proof_first_card_half_fee(center
         expect=409,
     )
     assert no_proof["err_code"] == "application.proof"
+    birth = center.admin.post(
+        f"/persons/{child}/cards",
+        {
+            "bank": "宁波银行",
+            "guardian_id_number": guardian_id,
+            "guardian_relation": "father",
+            "relationship_proof": "birth_certificate",
+        },
+        expect=409,
+    )
+    assert birth["err_code"] == "application.proof"
+    assert "not by the public security department" in birth["err_msg"]
     card = center.admin.post(
         f"/persons/{child}/cards",
         {

@@ -12,6 +12,7 @@ from sscard_terminal.center.clock import add_months
 from sscard_terminal.center.policy import load_policy
 from sscard_terminal.center.refusals import Refusal
 from sscard_terminal.center.rules import cards, sporadic
+from sscard_terminal.center.rules.area import AreaKind
 from sscard_terminal.center.rules.cards import CardEvent, CardStatus
 
 POLICY = load_policy()
@@ -71,13 +72,32 @@ def test_every_transition_not_in_the_table_is_refused() -> None:
             "2026-09-28",
             "2026-10-10",
         ),  # 9-29, 9-30, National Day, 10-8, 10-9, 10-10 (a Saturday worked)
+        # Spring Festival 2026: 2-14 (a Saturday worked), 2-15..2-23 off, 2-24..2-27
+        ("2026-02-13", "2026-02-27"),
+        ("2026-02-23", "2026-02-28"),  # on the break's last day: 2-24..2-27, 2-28 (Saturday worked)
+        # month edge: 4-30, then May Day 5-1..5-5, 5-6, 5-7, 5-8, 5-9 (Saturday worked), 5-11
+        ("2026-04-30", "2026-05-11"),
+        # year edges: 2025-12-31, New Year 1-1..1-3 off, 1-4 (a Sunday worked) .. 1-8
+        ("2025-12-30", "2026-01-07"),
+        ("2025-12-31", "2026-01-08"),
+        ("2026-01-01", "2026-01-08"),
+        ("2024-12-31", "2025-01-08"),  # 2025-01-01 off, no make-up day
     ],
 )
 def test_replacement_deadline_is_5_working_days(reported, deadline) -> None:
-    got = cards.replacement_deadline(
-        D(reported), 5, POLICY.calendar.holidays, POLICY.calendar.workdays
-    )
+    got = cards.replacement_deadline(D(reported), 5, POLICY.calendar.working)
     assert got == D(deadline)
+
+
+def test_a_deadline_in_a_year_without_a_schedule_is_refused_not_guessed() -> None:
+    # 2026-12-24: 12-25, 12-28 .. 12-31 are the five working days, all in 2026
+    assert cards.replacement_deadline(D("2026-12-24"), 5, POLICY.calendar.working) == D(
+        "2026-12-31"
+    )
+    # from 12-28 the count reaches 2027, whose schedule is not in the calendar
+    with pytest.raises(Refusal) as caught:
+        cards.replacement_deadline(D("2026-12-28"), 5, POLICY.calendar.working)
+    assert caught.value.code == "calendar.not_covered" and "2027" in caught.value.en
 
 
 def test_sporadic_claims_up_to_and_including_6_months() -> None:
@@ -133,3 +153,66 @@ def test_replacement_gap() -> None:
     with pytest.raises(Refusal) as caught:
         sporadic.require_in_replacement_gap(D("2026-12-01"), loss, deadline, D("2026-12-10"), None)
     assert caught.value.code == "sporadic.replacement_late"
+
+
+@pytest.mark.parametrize(
+    ("phone", "formal", "start"),
+    [
+        ("2026-04-29", "2026-05-06", "2026-04-29"),  # 12333 first: the loss began then
+        ("2026-05-06", "2026-05-06", "2026-05-06"),
+        (None, "2026-05-06", "2026-05-06"),
+        ("2026-05-07", "2026-05-06", "2026-05-06"),  # a later call does not move it
+    ],
+)
+def test_the_loss_starts_with_the_first_report(phone, formal, start) -> None:
+    assert sporadic.loss_start(D(phone) if phone else None, D(formal)) == D(start)
+
+
+def test_a_telephone_report_opens_the_replacement_period_on_its_day() -> None:
+    start = sporadic.loss_start(D("2026-04-29"), D("2026-05-06"))
+    deadline = cards.replacement_deadline(D("2026-05-06"), 5, POLICY.calendar.working)
+    assert deadline == D("2026-05-12")  # 5-7, 5-8, 5-9 (Saturday worked), 5-11, 5-12
+    for bill in ("2026-04-29", "2026-05-05", "2026-05-12"):
+        sporadic.require_in_replacement_gap(D(bill), start, deadline, D("2026-05-11"), None)
+    with pytest.raises(Refusal) as caught:
+        sporadic.require_in_replacement_gap(D("2026-04-28"), start, deadline, D("2026-05-11"), None)
+    assert caught.value.code == "sporadic.before_loss" and "2026-04-29" in caught.value.en
+
+
+def _hospital(
+    kind: str = "hospital",
+    designated: bool = True,
+    offsite: bool = False,
+    where: AreaKind = AreaKind.LOCAL,
+) -> sporadic.BillingInstitution:
+    return sporadic.BillingInstitution("H33020300001", kind, designated, offsite, where)
+
+
+@pytest.mark.parametrize(
+    ("med_type", "institution", "expected"),
+    [
+        ("13", _hospital(), None),
+        ("13", _hospital(offsite=True, where=AreaKind.IN_PROVINCE), None),
+        ("11", _hospital(), "sporadic.not_emergency"),
+        ("14", _hospital(), "sporadic.not_emergency"),
+        (None, _hospital(), "sporadic.not_emergency"),
+        ("13", None, "sporadic.institution"),
+        ("13", _hospital(designated=False), "sporadic.not_designated"),
+        ("13", _hospital(kind="pharmacy"), "sporadic.not_designated"),
+        ("13", _hospital(where=AreaKind.IN_PROVINCE), "sporadic.not_designated"),
+        (
+            "13",
+            _hospital(offsite=True, where=AreaKind.OUT_OF_PROVINCE),
+            "sporadic.not_designated",
+        ),
+    ],
+)
+def test_the_no_card_route_is_emergency_care_at_a_designated_hospital(
+    med_type, institution, expected
+) -> None:
+    if expected is None:
+        sporadic.require_emergency_at_designated(med_type, institution, "H33020300001")
+        return
+    with pytest.raises(Refusal) as caught:
+        sporadic.require_emergency_at_designated(med_type, institution, "H33020300001")
+    assert caught.value.code == expected and caught.value.zh and caught.value.en

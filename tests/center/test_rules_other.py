@@ -202,6 +202,49 @@ def test_a_minor_needs_a_guardian_with_proof() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "proof", ["household_register", "household_certificate", "police_certificate"]
+)
+def test_a_guardian_proves_the_relationship_with_a_police_document(proof: str) -> None:
+    child, today = D("2018-06-01"), D("2026-11-25")
+    applications.require_guardian(child, today, _guardian(proof=proof), POLICY.minors)
+
+
+@pytest.mark.parametrize(
+    ("proof", "issuer_zh", "issuer_en"),
+    [
+        ("birth_certificate", "医疗机构", "the hospital"),
+        ("notarial_certificate", "公证机构", "a notary office"),
+        ("court_judgment", "人民法院", "a court"),
+        ("committee_certificate", "居（村）民委员会", "a neighbourhood or village committee"),
+    ],
+)
+def test_any_other_document_is_refused_naming_its_issuer(proof, issuer_zh, issuer_en) -> None:
+    r = refused(
+        "application.proof",
+        applications.require_guardian,
+        D("2018-06-01"),
+        D("2026-11-25"),
+        _guardian(proof=proof),
+        POLICY.minors,
+    )
+    assert issuer_zh in r.zh and "公安机关" in r.zh and "户口簿" in r.zh
+    assert f"issued by {issuer_en}, not by the public security department" in r.en
+    assert "household register" in r.en
+
+
+def test_an_unknown_document_is_refused_with_the_accepted_ones() -> None:
+    r = refused(
+        "application.proof",
+        applications.require_guardian,
+        D("2018-06-01"),
+        D("2026-11-25"),
+        _guardian(proof="school letter"),
+        POLICY.minors,
+    )
+    assert "'school letter'" in r.en and "police certificate of the relationship" in r.en
+
+
 def test_first_card_pays_half() -> None:
     assert applications.card_fee(True, POLICY.cards) == Decimal("25.00")
     assert applications.card_fee(False, POLICY.cards) == Decimal("50.00")

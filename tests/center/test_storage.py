@@ -4,6 +4,7 @@ persons that settle (point 7)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
@@ -11,13 +12,15 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from center_helpers import BACKENDS, CLASS_A_DRUG, Center, Insured, settle_input, visit_with_fees
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import StatementError
 
 from sscard_terminal.center.clock import system_clock
 from sscard_terminal.center.db import current_revision, downgrade, migrate, normalise_url
-from sscard_terminal.center.models import Account, Base
+from sscard_terminal.center.models import Account, Base, Contribution
 from sscard_terminal.center.seed import bulk_person, seed_bulk
+
+HEAD = "0003"
 
 TABLES = {
     "persons",
@@ -42,7 +45,7 @@ TABLES = {
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_migrations_build_the_models_schema_and_go_back(backend: str, db_factory: Any) -> None:
     db = db_factory(backend)
-    assert current_revision(db) == "0001"
+    assert current_revision(db) == HEAD
     with db.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         assert compare_metadata(context, Base.metadata) == []
@@ -52,7 +55,71 @@ def test_migrations_build_the_models_schema_and_go_back(backend: str, db_factory
     with db.engine.connect() as connection:
         assert not TABLES & set(inspect(connection).get_table_names())
     migrate(db)
-    assert current_revision(db) == "0001"
+    assert current_revision(db) == HEAD
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_contributions_recorded_before_0002_count_as_paid_in_time(
+    backend: str, db_factory: Any
+) -> None:
+    """0002 adds the payment date; a contribution already there gets the first day
+    of its first month, which is how it was judged before."""
+    db = db_factory(backend)
+    downgrade(db, "0001")
+    with db.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO persons (psn_no, id_number, name, sex, birth_date, naty, "
+                "birthplace, insuplc_admdvs, created_at) VALUES ('1', '330203199001011236', "
+                "'x', '1', '1990-01-01', '01', '330203', '330200', '2026-01-01 00:00:00')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO enrolments (id, psn_no, insutype, psn_type, status) "
+                "VALUES (1, '1', '310', '1101', '1')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO contributions (enrolment_id, first_month, last_month) "
+                "VALUES (1, 202311, 202612), (1, 201501, 201502)"
+            )
+        )
+    migrate(db)
+    with db.transaction() as s:
+        paid = s.execute(select(Contribution.paid_on).order_by(Contribution.first_month)).all()
+    assert [row.paid_on for row in paid] == [dt.date(2015, 1, 1), dt.date(2023, 11, 1)]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_migration_0003_keeps_institutions_with_the_gateway_off(
+    backend: str, db_factory: Any
+) -> None:
+    """Issue 10: the SM2 key and gateway columns come to existing institutions
+    as "no SM2 key, gateway off", and go again on the way back."""
+    db = db_factory(backend)
+    downgrade(db, "0002")
+    with db.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO institutions (fixmedins_code, name, kind, level, admdvs, "
+                "designated, offsite_designated, secret, created_at) VALUES ('H33020300077', "
+                "'x', 'hospital', '1', '330203', true, false, :s, '2026-12-01 00:00:00')"
+            ),
+            {"s": "ab" * 32},
+        )
+    migrate(db)
+    with db.engine.connect() as connection:
+        row = connection.execute(
+            text("SELECT gateway, gateway_paasid, sm2_public_key, secret FROM institutions")
+        ).one()
+    assert tuple(row) == ("off", None, None, "ab" * 32)
+    downgrade(db, "0002")
+    with db.engine.connect() as connection:
+        columns = {c["name"] for c in inspect(connection).get_columns("institutions")}
+    assert "gateway" not in columns and "sm2_public_key" not in columns
+    migrate(db)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -95,6 +95,13 @@ def test_the_ningbo_policy_is_valid_data() -> None:
         (("benefits", "max_gap_months"), -1, "greater than or equal"),
         (("admdvs",), "310100", "city_prefix"),
         (("money", "insutypes", "310", "deductible"), "10.001", "2 decimals"),
+        (
+            ("minors", "relationship_proofs"),
+            ["household_register", "birth_certificate"],
+            "birth_certificate is not issued by the public security department",
+        ),
+        (("minors", "relationship_proofs"), ["a letter"], "unknown document"),
+        (("calendar", "schedules"), "xx", "no holiday schedules 'xx'"),
     ],
 )
 def test_a_bad_policy_file_is_refused_naming_the_field(

@@ -5,7 +5,12 @@ bring the original valid identity certificate of the guardian and the
 certificate of the relationship between the valid guardian and the ward
 issued by the public security department (such as the household registration
 book)." A minor (younger than ``age_of_majority``) needs an adult guardian,
-a relation from the policy's list and a proof from the policy's list.
+a relation from the policy's list and a proof from the policy's list; that
+list may hold only documents the public security department issues
+(:data:`.proofs.PROOFS`: the household register, the household registration
+certificate, the police's certificate of the relationship). Any other
+document is refused naming who issues it (a birth certificate comes from the
+hospital, a notarial certificate from a notary office).
 
 Rule j: "the charging standard shall be implemented in 50 yuan; However, all
 residents who apply for the first time will be charged half the fee, that is,
@@ -21,8 +26,15 @@ from decimal import Decimal
 
 from sscard_terminal.center.policy import CardPolicy, MinorsPolicy
 from sscard_terminal.center.refusals import Refusal
+from sscard_terminal.center.rules.proofs import PROOFS, PUBLIC_SECURITY, issued_by_public_security
 
-__all__ = ["Guardian", "age_on", "card_fee", "is_minor", "require_guardian"]
+__all__ = [
+    "Guardian",
+    "age_on",
+    "card_fee",
+    "is_minor",
+    "require_guardian",
+]
 
 
 def age_on(birth_date: dt.date, day: dt.date) -> int:
@@ -72,13 +84,31 @@ def require_guardian(
             f"监护关系须为：{', '.join(rules.guardian_relations)}",
             f"the relation must be one of: {', '.join(rules.guardian_relations)}",
         )
-    if guardian.proof not in rules.relationship_proofs:
+    _require_proof(guardian.proof, rules.relationship_proofs)
+
+
+def _require_proof(proof: str, accepted: list[str]) -> None:
+    """The proof must be one the policy accepts, i.e. issued by the police."""
+    names_zh = "、".join(PROOFS[p].zh for p in accepted if p in PROOFS)
+    names_en = ", ".join(PROOFS[p].en for p in accepted if p in PROOFS)
+    if proof in accepted and issued_by_public_security(proof):
+        return
+    document = PROOFS.get(proof)
+    if document is not None and document.issuer != PUBLIC_SECURITY:
         raise Refusal(
             "application.proof",
-            f"须提供公安机关出具的监护关系证明：{', '.join(rules.relationship_proofs)}",
-            "a proof of the relationship issued by the police is needed: "
-            f"{', '.join(rules.relationship_proofs)}",
+            f"{document.zh}由{document.issuer_zh}出具，不能证明监护关系：须提供公安机关出具的"
+            f"证明（{names_zh}）",
+            f"a {document.en} is issued by {document.issuer_en}, not by the public security "
+            f"department, and does not prove the relationship: bring one of {names_en}",
         )
+    shown = proof or "none"
+    raise Refusal(
+        "application.proof",
+        f"监护关系证明“{shown}”不被接受：须提供公安机关出具的证明（{names_zh}）",
+        f"the proof of the relationship ({shown!r}) is not accepted: it must be issued by "
+        f"the public security department: one of {names_en}",
+    )
 
 
 def card_fee(first_card: bool, rules: CardPolicy) -> Decimal:

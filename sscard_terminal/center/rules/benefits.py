@@ -1,22 +1,27 @@
 """Rules a and b: when medical benefits run (Ningbo guide, Q1 and "How to use").
 
 Rule a (Q1): "employees ... enjoy medical insurance benefits from the month
-after the unit pays fees" - benefits start ``start_after_months`` (1) after
-the first paid month.
+after the unit pays fees" - a payment opens benefits ``start_after_months``
+(1) after the month it is *made*, and never earlier than the month after the
+months it pays for. A back-payment (补缴) therefore never makes a past or the
+current month covered: paid on 20 June for January to June, it opens July.
 
 Rule b ("Once the interruption exceeds three months ... invalid"): care in
 month T is refused when T minus the last month paid *before T* is more than
 ``max_gap_months`` (3); the personal account cannot be used then either.
 Benefits resume in the month after contributions resume (rule a again).
+"Before T" counts what was paid when: a month counts for T only when it was
+paid before T began.
 
-So each paid month p opens the months p+1 .. p+3: benefits run in month T
-exactly when some paid month lies in [T-3, T-1]. With periods of paid months
-[f, l], the active months are the union of [f+1, l+3] - :func:`benefit_status`
-merges those intervals and finds the one holding T.
+So a payment made on day d for the months [f, l] opens the months
+[max(f, month of d) + 1, l + 3]; benefits run in month T exactly when some
+payment's interval holds T. :func:`benefit_status` merges the intervals and
+finds the one holding T.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -29,7 +34,6 @@ __all__ = [
     "PaidPeriod",
     "active_intervals",
     "benefit_status",
-    "merge_periods",
     "require_active",
 ]
 
@@ -42,14 +46,23 @@ TERMINATED = "4"
 
 @dataclass(frozen=True, order=True)
 class PaidPeriod:
-    """Months ``first`` .. ``last`` (inclusive) with contributions paid."""
+    """Months ``first`` .. ``last`` (inclusive), paid in one payment on ``paid_on``
+    (None: paid in time, by the first of the months)."""
 
     first: Month
     last: Month
+    paid_on: dt.date | None = None
 
     def __post_init__(self) -> None:
         if self.last < self.first:
             raise ValueError(f"paid period ends before it starts: {self.first}..{self.last}")
+
+    def opens(self, rules: BenefitsPolicy) -> tuple[Month, Month] | None:
+        """The months this payment gives benefits in (rules a and b), if any."""
+        paid = self.first if self.paid_on is None else Month.of(self.paid_on)
+        start = max(self.first, paid).plus(rules.start_after_months)
+        end = self.last.plus(rules.max_gap_months)
+        return (start, end) if start <= end else None
 
 
 @dataclass(frozen=True)
@@ -73,29 +86,14 @@ class BenefitStatus:
         return self.psn_insu_stas == NORMAL
 
 
-def merge_periods(periods: Iterable[PaidPeriod]) -> list[PaidPeriod]:
-    """Sorted, with overlapping or adjacent periods joined."""
-    merged: list[PaidPeriod] = []
-    for period in sorted(periods):
-        if merged and period.first - merged[-1].last <= 1:
-            last = max(merged[-1].last, period.last)
-            merged[-1] = PaidPeriod(merged[-1].first, last)
-        else:
-            merged.append(period)
-    return merged
-
-
 def active_intervals(
     periods: Iterable[PaidPeriod], rules: BenefitsPolicy
 ) -> list[tuple[Month, Month]]:
-    """The months with benefits, as sorted disjoint inclusive intervals: each paid
-    period [f, l] opens [f + start, l + gap] (start 1, gap 3 in Ningbo)."""
+    """The months with benefits, as sorted disjoint inclusive intervals: each
+    payment opens :meth:`PaidPeriod.opens`; adjacent or overlapping ones join."""
+    opened = sorted(iv for iv in (p.opens(rules) for p in periods) if iv is not None)
     intervals: list[tuple[Month, Month]] = []
-    for period in merge_periods(periods):
-        start = period.first.plus(rules.start_after_months)
-        end = period.last.plus(rules.max_gap_months)
-        if end < start:
-            continue
+    for start, end in opened:
         if intervals and start - intervals[-1][1] <= 1:
             intervals[-1] = (intervals[-1][0], max(intervals[-1][1], end))
         else:

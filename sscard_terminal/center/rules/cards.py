@@ -14,16 +14,15 @@ names the card's status.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 from enum import StrEnum
 
 from sscard_terminal.center.refusals import Refusal
+from sscard_terminal.center.rules.workdays import WorkCalendar
 
 __all__ = [
     "CardEvent",
     "CardStatus",
     "TRANSITIONS",
-    "is_working_day",
     "next_status",
     "replacement_deadline",
     "require_usable",
@@ -125,25 +124,10 @@ def require_usable(status: CardStatus, card_no: str) -> None:
     )
 
 
-def is_working_day(day: dt.date, holidays: Iterable[dt.date], workdays: Iterable[dt.date]) -> bool:
-    """Monday to Friday unless a public holiday, plus exchanged working weekend days."""
-    if day in set(workdays):
-        return True
-    return day.weekday() < 5 and day not in set(holidays)
-
-
 def replacement_deadline(
-    reported_on: dt.date,
-    working_days: int,
-    holidays: Iterable[dt.date] = (),
-    workdays: Iterable[dt.date] = (),
+    reported_on: dt.date, working_days: int, calendar: WorkCalendar
 ) -> dt.date:
     """The last day to apply for a replacement: the ``working_days``-th working
-    day after the day of the loss report (that day itself not counted)."""
-    holiday_set, workday_set = frozenset(holidays), frozenset(workdays)
-    day, counted = reported_on, 0
-    while counted < working_days:
-        day += dt.timedelta(days=1)
-        if is_working_day(day, holiday_set, workday_set):
-            counted += 1
-    return day
+    day after the day of the loss report (that day itself not counted), by the
+    State Council's holiday schedules (:mod:`.workdays`)."""
+    return calendar.add_working_days(reported_on, working_days)

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from sscard_terminal.center import fastsql, store
 from sscard_terminal.center.clock import Month
 from sscard_terminal.center.refusals import Refusal
-from sscard_terminal.center.rules import area, benefits, cards, credentials, schemes
+from sscard_terminal.center.rules import area, benefits, cards, credentials, schemes, visits
 from sscard_terminal.center.rules.benefits import BenefitStatus, PaidPeriod
 from sscard_terminal.center.rules.money import ZERO, Accumulated, CatalogueEntry, SettlementCalc
 from sscard_terminal.center.transactions.context import MessageContext
@@ -226,7 +226,11 @@ def enrolments_from(rows: Iterable[Any]) -> list[EnrolmentInfo]:
         entry = found.setdefault(row.id, (row, []))
         if row.first_month is not None:
             entry[1].append(
-                PaidPeriod(Month.from_yyyymm(row.first_month), Month.from_yyyymm(row.last_month))
+                PaidPeriod(
+                    Month.from_yyyymm(row.first_month),
+                    Month.from_yyyymm(row.last_month),
+                    row.paid_on,
+                )
             )
     return [
         EnrolmentInfo(r.id, r.insutype, r.psn_type, r.status, r.emp_name, tuple(periods))
@@ -258,7 +262,9 @@ def require_care_allowed(
     enrolled: list[EnrolmentInfo] | None = None,
 ) -> EnrolmentInfo:
     """Rules e, a/b and f (and the special-disease filing) for care on ``care_day``
-    (``enrolled``: the person's enrolments when read already)."""
+    (``enrolled``: the person's enrolments when read already). Benefits must run
+    in the month of ``care_day`` and in the month the message is handled
+    (rules/visits.py), whatever start time the terminal gave."""
     if enrolled is None:
         enrolled = enrolments_of(ctx.conn, person.psn_no)
     schemes.require_medical_use(
@@ -279,8 +285,8 @@ def require_care_allowed(
             f"险种 {insutype} 不在本统筹区结算",
             f"insutype {insutype} is not settled in this area",
         )
-    month = Month.of(care_day)
-    benefits.require_active(benefit_status(ctx, enrolment, month), month, insutype)
+    for month in visits.judged_months(care_day, ctx.today):
+        benefits.require_active(benefit_status(ctx, enrolment, month), month, insutype)
     kind = area.area_kind(
         person.insuplc_admdvs,
         ctx.institution.admdvs,
@@ -305,8 +311,15 @@ def require_care_allowed(
     return enrolment
 
 
+def require_start_time(ctx: MessageContext, begntime: dt.datetime) -> dt.date:
+    """A visit's start time: not in the future, not earlier than the policy
+    allows (rules/visits.py); the day of care."""
+    visits.require_start_time(begntime, ctx.local_now, ctx.policy.visits)
+    return begntime.date()
+
+
 def require_care_day(ctx: MessageContext, when: dt.datetime) -> dt.date:
-    """Care cannot start in the future (a minute of clock skew allowed)."""
+    """Care cannot happen in the future (a minute of clock skew allowed)."""
     if when > ctx.local_now + dt.timedelta(minutes=1):
         raise Refusal(
             "input.future",

@@ -12,7 +12,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 __all__ = [
     "Amount",
@@ -134,3 +134,19 @@ class InputModel(BaseModel):
     model_config = ConfigDict(
         extra="ignore", coerce_numbers_to_str=True, str_strip_whitespace=True, frozen=True
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_forms(cls, data: Any) -> Any:
+        """A field sent as ``""`` or as the literal text ``"null"`` counts as
+        absent (integration.md, "What national-interface clients send"): an
+        optional field takes its default, a required one is named as missing."""
+        if isinstance(data, dict) and any(
+            isinstance(v, str) and v.strip() in ("", "null") for v in data.values()
+        ):
+            return {
+                k: v
+                for k, v in data.items()
+                if not (isinstance(v, str) and v.strip() in ("", "null"))
+            }
+        return data

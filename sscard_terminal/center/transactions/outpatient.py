@@ -25,6 +25,7 @@ from sscard_terminal.center.transactions.common import (
     require_care_day,
     require_designated,
     require_open,
+    require_start_time,
     setldetail,
     setlinfo_from_calc,
     setlinfo_from_row,
@@ -87,7 +88,7 @@ def register(ctx: MessageContext, inp: RegisterInput) -> dict[str, Any]:
     person = settlement_person(
         ctx, data.psn_no, data.mdtrt_cert_type, data.mdtrt_cert_no, data.card_sn
     )
-    care_day = require_care_day(ctx, data.begntime)
+    care_day = require_start_time(ctx, data.begntime)
     require_care_allowed(ctx, person, data.insutype, data.med_type, care_day)
     visit = {
         "mdtrt_id": ctx.new_id(),
