@@ -20,7 +20,7 @@ from pathlib import Path
 from sscard_terminal.driver.national import LINE_HOLDER_KEYS, LINE_ISSUER_KEYS, line_from_record
 from sscard_terminal.driver.pin import SimulatedPinPad
 from sscard_terminal.driver.sscard import SocialSecurityCard
-from sscard_terminal.errors import ReaderError
+from sscard_terminal.errors import ReaderError, VpcdSlotTakenError
 from sscard_terminal.system.pcscd import ensure_pcscd, vpcd_installed
 from sscard_terminal.terminal.station import Station, StationSpec
 from sscard_terminal.transport.base import list_readers, open_transport
@@ -47,18 +47,52 @@ def wait_for_card(reader: str, present: bool = True, timeout: float = 10.0) -> N
     raise ReaderError(f"the virtual card did not {state} in {reader!r} within {timeout:.0f} s")
 
 
+#: how long the demo waits for vpcd to take a card (and for a slot to empty)
+FIRST_CONTACT_SECONDS = 10.0
+
+
+def _slot_free(reader: str, slot: int, timeout: float = 3.0) -> None:
+    """The demo serves its own cards: a card already in the slot (another
+    `sscard card serve`, a test) is named, not waited for in silence."""
+    try:
+        wait_for_card(reader, present=False, timeout=timeout)
+    except ReaderError:
+        raise VpcdSlotTakenError(
+            f"vpcd slot {slot} ({reader!r}) already holds a card served by another program; "
+            "the demo needs slots 0 and 1"
+        ) from None
+
+
 @contextmanager
 def served(card: SimulatedCard, slot: int) -> Iterator[str]:
-    """Serve ``card`` on a vpcd slot until the block ends; yields the reader name."""
+    """Serve ``card`` on a vpcd slot until the block ends; yields the reader name.
+
+    Raises :class:`VpcdSlotTakenError` when the slot holds another card and
+    :class:`VpcdUnreachableError` when vpcd cannot be reached (both exit 3)."""
     reader = READER_SLOT0 if slot == 0 else READER_SLOT1
-    wait_for_card(reader, present=False)
+    _slot_free(reader, slot)
     stop = threading.Event()
-    thread = threading.Thread(
-        target=serve_card, args=(card,), kwargs={"port": slot_port(slot), "stop": stop}, daemon=True
-    )
+    failed: list[BaseException] = []
+
+    def serve() -> None:
+        try:
+            serve_card(card, port=slot_port(slot), stop=stop, first_contact=FIRST_CONTACT_SECONDS)
+        except ReaderError as exc:
+            failed.append(exc)
+
+    thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     try:
-        wait_for_card(reader)
+        deadline = time.monotonic() + FIRST_CONTACT_SECONDS + 5
+        while True:
+            if failed:
+                raise failed[0]
+            try:
+                wait_for_card(reader, timeout=0.5)
+                break
+            except ReaderError:
+                if time.monotonic() > deadline:
+                    raise
         yield reader
     finally:
         stop.set()

@@ -6,11 +6,14 @@ key; callers pass only masked personal data into them.
 
     SscardError
     |- UsageError                      (2)
+    |- ServiceUnreachableError         (3)  a URL that does not answer
     |- MalformedApduError              (5)  bytes that are no APDU
     |- TransportError
     |  |- ReaderError                  (3)
     |  |  |- PcscdNotRunningError
-    |  |  `- ReaderNotFoundError
+    |  |  |- ReaderNotFoundError
+    |  |  |- VpcdUnreachableError
+    |  |  `- VpcdSlotTakenError
     |  `- CardError                    (4)
     |     |- NoCardError
     |     |- CardRemovedError
@@ -19,6 +22,7 @@ key; callers pass only masked personal data into them.
     |- ProfileError                    (2)  a card profile or image that does not validate
     |- PersonDataError                 (2)  personal data that fails its checks
     |- CardExpiredError                (5)  the card's expiry date has passed
+    |- IncompleteReadError             (5)  a read that did not give what was asked
     `- StatusWordError                 (5)  the card refused a command
        |- SecurityStatusNotSatisfiedError
        |- CardFileNotFoundError
@@ -49,6 +53,8 @@ class ExitCode(IntEnum):
     PIN = 6
     CENTER_REFUSED = 7
     OUTCOME_UNKNOWN = 8
+    #: a bug of ours (sysexits.h EX_SOFTWARE): one line, details with -vv
+    INTERNAL = 70
     #: Ctrl-C outside a prompt (128 + SIGINT, as shells report it)
     INTERRUPTED = 130
 
@@ -109,11 +115,36 @@ class ReaderError(TransportError):
 
 
 class PcscdNotRunningError(ReaderError):
-    hint = "start it with `pcscd` (or `sscard demo`, which starts it) and try again"
+    # `sscard demo` stops the pcscd it started when it ends: not a way to start one
+    hint = (
+        "start it and leave it running (`sudo pcscd`, or `sudo systemctl start pcscd` "
+        "where systemd runs), then try again"
+    )
 
 
 class ReaderNotFoundError(ReaderError):
     hint = "check `sscard readers` for the reader names"
+
+
+class VpcdUnreachableError(ReaderError):
+    """A served card cannot reach vpcd: pcscd does not run, or runs without vpcd."""
+
+    hint = (
+        "start pcscd (with vsmartcard-vpcd installed: `sudo pcscd`) and check --host, "
+        "then serve the card again"
+    )
+
+
+class VpcdSlotTakenError(ReaderError):
+    """vpcd's slot holds another card: vpcd serves one card per slot."""
+
+    hint = "stop the card served there (see `sscard readers`), or serve on the other --slot"
+
+
+class ServiceUnreachableError(SscardError):
+    """A service the command needs (a URL to wait for) does not answer."""
+
+    exit_code = ExitCode.NO_READER
 
 
 class CardError(TransportError):
@@ -141,6 +172,25 @@ class MuteCardError(CardError):
 
 class CorruptResponseError(CardError):
     hint = "the card's answer was damaged on the way; remove and reinsert the card"
+
+
+class IncompleteReadError(SscardError):
+    """A read that did not give every item asked for: a 3.0 card's EF06 without
+    authentication (card-spec.md, RKSSSE before EF06), or items the card lacks."""
+
+    exit_code = ExitCode.CARD_REFUSED
+
+    def __init__(self, missing: tuple[str, ...], why: str | None = None) -> None:
+        self.missing = missing
+        because = f" ({why})" if why else ""
+        hint = (
+            "read a 3.0 card with --sam software|pcsc|keyservice, or accept the partial "
+            "read with --allow-partial"
+            if why
+            else "the card lacks them: have it checked by the issuer, or accept the partial "
+            "read with --allow-partial"
+        )
+        super().__init__(f"the card did not give {', '.join(missing)}{because}", hint=hint)
 
 
 class CardExpiredError(SscardError):
@@ -200,15 +250,30 @@ class WrongPinError(PinError):
     def __init__(self, sw: int, command: str = "", data: bytes = b"") -> None:
         super().__init__(sw, command, data)
         self.tries_left = sw & 0x0F
-        self.args = (f"wrong PIN, {self.tries_left} tries left",)
+        tries = "1 try" if self.tries_left == 1 else f"{self.tries_left} tries"
+        self.args = (f"wrong PIN, {tries} left",)
 
 
 class PinBlockedError(PinError):
-    hint = "the PIN is blocked; it can be unblocked at the issuer"
+    hint = "the issuer can unblock it (`sscard pin unblock`)"
 
     def __init__(self, sw: int, command: str = "", data: bytes = b"") -> None:
         super().__init__(sw, command, data)
         self.args = ("PIN blocked",)
+
+
+class UnblockPinRefusedError(PinError):
+    """PIN UNBLOCK (84 24 00 00) whose PIN block does not hold the card's current
+    PIN: the card answers 6A80 (card-spec.md, "PIN RELOAD/UNBLOCK")."""
+
+    hint = (
+        "unblocking needs the card's current PIN; to set a new PIN instead use "
+        "`sscard pin unblock --reload`"
+    )
+
+    def __init__(self, sw: int, command: str = "", data: bytes = b"") -> None:
+        super().__init__(sw, command, data)
+        self.args = (f"the card refused the current PIN given for unblocking ({sw:04X})",)
 
 
 _BY_SW: dict[int, type[StatusWordError]] = {

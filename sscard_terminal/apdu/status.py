@@ -166,7 +166,8 @@ def describe_sw(sw: int) -> str:
     if sw1 == 0x6C:
         return f"wrong Le: {sw2} bytes available"
     if sw1 == 0x63 and sw2 & 0xF0 == 0xC0:
-        return f"verification failed, {sw2 & 0x0F} tries left"
+        tries = sw2 & 0x0F
+        return f"verification failed, {tries} {'try' if tries == 1 else 'tries'} left"
     if sw1 == 0x90 or sw1 == 0x91:
         return "success"
     if sw1 in _SW1_FAMILIES:

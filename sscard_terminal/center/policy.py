@@ -30,6 +30,7 @@ from pydantic import (
 
 from sscard_terminal.center.rules.proofs import PROOFS, issued_by_public_security
 from sscard_terminal.center.rules.workdays import Holiday, WorkCalendar, YearSchedule
+from sscard_terminal.yaml_syntax import describe_yaml_error
 
 __all__ = [
     "DEFAULT_AREA",
@@ -340,7 +341,7 @@ def _read(path: Path, text: str) -> Policy:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise PolicyError(f"{path}: not YAML/JSON: {exc}") from None
+        raise PolicyError(describe_yaml_error(path, exc)) from None
     try:
         return Policy.model_validate(data)
     except ValidationError as exc:

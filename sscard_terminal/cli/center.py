@@ -12,6 +12,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any, TypeVar
 
 import click
 
+from sscard_terminal.cli.options import stop_on_broken_pipe
 from sscard_terminal.errors import ExitCode
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -55,17 +57,60 @@ def _errors(func: F) -> F:
         except KeyboardInterrupt:
             click.echo("sscard center: interrupted", err=True)
             sys.exit(130)
+        except BrokenPipeError:
+            stop_on_broken_pipe()
         except OSError as exc:
             click.echo(
-                f"sscard center: {exc.strerror or exc} ({exc.filename or 'system'})", err=True
+                f"sscard center: {exc.strerror or exc} ({exc.filename or 'system'}); "
+                "check the path and its permissions",
+                err=True,
             )
-            sys.exit(1)
-        except Exception as exc:  # database unreachable, a bug: still one line
+            sys.exit(int(ExitCode.USAGE))
+        except Exception as exc:
+            from sqlalchemy.exc import ArgumentError, OperationalError
+
+            if isinstance(exc, (ArgumentError, OperationalError)):
+                line, code = _database_error(exc, kwargs.get("db_url"))
+                click.echo(f"sscard center: {line}", err=True)
+                sys.exit(int(code))
+            # a bug: still one line
             first = str(exc).splitlines()[0] if str(exc) else ""
-            click.echo(f"sscard center: {type(exc).__name__}: {first[:200]}", err=True)
-            sys.exit(1)
+            click.echo(
+                f"sscard center: internal error ({type(exc).__name__}: {first[:200]}); "
+                "run with -vv for details",
+                err=True,
+            )
+            sys.exit(int(ExitCode.INTERNAL))
 
     return wrapper  # type: ignore[return-value]
+
+
+def _database_error(exc: Exception, db_url: str | None) -> tuple[str, ExitCode]:
+    """A database that cannot be opened: a SQLite path is the user's to fix (2), a
+    database server that does not answer is unreachable (3)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    from sscard_terminal.center.db import normalise_url
+
+    cause = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
+    try:
+        url = make_url(normalise_url(db_url or ""))
+        shown = url.render_as_string(hide_password=True)
+        sqlite = url.get_backend_name() == "sqlite"
+    except Exception:
+        shown, sqlite = str(db_url), True
+    if isinstance(exc, ArgumentError) or sqlite:
+        return (
+            f"cannot open the database {shown} ({cause}); give --db sqlite:///PATH/FILE.db "
+            "in a directory that exists and is writable, or a PostgreSQL URL",
+            ExitCode.USAGE,
+        )
+    return (
+        f"cannot reach the database {shown} ({cause}); check that the server runs and "
+        "the URL, user and password of --db",
+        ExitCode.NO_READER,
+    )
 
 
 _db_option = click.option(
@@ -123,8 +168,14 @@ def center() -> None:
 
 @center.command()
 @_db_option
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    default=8080,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="TCP port to listen on.",
+)
 @_policy_option
 @click.option(
     "--admin-token-file",
@@ -154,6 +205,7 @@ def center() -> None:
     default="info",
     show_default=True,
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+    help="uvicorn's log level (ID numbers and names are masked).",
 )
 @click.option(
     "--workers",
@@ -197,11 +249,13 @@ def serve(
     if (ssl_certfile is None) != (ssl_keyfile is None):
         raise CenterCliError("give both --ssl-certfile and --ssl-keyfile, or neither")
     policy = load_policy(policy_ref)
+    sock = _listen(host, port)
     db = Database(db_url)
     if migrate:
         run_migrations(db)
     token = _admin_token(admin_token_file)
     if workers > 1:
+        sock.close()  # uvicorn's supervisor binds its own, shared by the workers
         if db.is_sqlite:
             click.echo(
                 "warning: SQLite has one writer at a time; more workers wait on each other",
@@ -253,9 +307,23 @@ def serve(
     # end the process with status 0 instead of being killed by it
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     try:
-        uvicorn.Server(config).run()
+        uvicorn.Server(config).run(sockets=[sock])
     finally:
+        sock.close()
         db.dispose()
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything else happens, so that a port in
+    use is one clear line instead of uvicorn's log."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family, backlog=2048)
+    except OSError as exc:
+        raise CenterCliError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}; "
+            "choose another --port (or stop what listens there)"
+        ) from None
 
 
 @center.command()
@@ -368,7 +436,12 @@ def _write_demo(out: Path, demo: dict[str, Any]) -> None:
 @center.command("person-file")
 @_db_option
 @click.option("--card-no", required=True, help="The card's number.")
-@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The person file to write (JSON).",
+)
 @_errors
 def person_file(db_url: str, card_no: str, out: Path) -> None:
     """Write the person file of any card, for `sscard card new --profile ningbo-gen3 --person`."""
@@ -532,7 +605,9 @@ def sign(secret_file: str | None, sm2_key: str | None, envelope_file: Any) -> No
 
 
 @center.command()
-@click.option("--url", default="http://127.0.0.1:8080", show_default=True)
+@click.option(
+    "--url", default="http://127.0.0.1:8080", show_default=True, help="The center's base URL."
+)
 @click.option(
     "--institutions",
     "institutions_file",
@@ -541,7 +616,9 @@ def sign(secret_file: str | None, sm2_key: str | None, envelope_file: Any) -> No
     help="institutions.json written by `sscard center seed`.",
 )
 @click.option("--code", "fixmedins_code", required=True, help="The sending institution.")
-@click.option("--opter", default="0001", show_default=True)
+@click.option(
+    "--opter", default="0001", show_default=True, help="Operator number (opter of the envelope)."
+)
 @click.option("--insuplc", default="", help="insuplc_admdvs of the envelope.")
 @click.argument("infno")
 @click.argument("input_json")
@@ -565,11 +642,17 @@ def call(
     from sscard_terminal.center.api import CALL_SERVICE
     from sscard_terminal.center.clock import system_clock
 
-    known = json.loads(Path(institutions_file).read_text(encoding="utf-8"))
+    known = _institutions(Path(institutions_file))
     inst = next((i for i in known if i["fixmedins_code"] == fixmedins_code), None)
     if inst is None:
         raise CenterCliError(f"{fixmedins_code} is not in {institutions_file}")
-    payload = wire.loads(input_json)
+    try:
+        payload = wire.loads(input_json)
+    except wire.WireError as exc:
+        raise CenterCliError(
+            f"INPUT_JSON is not valid JSON ({exc}); give the transaction's input as one "
+            """JSON argument, e.g. '{"data": {...}}'"""
+        ) from None
     counter = iter(range(1, 10000))
 
     def envelope(number: str, body: Any, sign_no: str) -> dict[str, Any]:
@@ -601,7 +684,10 @@ def call(
                 url.rstrip("/") + CALL_SERVICE, content=wire.dumps(env), timeout=30
             )
         except httpx.ConnectError as exc:
-            raise CenterCliError(f"cannot reach {url} ({exc}); nothing was sent", 1) from None
+            raise CenterCliError(
+                f"cannot reach {url} ({exc}); nothing was sent: start the center or check --url",
+                ExitCode.OUTCOME_UNKNOWN,
+            ) from None
         except httpx.HTTPError:
             raise CenterCliError(
                 f"no answer to {env['msgid']}: query it with 5203 or reverse it with 2601",
@@ -619,3 +705,26 @@ def call(
     click.echo(wire.dumps(answer).decode("utf-8"))
     if str(answer.get("infcode")) != "0":
         raise CenterCliError(f"refused: {answer.get('err_msg')}", ExitCode.CENTER_REFUSED)
+
+
+_INSTITUTION_KEYS = ("fixmedins_code", "fixmedins_name", "admdvs", "secret")
+
+
+def _institutions(path: Path) -> list[dict[str, str]]:
+    """institutions.json as `sscard center seed` writes it: a JSON list of
+    institutions, each with its code, name, division and secret."""
+    what = (
+        "a JSON list of institutions with "
+        + ", ".join(_INSTITUTION_KEYS)
+        + " (the institutions.json `sscard center seed` writes)"
+    )
+    try:
+        known = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise CenterCliError(f"{path} is not JSON ({exc}); --institutions takes {what}") from None
+    if not isinstance(known, list) or not all(
+        isinstance(i, dict) and all(isinstance(i.get(k), str) for k in _INSTITUTION_KEYS)
+        for i in known
+    ):
+        raise CenterCliError(f"{path} is not an institutions file; --institutions takes {what}")
+    return known

@@ -130,6 +130,7 @@ def _session(kw: dict[str, Any], *, kiosk: bool = False) -> Iterator[dict[str, A
             "pins": pins,
             "client": station.client,
             "progress": None if quiet else _progress,
+            "quiet": quiet,
             "journal": config.journal_path,
         }
 
@@ -162,6 +163,14 @@ def _confirm(yes: bool, timeout: float) -> Callable[[Any], bool]:
         return answer.yes
 
     return ask
+
+
+def _asker(yes: bool, timeout: float, quiet: bool) -> Callable[[Any], bool]:
+    """With --yes and --quiet, settle without a word (a script's receipt alone on
+    stdout, nothing on stderr); otherwise :func:`_confirm` shows the split."""
+    if yes and quiet:
+        return lambda split: True
+    return _confirm(yes, timeout)
 
 
 def _items(items_file: Path | None, item: tuple[str, ...]) -> list[Any]:
@@ -247,8 +256,8 @@ def hospital_swipe(
     with _session(kw) as s:
         receipt = flows.hospital_swipe(
             s["card"], s["sam"], s["pins"], s["client"], lines,
-            confirm=_confirm(yes, confirm_timeout), dise_codg=dise_codg, dise_name=dise_name,
-            progress=s["progress"],
+            confirm=_asker(yes, confirm_timeout, s["quiet"]),
+            dise_codg=dise_codg, dise_name=dise_name, progress=s["progress"],
         )  # fmt: skip
     _show(receipt, as_json)
 
@@ -298,7 +307,7 @@ def pharmacy_buy(
     with _session(kw) as s:
         receipt = flows.pharmacy_purchase(
             s["card"], s["sam"], s["pins"], s["client"], lines, _payments(payment_fails),
-            confirm=_confirm(yes, confirm_timeout), progress=s["progress"],
+            confirm=_asker(yes, confirm_timeout, s["quiet"]), progress=s["progress"],
         )  # fmt: skip
     _show(receipt, as_json)
 
@@ -380,8 +389,8 @@ def kiosk_register(
         try:
             receipt = flows.kiosk_register(
                 s["card"], s["sam"], s["pins"], s["client"], schedule, department, doctor,
-                _payments(payment_fails), queue=queue, confirm=_confirm(yes, confirm_timeout),
-                progress=s["progress"],
+                _payments(payment_fails), queue=queue,
+                confirm=_asker(yes, confirm_timeout, s["quiet"]), progress=s["progress"],
             )  # fmt: skip
         finally:
             queue.close()

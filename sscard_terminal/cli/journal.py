@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import sys
 import unicodedata
@@ -27,6 +28,7 @@ from typing import Any, TypeVar
 
 import click
 
+from sscard_terminal.cli.options import stop_on_broken_pipe
 from sscard_terminal.errors import ExitCode, SscardError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -47,11 +49,22 @@ def _errors(func: F) -> F:
         except KeyboardInterrupt:
             click.echo("sscard journal: interrupted", err=True)
             sys.exit(130)
+        except BrokenPipeError:
+            stop_on_broken_pipe()
         except OSError as exc:
             click.echo(
-                f"sscard journal: {exc.strerror or exc} ({exc.filename or 'system'})", err=True
+                f"sscard journal: {exc.strerror or exc} ({exc.filename or 'system'}); "
+                "check the path and its permissions",
+                err=True,
             )
-            sys.exit(1)
+            sys.exit(int(ExitCode.USAGE))
+        except Exception as exc:  # a bug: still one line, and say where to look
+            logging.getLogger(__name__).debug("internal error", exc_info=True)
+            click.echo(
+                f"sscard journal: internal error ({type(exc).__name__}); run with -vv for details",
+                err=True,
+            )
+            sys.exit(int(ExitCode.INTERNAL))
 
     return wrapper  # type: ignore[return-value]
 
@@ -194,6 +207,21 @@ def _say_owed(journal_path: Path) -> None:
 
 
 # -- resolve ----------------------------------------------------------------------------------
+#: the options that set terminal.yaml's fields (named when a setting is missing)
+SETTING_FLAGS = {
+    "institution.fixmedins_code": "--fixmedins-code",
+    "institution.fixmedins_name": "--fixmedins-name",
+    "institution.mdtrtarea_admvs": "--admvs",
+    "institution.secret_file": "--secret-file",
+    "operator.opter": "--opter",
+    "operator.opter_name": "--opter-name",
+    "operator.opter_type": "--opter-type",
+    "timeout": "--timeout",
+    "journal": "--journal",
+    "center": "--center",
+}
+
+
 def _terminal_config(
     config_path: Path | None, journal_path: Path | None, overrides: dict[str, Any]
 ) -> Any:
@@ -215,7 +243,9 @@ def _terminal_config(
         raw["timeout"] = overrides["timeout"]
     if journal_path is not None:
         raw["journal"] = journal_path
-    merged = TerminalConfig.from_mapping(raw, source=str(config_path or "the options"))
+    merged = TerminalConfig.from_mapping(
+        raw, source=str(config_path or "the options"), flags=SETTING_FLAGS
+    )
     return merged.relative_to(Path.cwd()) if config is None else merged
 
 

@@ -12,6 +12,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -35,7 +36,20 @@ def _setup_logging(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(name)s: %(message)s", stream=sys.stderr)
 
 
+def _enable_trace() -> None:
+    """--trace: the APDU trace on stderr whatever -v says (the root logger keeps
+    its level, so --trace alone shows the trace and nothing else)."""
+    trace_log = logging.getLogger("sscard_terminal.trace")
+    trace_log.setLevel(logging.INFO)
+    if not logging.getLogger().handlers:
+        _setup_logging(0)
+    for handler in logging.getLogger().handlers:
+        if handler.level > logging.INFO:
+            handler.setLevel(logging.INFO)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(None, "--version", package_name="sscard-terminal", prog_name="sscard")
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
 def cli(verbose: int) -> None:
     """Terminal simulator and PC/SC reader driver for the social security card."""
@@ -79,6 +93,11 @@ _reveal_opt = click.option(
 @click.option("--line", "as_line", is_flag=True, help="Print the national iReadCardBas line.")
 @click.option("--device-number", default="", help="This terminal's device number for the line.")
 @click.option("--allow-expired", is_flag=True, help="Read a card past its expiry date.")
+@click.option(
+    "--allow-partial",
+    is_flag=True,
+    help="Print what the card gave even when items are missing (named on stderr), exit 0.",
+)
 @_sam_options
 @_transport_option
 @_trace_opt
@@ -89,6 +108,7 @@ def read(
     as_line: bool,
     device_number: str,
     allow_expired: bool,
+    allow_partial: bool,
     trace: bool,
     reveal: bool,
     **kw: Any,
@@ -96,31 +116,38 @@ def read(
     """Read the cardholder record of the card in a reader.
 
     A 3.0 card's EF06 needs an authentication: give a security module with
-    --sam (software test keys, a PSAM over PC/SC, or the key service).
+    --sam (software test keys, a PSAM over PC/SC, or the key service). A read
+    that cannot give every item asked for fails (exit 5) unless --allow-partial.
     """
-    from sscard_terminal.driver.national import read_national_line
+    from sscard_terminal.driver.national import (
+        LINE_HOLDER_KEYS,
+        LINE_ISSUER_KEYS,
+        line_from_record,
+    )
+    from sscard_terminal.driver.sscard import FULL_HOLDER_KEYS, FULL_ISSUER_KEYS
+    from sscard_terminal.errors import IncompleteReadError
     from sscard_terminal.terminal.station import Station
 
     if as_json and as_line:
         raise UsageError("choose one of --json and --line")
     if trace:
-        logging.getLogger("sscard_terminal.trace").setLevel(logging.INFO)
-        if not logging.getLogger().handlers:
-            _setup_logging(1)
-        logging.getLogger().setLevel(logging.INFO)
+        _enable_trace()
+    if "|" in device_number + str(kw.get("terminal") or ""):
+        raise UsageError("--device-number and --terminal cannot contain '|'")
+    keys = (LINE_ISSUER_KEYS, LINE_HOLDER_KEYS) if as_line else (FULL_ISSUER_KEYS, FULL_HOLDER_KEYS)
     spec = _station_spec(kw, device_number=device_number, trace=trace, reveal=reveal)
     with Station(spec) as station, station.card() as card:
-        if as_line:
-            line = read_national_line(
-                card,
-                terminal_number=station.terminal_number,
-                device_number=device_number,
-                sam=station.sam,
-                check_expiry=not allow_expired,
-            )
-            click.echo(str(line))
-            return
-        record = card.read(sam=station.sam, check_expiry=not allow_expired)
+        record = card.read(*keys, sam=station.sam, check_expiry=not allow_expired)
+        terminal_number = station.terminal_number
+    missing = record.missing(*keys)
+    if missing and not allow_partial:
+        raise IncompleteReadError(missing, record.holder_unavailable)
+    if missing:
+        why = f" ({record.holder_unavailable})" if record.holder_unavailable else ""
+        click.echo(f"sscard: partial read: no {', '.join(missing)}{why}", err=True)
+    if as_line:
+        click.echo(str(line_from_record(record, terminal_number, device_number)))
+        return
     if as_json:
         click.echo(json.dumps(record.to_json(reveal=True), ensure_ascii=False, indent=2))
         return
@@ -157,7 +184,7 @@ def apdu(reader: str | None, apdus: tuple[str, ...], transport: str, trace: bool
             raise UsageError(f"{text!r} is not hex") from None
     opened = open_transport(transport, reader=reader)
     if trace:
-        _setup_logging(1)
+        _enable_trace()
         opened = TracingTransport(opened)
     with opened:
         session = CardSession(opened)
@@ -187,7 +214,10 @@ def card_new(profile_ref: str, person_file: str | None, out: str) -> None:
     from sscard_terminal.codecs.masking import mask_id_number
     from sscard_terminal.vcard.factory import write_new_image
 
+    missing = next((p for p in reversed(Path(out).absolute().parents) if not p.exists()), None)
     image = write_new_image(out, profile_ref, person_file)
+    if missing is not None:
+        click.echo(f"created the directory {Path(out).parent} for the image", err=True)
     click.echo(
         f"wrote {out}: profile {image.profile.name}, ATR {image.atr.hex().upper()}, "
         f"holder {mask_id_number(_holder_id(image))}"
@@ -201,6 +231,10 @@ def _holder_id(image: Any) -> str:
         if rec[0] == 0x08:
             return decode_value(ITEMS_BY_TAG[0x08], rec[2:])
     return ""
+
+
+#: how long `card serve` waits for vpcd to take the card before it gives up (exit 3)
+FIRST_CONTACT_SECONDS = 10.0
 
 
 @card.command("serve")
@@ -222,12 +256,15 @@ def _holder_id(image: Any) -> str:
 def card_serve(
     profile_ref: str | None, image: str | None, slot: int, host: str, faults: tuple[str, ...]
 ) -> None:
-    """Connect a virtual card to pcscd's vpcd reader until SIGINT/SIGTERM
-    (or until a ``remove-*`` fault pulls it)."""
+    """Connect a virtual card to pcscd's vpcd reader until Ctrl-C or SIGTERM
+    (or until a remove-after/remove-during fault pulls it).
+
+    Exits 3 when vpcd cannot be reached, or its slot holds another card,
+    within 10 s."""
     from sscard_terminal.vcard.factory import card_from_image, card_from_profile
     from sscard_terminal.vcard.faults import FaultyCard, parse_faults
     from sscard_terminal.vcard.interface import SimulatedCard
-    from sscard_terminal.vpcd.bridge import serve_card, slot_port
+    from sscard_terminal.vpcd.bridge import Connected, Disconnected, serve_card, slot_port
 
     if (profile_ref is None) == (image is None):
         raise UsageError("give exactly one of --profile and --image")
@@ -243,12 +280,26 @@ def card_serve(
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     with_faults = f" with faults {fault_spec}" if fault_spec else ""
-    click.echo(
-        f"serving {'image ' + str(image) if image else 'profile ' + str(profile_ref)} "
-        f"on vpcd slot {slot} ({host}:{slot_port(slot)}){with_faults}; Ctrl-C stops",
-        err=True,
+    said: list[bool] = []
+
+    def _serving(event: Any) -> None:
+        # said once vpcd has spoken to the card: the slot is ours and the card is in
+        if not said and not isinstance(event, (Connected, Disconnected)):
+            said.append(True)
+            click.echo(
+                f"serving {'image ' + str(image) if image else 'profile ' + str(profile_ref)} "
+                f"on vpcd slot {slot} ({host}:{slot_port(slot)}){with_faults}; Ctrl-C stops",
+                err=True,
+            )
+
+    serve_card(
+        vcard,
+        host=host,
+        port=slot_port(slot),
+        stop=stop,
+        on_event=_serving,
+        first_contact=FIRST_CONTACT_SECONDS,
     )
-    serve_card(vcard, host=host, port=slot_port(slot), stop=stop)
     if isinstance(vcard, FaultyCard) and vcard.pulled:
         click.echo(f"card pulled after {vcard.answered} APDU(s) (fault {fault_spec})", err=True)
         return
@@ -409,10 +460,14 @@ cli.add_command(_native)
 
 from sscard_terminal.cli.agent import agent as _agent  # noqa: E402
 from sscard_terminal.cli.kiosk_serve import kiosk_serve as _kiosk_serve  # noqa: E402,F401
+from sscard_terminal.cli.terminal import terminal as _terminal  # noqa: E402
 from sscard_terminal.cli.voucher import voucher as _voucher  # noqa: E402
+from sscard_terminal.cli.wait import wait as _wait  # noqa: E402
 
 cli.add_command(_agent)
 cli.add_command(_voucher)
+cli.add_command(_terminal)
+cli.add_command(_wait)
 
 # the flow commands import helpers from this module: registered last
 from sscard_terminal.cli.flows import hospital, kiosk, pharmacy  # noqa: E402

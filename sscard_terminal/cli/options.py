@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -22,6 +23,19 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
+def stop_on_broken_pipe() -> NoReturn:
+    """The reader of standard output went away (``sscard card log | head``): stop
+    quietly, as ``cat`` does, instead of printing "Broken pipe". Standard output
+    is pointed at /dev/null first so that the flush at exit cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real stdout (a test runner): nothing to redirect
+        pass
+    sys.exit(0)
+
+
 def handle_errors(func: F) -> F:
     """Turn our errors into one line and an exit code; never show a traceback."""
 
@@ -33,11 +47,20 @@ def handle_errors(func: F) -> F:
             _fail(exc.one_line(), int(exc.exit_code))
         except KeyboardInterrupt:
             _fail("interrupted", int(ExitCode.INTERRUPTED))
+        except BrokenPipeError:
+            stop_on_broken_pipe()
         except OSError as exc:
-            _fail(f"{exc.strerror or exc} ({getattr(exc, 'filename', '') or 'system'})", 1)
+            where = getattr(exc, "filename", "") or "system"
+            _fail(
+                f"{exc.strerror or exc} ({where}); check the path and its permissions",
+                ExitCode.USAGE,
+            )
         except Exception as exc:  # a bug: still one line, and say where to look
             logging.getLogger(__name__).debug("internal error", exc_info=True)
-            _fail(f"internal error ({type(exc).__name__}); run with -vv for details", 1)
+            _fail(
+                f"internal error ({type(exc).__name__}); run with -vv for details",
+                ExitCode.INTERNAL,
+            )
 
     return wrapper  # type: ignore[return-value]
 

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sscard_terminal.crypto.ciphers import BlockCipher
 from sscard_terminal.crypto.computations import diversify_levels
 from sscard_terminal.errors import ProfileError
+from sscard_terminal.yaml_syntax import describe_yaml_error
 
 #: card key IDs of the SSSE (card-spec.md "Security commands")
 IRK, STK, UK, BK, PUK, RK = 0x00, 0x02, 0x04, 0x05, 0x06, 0x0A
@@ -73,8 +74,10 @@ def load_key_set(path: Path) -> KeySet:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         return KeySet.model_validate(data)
-    except (OSError, yaml.YAMLError) as exc:
+    except OSError as exc:
         raise ProfileError(f"{path}: cannot read key set: {exc}") from None
+    except yaml.YAMLError as exc:
+        raise ProfileError(describe_yaml_error(path, exc)) from None
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()

@@ -7,10 +7,12 @@ EF05 and EF06 (LD/T 32-2015, card-spec.md "Records") are declared once.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from sscard_terminal.codecs.masking import mask_id_number, mask_name
+from sscard_terminal.codecs.records import ITEMS_BY_KEY
 
 
 def _date(text: str | None) -> dt.date | None:
@@ -82,6 +84,13 @@ class CardholderRecord:
     holder: HolderData | None
     #: why EF06 was not read (e.g. "EF06 needs authentication (6982)"), or None
     holder_unavailable: str | None = None
+
+    def missing(self, issuer_keys: Iterable[str], holder_keys: Iterable[str]) -> tuple[str, ...]:
+        """The labels of the items asked for that the card did not give: EF06
+        refused (a 3.0 card without authentication) or an item the card lacks."""
+        gone = [k for k in issuer_keys if not getattr(self.issuer, k)]
+        gone += [k for k in holder_keys if self.holder is None or not getattr(self.holder, k)]
+        return tuple(ITEMS_BY_KEY[k].label for k in gone)
 
     def to_json(self, *, reveal: bool = False) -> dict[str, Any]:
         """A JSON-ready dict. Personal data is masked unless ``reveal``."""

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from zoneinfo import ZoneInfo
 
 from sscard_terminal.apdu.command import CommandApdu
+from sscard_terminal.apdu.status import SW
 from sscard_terminal.codecs.atr import Atr, AtrError
 from sscard_terminal.codecs.card_id_code import parse_card_id_code
 from sscard_terminal.codecs.card_number import is_valid_card_number
@@ -42,6 +43,8 @@ from sscard_terminal.errors import (
     PersonDataError,
     RecordNotFoundError,
     SecurityStatusNotSatisfiedError,
+    StatusWordError,
+    UnblockPinRefusedError,
     UsageError,
     error_for_sw,
 )
@@ -58,6 +61,9 @@ EF06_SFI = 0x06
 
 _ISSUER_KEYS = tuple(spec.key for spec in EF05_ITEMS)
 _HOLDER_KEYS = ("id_number", "name", "sex", "ethnic_group", "birthplace", "birth_date")
+#: what a full read (``read()`` with no keys) asks for
+FULL_ISSUER_KEYS = _ISSUER_KEYS
+FULL_HOLDER_KEYS = _HOLDER_KEYS
 
 
 def shanghai_today() -> dt.date:
@@ -305,7 +311,13 @@ class SocialSecurityCard:
         sam.authenticate(card, PUK)
         block = sam.encrypted_pin(ctx, PUK, pin.reveal())
         header = bytes((0x84, 0x24, 0x00, 0x01 if reload else 0x00))
-        sam.maced_command(card, header, block, PUK)
+        try:
+            sam.maced_command(card, header, block, PUK)
+        except StatusWordError as exc:
+            # P2 00: the block must hold the current PIN, else the card answers 6A80
+            if not reload and exc.sw == SW.INCORRECT_DATA:
+                raise UnblockPinRefusedError(exc.sw, exc.command) from None
+            raise
 
     # -- protected writes -------------------------------------------------------------
     def update_item(self, sam: SecurityModule, issuer: IssuerData, key: str, text: str) -> None:

@@ -24,6 +24,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from sscard_terminal.errors import UsageError
+from sscard_terminal.yaml_syntax import describe_yaml_error
 
 #: the test registry shipped with the package
 DEFAULT_TERMINALS_FILE = Path(__file__).with_name("terminals.yaml")
@@ -109,7 +110,7 @@ def load_terminals(path: Path = DEFAULT_TERMINALS_FILE) -> TerminalRegistry:
     except OSError as exc:
         raise UsageError(f"{path}: cannot read the terminal registry: {exc.strerror}") from None
     except yaml.YAMLError as exc:
-        raise UsageError(f"{path}: not valid YAML: {exc}".replace("\n", " ")) from None
+        raise UsageError(describe_yaml_error(path, exc)) from None
     try:
         parsed = TerminalsFile.model_validate(data)
     except ValidationError as exc:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ from sscard_terminal.settlement.client import InstitutionConfig, Operator, Settl
 from sscard_terminal.settlement.envelope import DEFAULT_RECER_SYS_CODE, OpterType
 from sscard_terminal.settlement.errors import ConfigError
 from sscard_terminal.settlement.sm2 import read_private_key
+from sscard_terminal.yaml_syntax import describe_yaml_error
 
 __all__ = [
     "EXAMPLE",
@@ -113,23 +115,41 @@ class TerminalConfig(BaseModel):
                 hint="give --config, or set SSCARD_TERMINAL_CONFIG",
             ) from None
         except yaml.YAMLError as exc:
-            raise ConfigError(f"{where} is not YAML: {exc}") from None
+            raise ConfigError(describe_yaml_error(where, exc)) from None
         if not isinstance(raw, dict):
             raise ConfigError(f"{where}: a terminal configuration is a YAML mapping")
         config = cls.from_mapping(raw, source=str(where))
         return config.relative_to(where.parent)
 
     @classmethod
-    def from_mapping(cls, raw: dict[str, Any], *, source: str = "terminal.yaml") -> TerminalConfig:
-        """Check a configuration given as a mapping."""
+    def from_mapping(
+        cls,
+        raw: dict[str, Any],
+        *,
+        source: str = "terminal.yaml",
+        flags: Mapping[str, str] | None = None,
+    ) -> TerminalConfig:
+        """Check a configuration given as a mapping. ``flags`` maps a field
+        (``institution.secret_file``) to the command-line option that sets it,
+        so that a missing setting names both ways to give it."""
         try:
             return cls.model_validate(raw)
         except ValidationError as exc:
             parts = []
+            missing = False
             for error in exc.errors(include_url=False, include_input=False)[:6]:
                 where = ".".join(str(p) for p in error["loc"])
-                parts.append(f"{where}: {error['msg']}")
-            raise ConfigError(f"{source}: " + "; ".join(parts)) from None
+                if error["type"] == "missing":
+                    missing = True
+                    flag = (flags or {}).get(where)
+                    also = f"{flag} or " if flag else ""
+                    parts.append(f"{where} is not set (give {also}`{where}` in terminal.yaml)")
+                else:
+                    parts.append(f"{where}: {error['msg']}")
+            hint = "`sscard terminal init` writes a terminal.yaml for a seeded center"
+            raise ConfigError(
+                f"{source}: " + "; ".join(parts), hint=hint if missing else None
+            ) from None
 
     def relative_to(self, base: Path) -> TerminalConfig:
         """Relative paths made relative to ``base``."""
@@ -191,7 +211,9 @@ class TerminalConfig(BaseModel):
         """A :class:`SettlementClient` for this terminal (``center`` overrides the file)."""
         url = center or self.center
         if not url:
-            raise ConfigError("no center URL", hint="give --center URL or `center:` in the file")
+            raise ConfigError(
+                "no center URL", hint="give --center URL, or `center:` in terminal.yaml"
+            )
         return SettlementClient(
             url,
             self.institution_config(),

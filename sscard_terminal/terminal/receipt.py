@@ -85,7 +85,10 @@ class Receipt:
         if self.lines:
             out.append("-" * width)
             for ln in self.lines:
-                out.append(f"{ln.name[:14]:<14} {ln.quantity:>5} x {ln.price:>8} = {ln.amount:>9}")
+                # the item code in full (a national code has 23 characters): it is
+                # what the patient and the pharmacist check; the name may wrap
+                out.append(ln.code if ln.name in ("", ln.code) else f"{ln.name}  {ln.code}")
+                out.append(f"{'':<14} {ln.quantity:>5} x {ln.price:>8} = {ln.amount:>9}")
         out.append("-" * width)
         out.append(f"合计 total       {self.total:>12}")
         out.append(f"统筹 fund        {self.fund:>12}")

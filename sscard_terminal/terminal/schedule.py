@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sscard_terminal.errors import UsageError
+from sscard_terminal.yaml_syntax import describe_yaml_error
 
 
 class _Model(BaseModel):
@@ -81,8 +82,10 @@ def load_schedule(path: str | Path | None = None) -> Schedule:
     source = Path(path) if path is not None else default_schedule_path()
     try:
         data: Any = yaml.safe_load(source.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+    except OSError as exc:
         raise UsageError(f"{source}: cannot read the schedule: {exc}") from None
+    except yaml.YAMLError as exc:
+        raise UsageError(describe_yaml_error(source, exc)) from None
     try:
         return Schedule.model_validate(data)
     except ValidationError as exc:

@@ -19,6 +19,7 @@ from sscard_terminal.vcard.personalise import person_file_parts, personalise
 from sscard_terminal.vcard.profile import load_profile, resolve_key_set_path, resolve_profile_path
 from sscard_terminal.vcard.psam import PsamOS, psam_image
 from sscard_terminal.vcard.psam_profile import PsamProfile, is_psam_profile, load_psam_profile
+from sscard_terminal.yaml_syntax import describe_yaml_error
 
 
 def new_image(profile_ref: str | Path, person_file: str | Path | None = None) -> CardImage:
@@ -39,7 +40,7 @@ def new_image(profile_ref: str | Path, person_file: str | Path | None = None) ->
     except OSError as exc:
         raise PersonDataError(f"{path}: cannot read: {exc.strerror}") from None
     except yaml.YAMLError as exc:
-        raise PersonDataError(f"{path}: not valid YAML/JSON: {exc}".replace("\n", " ")) from None
+        raise PersonDataError(describe_yaml_error(path, exc)) from None
     try:
         person, params = person_file_parts(data, str(path))
     except PersonDataError as exc:

@@ -192,7 +192,14 @@ class ImageFile:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ProfileError(f"{self.path}: damaged card image: {exc}") from None
-        return CardImage.from_json(data, str(self.path))
+        image = CardImage.from_json(data, str(self.path))
+        # a file someone may have edited: it must still be a personalised card (the
+        # in-memory round trip above is not checked, since a card may write anything
+        # its access rules allow, e.g. UPDATE RECORD by number with another tag)
+        from sscard_terminal.vcard.image_check import check_personalised  # it imports this
+
+        check_personalised(image, str(self.path))
+        return image
 
     def save(self, image: CardImage) -> None:
         payload = json.dumps(image.to_json(), ensure_ascii=False, indent=1).encode("utf-8")

@@ -35,6 +35,7 @@ from sscard_terminal.vcard.filesystem import (
     RecordStructure,
     TransparentEFSpec,
 )
+from sscard_terminal.yaml_syntax import describe_yaml_error
 
 SCHEMA_ID = "sscard-profile/1"
 
@@ -354,7 +355,7 @@ def load_profile(ref: str | Path) -> Profile:
     except (OSError, UnicodeDecodeError) as exc:
         raise ProfileError(f"{path}: cannot read: {exc}") from None
     except yaml.YAMLError as exc:
-        raise ProfileError(f"{path}: not valid YAML: {exc}".replace("\n", " ")) from None
+        raise ProfileError(describe_yaml_error(path, exc)) from None
     profile = profile_from_mapping(data, str(path))
     check_test_person(profile, str(path))
     resolve_key_set_path(profile.key_set, relative_to=path.parent)
@@ -403,4 +404,4 @@ def read_yaml(path: Path) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         raise ProfileError(f"{path}: cannot read: {exc}") from None
     except yaml.YAMLError as exc:
-        raise ProfileError(f"{path}: not valid YAML: {exc}".replace("\n", " ")) from None
+        raise ProfileError(describe_yaml_error(path, exc)) from None

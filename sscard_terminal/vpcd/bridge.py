@@ -34,12 +34,13 @@ import os
 import selectors
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
-from sscard_terminal.errors import UsageError
+from sscard_terminal.errors import UsageError, VpcdSlotTakenError, VpcdUnreachableError
 from sscard_terminal.vcard.faults import CardMute, CardPulled
 from sscard_terminal.vcard.interface import SimulatedCard
 from sscard_terminal.vpcd.framing import Apdu, UnknownControl, VpcdEvent, VpcdFramer, frame, handle
@@ -97,6 +98,7 @@ def serve_card(
     stop: threading.Event | None = None,
     reconnect_delay: float = 0.2,
     on_event: EventCallback | None = None,
+    first_contact: float | None = None,
 ) -> None:
     """Serve ``card`` to vpcd at ``host:port`` until ``stop`` is set.
 
@@ -112,13 +114,26 @@ def serve_card(
 
     Returns early when the card raises :class:`CardPulled`: the card has left
     the reader, so the connection is dropped and not made again.
+
+    With ``first_contact`` (seconds), the first contact is bounded, for a user
+    who starts a card by hand: when vpcd cannot be reached for that long,
+    :class:`VpcdUnreachableError`; when the connection is made but vpcd says
+    nothing for that long, :class:`VpcdSlotTakenError` (vpcd serves one card
+    per slot and leaves a second connection waiting, unanswered). Once vpcd
+    has spoken, disconnects are retried without limit as above.
     """
     stop = stop if stop is not None else threading.Event()
     refused_before = False
+    deadline = None if first_contact is None else time.monotonic() + first_contact
     while not stop.is_set():
         try:
             sock = _connect(host, port, stop)
         except OSError as exc:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise VpcdUnreachableError(
+                    f"vpcd at {host}:{port} cannot be reached ({exc.strerror or exc}) "
+                    f"after {first_contact:g} s"
+                ) from None
             # pcscd not running (yet): say so once, then retry quietly
             level = logging.DEBUG if refused_before else logging.INFO
             log.log(level, "vpcd at %s:%d not reachable (%s); retrying", host, port, exc)
@@ -132,8 +147,16 @@ def serve_card(
         _notify(on_event, Connected(host, port))
         reason = "stopped"
         pulled = False
+        silent_limit = first_contact if deadline is not None else None
         try:
-            reason = _serve_connection(sock, card, stop, on_event)
+            reason = _serve_connection(sock, card, stop, on_event, silent_limit)
+        except _VpcdSilent:
+            sock.close()
+            slot = port - VPCD_BASE_PORT
+            raise VpcdSlotTakenError(
+                f"vpcd slot {slot} ({host}:{port}) is taken: vpcd did not answer within "
+                f"{first_contact:g} s, so another card is served there"
+            ) from None
         except CardPulled as exc:
             pulled = True
             reason = f"card pulled: {exc}"
@@ -144,6 +167,7 @@ def serve_card(
             _power_off(card)
         log.info("card disconnected from vpcd at %s:%d (%s)", host, port, reason)
         _notify(on_event, Disconnected(reason))
+        deadline = None  # vpcd has spoken: from now on, retry without limit
         if pulled:
             return
         if not stop.is_set():
@@ -195,22 +219,34 @@ def _quickack(sock: socket.socket) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, quickack, 1)
 
 
+class _VpcdSilent(Exception):
+    """vpcd accepted the connection but sent nothing within the first-contact limit."""
+
+
 def _serve_connection(
     sock: socket.socket,
     card: SimulatedCard,
     stop: threading.Event,
     on_event: EventCallback | None,
+    silent_limit: float | None = None,
 ) -> str:
-    """Answer vpcd on ``sock`` until it closes or ``stop`` is set; return why it ended."""
+    """Answer vpcd on ``sock`` until it closes or ``stop`` is set; return why it ended.
+
+    With ``silent_limit``, raise :class:`_VpcdSilent` when vpcd sends nothing
+    for that long after the connection is made."""
     framer = VpcdFramer()
+    silent_until = None if silent_limit is None else time.monotonic() + silent_limit
     while not stop.is_set():
         _quickack(sock)
         try:
             data = sock.recv(_RECV_SIZE)
         except TimeoutError:
+            if silent_until is not None and time.monotonic() >= silent_until:
+                raise _VpcdSilent from None
             continue
         except ConnectionError as exc:
             return f"connection lost: {exc}"
+        silent_until = None
         if not data:
             return "vpcd closed the connection"
         framer.feed(data)

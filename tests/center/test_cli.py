@@ -258,7 +258,54 @@ def test_call_without_a_center_says_nothing_was_sent(tmp_path: Path) -> None:
         "1101",
         "{}",
     )
-    assert result.returncode == 1 and "nothing was sent" in result.stderr
+    # the documented code (docs/center.md): 8, as the flows give when the center is down
+    assert result.returncode == 8 and "nothing was sent" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def _one_line(result: subprocess.CompletedProcess[str], code: int, *words: str) -> None:
+    assert result.returncode == code, (result.returncode, result.stderr)
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "Traceback" not in result.stderr and "Error:" not in result.stderr
+    for word in words:
+        assert word in result.stderr, (word, result.stderr)
+
+
+def test_call_bad_input_and_bad_institutions_file(tmp_path: Path) -> None:
+    good = tmp_path / "inst.json"
+    good.write_text(
+        json.dumps(
+            [{"fixmedins_code": "H33020300001", "fixmedins_name": "x", "admdvs": "330203",
+              "secret": "s" * 64}]
+        )
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{free_port()}"
+    call = ["center", "call", "--url", url, "--code", "H33020300001", "1101"]
+    _one_line(run(*call, "--institutions", str(good), "{not json"), 2, "INPUT_JSON", "JSON")
+    for wrong in ('{"institutions": []}', '[{"fixmedins_code": 1}]', "not json at all"):
+        bad = tmp_path / "wrong.json"
+        bad.write_text(wrong)
+        _one_line(run(*call, "--institutions", str(bad), "{}"), 2, str(bad), "institutions")
+
+
+def test_serve_port_in_use_and_unusable_database(tmp_path: Path) -> None:
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = run(
+            "center", "serve", "--db", f"sqlite:///{tmp_path}/c.db", "--port", str(port),
+            "--admin-token-file", str(tmp_path / "token"),
+        )  # fmt: skip
+    _one_line(result, 2, f"127.0.0.1:{port}", "--port")
+    assert "uvicorn" not in result.stderr and "INFO" not in result.stderr
+    nowhere = tmp_path / "no" / "such" / "dir" / "c.db"
+    result = run(
+        "center", "serve", "--db", f"sqlite:///{nowhere}", "--port", "0",
+        "--admin-token-file", str(tmp_path / "token"),
+    )  # fmt: skip
+    _one_line(result, 2, "cannot open the database", "--db")
+    assert "OperationalError" not in result.stderr
 
 
 def test_openapi_and_usage_errors(tmp_path: Path) -> None:

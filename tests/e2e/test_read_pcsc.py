@@ -119,10 +119,21 @@ def opensc_atr(reader: str) -> str:
 def test_gen3_ef06_refused_by_the_card(served_card) -> None:  # type: ignore[no-untyped-def]
     card, _ = made_up_card("ningbo-gen3")
     served = served_card(card)
-    result = sscard("read", "--line", "--reader", served.reader)
+    # a line without the holder is no line: one line, exit 5, pointing to --sam
+    for view in (["--line"], [], ["--json"]):
+        refused = sscard("read", *view, "--reader", served.reader)
+        assert refused.returncode == 5, (view, refused.stdout, refused.stderr)
+        assert refused.stdout == "" and len(refused.stderr.strip().splitlines()) == 1
+        assert "--sam" in refused.stderr and "social security number, name" in refused.stderr
+    # --allow-partial: today's line, the missing items named on stderr
+    result = sscard("read", "--line", "--allow-partial", "--reader", served.reader)
     assert result.returncode == 0, result.stderr
     items = result.stdout.strip().split("|")
     assert items[1] == "" and items[4] == "" and items[6] == "3.00" and items[2] != ""
+    assert "partial read: no social security number, name (EF06" in result.stderr
+    # with a security module the whole line comes, exit 0
+    full = sscard("read", "--line", "--sam", "software", "--reader", served.reader)
+    assert full.returncode == 0 and full.stdout.split("|")[4] == "周·晓雯", full.stderr
     # the card itself refuses EF06, not just our driver
     answers = scriptor(served.reader, "00 A4 04 00 0F " + SSSE, "00 B2 08 30 14")
     assert answers == ["611E", "6982"]
@@ -179,6 +190,10 @@ def test_apdu_command_decodes(served_card) -> None:  # type: ignore[no-untyped-d
     assert result.returncode == 0, result.stderr
     assert "6F 1C 84 0F" in result.stdout and "9000 success" in result.stdout
     assert "6A83 record not found" in result.stdout
+    # --trace alone (no -v) shows the trace
+    traced = sscard("apdu", "--trace", "--reader", served.reader, "00A404000F" + SSSE)
+    assert traced.returncode == 0, traced.stderr
+    assert "sscard_terminal.trace" in traced.stderr and "SELECT" in traced.stderr
 
 
 def test_exit_codes(served_card, reader_empty) -> None:  # type: ignore[no-untyped-def]
@@ -190,7 +205,7 @@ def test_exit_codes(served_card, reader_empty) -> None:  # type: ignore[no-untyp
     assert result.returncode == 3, result.stderr
     result = sscard("read", env={"PCSCLITE_CSOCK_NAME": "/nonexistent/pcscd.comm"})
     assert result.returncode == 3, result.stderr
-    assert "pcscd" in result.stderr
+    assert "pcscd" in result.stderr and "sscard demo" not in result.stderr
     card, _ = made_up_card("ningbo-gen2")
     served = served_card(card)
     result = sscard("apdu", "--reader", served.reader, "zz")
@@ -244,3 +259,21 @@ def test_broken_profile_is_one_clear_line(tmp_path: Path) -> None:
     assert str(broken) in result.stderr and "sfi" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "x.json").exists()
+
+
+def test_reader_discovery_costs_one_select(served_card) -> None:  # type: ignore[no-untyped-def]
+    """README "What a read costs": the counts hold with --reader; discovery adds
+    one SELECT SSSE per reader with a card that it tries."""
+    card, _ = made_up_card("ningbo-gen2")
+    served = served_card(card)
+
+    def apdus(*args: str) -> list[str]:
+        result = sscard("read", "--line", "--trace", *args)
+        assert result.returncode == 0, result.stderr
+        lines = [ln for ln in result.stderr.splitlines() if ln.startswith("sscard_terminal.trace")]
+        return [ln for ln in lines if "connect" not in ln]
+
+    named = apdus("--reader", served.reader)
+    found = apdus()
+    assert len(named) == 10  # the README's national line of a 2.0 card
+    assert len(found) == len(named) + 1 and "SELECT" in found[0]

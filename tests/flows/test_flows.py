@@ -735,6 +735,13 @@ def test_cli_hospital_swipe_and_kiosk_register(
     assert done.exit_code == 0, done.output
     receipt = json.loads(done.stdout)
     assert receipt["total"] == "20.00" and receipt["extra"]["card_record"] == "written"
+    assert "total 20.00" in done.stderr  # the split, shown before settling
+    # --quiet --yes: the receipt alone, not a word on stderr (issue 9)
+    done = runner.invoke(
+        root, ["hospital", "swipe", *common, "--items", str(items), "--yes", "--quiet"]
+    )
+    assert done.exit_code == 0, done.output
+    assert done.stderr == "" and json.loads(done.stdout)["total"] == "20.00"
     kiosk_config = ["--opter", "K090", "--opter-name", "自助机"]
     done = runner.invoke(
         root,

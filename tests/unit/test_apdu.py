@@ -99,6 +99,7 @@ def test_every_sw_has_a_meaning() -> None:
     for sw in SW:
         assert describe_sw(sw) and not describe_sw(sw).startswith("unknown")
     assert describe_sw(0x63C2) == "verification failed, 2 tries left"
+    assert describe_sw(0x63C1) == "verification failed, 1 try left"
     assert describe_sw(0x611E) == "30 response bytes available (GET RESPONSE)"
     assert describe_sw(0x6C20) == "wrong Le: 32 bytes available"
     assert "unknown" in describe_sw(0x1234)

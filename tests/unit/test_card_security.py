@@ -30,6 +30,7 @@ from sscard_terminal.errors import (
     PinBlockedError,
     SecurityStatusNotSatisfiedError,
     StatusWordError,
+    UnblockPinRefusedError,
     UsageError,
     WrongPinError,
 )
@@ -122,8 +123,10 @@ def test_verify_counts_down_blocks_and_survives_restart(tmp_path: Path) -> None:
             driver.verify_pin(Pin("000000"))
         assert err.value.tries_left == left
         assert "000000" not in str(err.value)
-    with pytest.raises(PinBlockedError):
+        assert err.value.one_line() == f"wrong PIN, {left} {'try' if left == 1 else 'tries'} left"
+    with pytest.raises(PinBlockedError) as blocked:
         driver.verify_pin(Pin("999999"))
+    assert blocked.value.one_line().lower().count("blocked") == 1
     with pytest.raises(PinBlockedError):
         driver.verify_pin(Pin(TEST_PIN))  # even the right PIN
     # a restart of the serving process: the counter lives in the image
@@ -132,8 +135,15 @@ def test_verify_counts_down_blocks_and_survives_restart(tmp_path: Path) -> None:
     assert again.pin_tries() == 0
     with pytest.raises(PinBlockedError):
         again.verify_pin(Pin(TEST_PIN))
-    # the issuer unblocks with the PUK (the holder gives the current PIN)
+    # the issuer unblocks with the PUK (the holder gives the current PIN) ...
     issuer = again.read_issuer(("card_id_code", "spec_version"))
+    # ... a wrong current PIN is refused with a hint, not a bare 6A80
+    with pytest.raises(UnblockPinRefusedError) as refused:
+        again.unblock_pin(SAM, Pin("654321"), issuer, reload=False)
+    line = refused.value.one_line()
+    assert refused.value.exit_code == 6 and "current PIN" in line and "--reload" in line
+    assert "654321" not in line
+    assert again.pin_tries() == 0
     again.unblock_pin(SAM, Pin(TEST_PIN), issuer, reload=False)
     assert again.pin_tries() == 3
     again.verify_pin(Pin(TEST_PIN))

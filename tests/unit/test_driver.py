@@ -220,3 +220,21 @@ def test_trace_redacts_pin_and_cryptograms(caplog: pytest.LogCaptureFixture) -> 
     assert "VERIFY PIN [3 bytes redacted]" in caplog.text
     assert "12345F" not in caplog.text.replace(" ", "")
     assert "A1B2C3D4" not in caplog.text.replace(" ", "")
+
+
+def test_missing_names_what_a_read_did_not_give() -> None:
+    from sscard_terminal.driver.national import LINE_HOLDER_KEYS, LINE_ISSUER_KEYS
+    from sscard_terminal.driver.sscard import FULL_HOLDER_KEYS, FULL_ISSUER_KEYS
+
+    who = person()
+    gen3 = open_transport("virtual", card=card("ningbo-gen3", who))
+    gen3.connect()
+    record = SocialSecurityCard(gen3).read(LINE_ISSUER_KEYS, LINE_HOLDER_KEYS)
+    assert record.missing(LINE_ISSUER_KEYS, LINE_HOLDER_KEYS) == (
+        "social security number",
+        "name",
+    )
+    gen2 = open_transport("virtual", card=card("ningbo-gen2", who))
+    gen2.connect()
+    whole = SocialSecurityCard(gen2).read()
+    assert whole.missing(FULL_ISSUER_KEYS, FULL_HOLDER_KEYS) == ()

@@ -103,7 +103,7 @@ def test_missing_key_set_is_refused(tmp_path: Path) -> None:
 def test_not_yaml(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("files: [unclosed", encoding="utf-8")
-    with pytest.raises(ProfileError, match="not valid YAML"):
+    with pytest.raises(ProfileError, match="line 1, column 17: YAML syntax error"):
         load_profile(bad)
 
 
@@ -216,3 +216,43 @@ def test_truncated_image_file(tmp_path: Path) -> None:
         fh.truncate(os.path.getsize(path) // 2)
     with pytest.raises(ProfileError, match="damaged"):
         ImageFile(path).load()
+
+
+@pytest.mark.parametrize(
+    ("damage", "said"),
+    [
+        (lambda d: d["contents"]["MF/SSSE/EF05"].update(records=[]), "card number (tag 07)"),
+        (
+            lambda d: d["contents"]["MF/SSSE/EF06"].update(
+                records=[r for r in d["contents"]["MF/SSSE/EF06"]["records"] if r[:2] != "08"]
+            ),
+            "social security number (tag 08)",
+        ),
+        (
+            lambda d: d["contents"]["MF/SSSE/EF05"]["records"].__setitem__(0, "0103AABBCC"),
+            "card identification code",
+        ),
+        (lambda d: d["persistent"].pop("pin_digest"), "pin_digest"),
+    ],
+    ids=["ef05-removed", "id-number-removed", "short-item", "no-pin"],
+)
+def test_images_that_do_not_match_their_profile_are_refused(  # type: ignore[no-untyped-def]
+    tmp_path: Path, damage, said: str
+) -> None:
+    from click.testing import CliRunner
+
+    from sscard_terminal.cli.main import cli
+
+    path = tmp_path / "card.json"
+    write_new_image(path, "ningbo-gen3", person_file(tmp_path))
+    data = json.loads(path.read_text(encoding="utf-8"))
+    damage(data)
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ProfileError) as err:
+        ImageFile(path).load()
+    assert str(path) in str(err.value) and said in str(err.value)
+    # `card serve` refuses it before it connects to anything: exit 2, one line
+    result = CliRunner().invoke(cli, ["card", "serve", "--image", str(path)])
+    assert result.exit_code == 2
+    assert len(result.output.strip().splitlines()) == 1 and said in result.output
+    assert "serving" not in result.output
