@@ -144,6 +144,8 @@ def test_key_service_two_step_read(served_card: ServeCard, agents: Any, gen3_ima
                 reply = await http.post(
                     base + STEP1_PATH,
                     json={"line": step1["pOutInfo"], "ia_answer": step1["iaAnswer"]},
+                    # the shipped test registry's token of terminal 330200000001
+                    headers={"Authorization": "Bearer test-token-330200000001"},
                 )
             assert reply.status_code == 200, reply.text
             step2 = await call(ws, "iReadCardBas_HSM_Step2", pKey=reply.json()["cryptogram"])
