@@ -41,7 +41,13 @@ def agent() -> None:
     help="A card reader the agent serves (name or unique part; repeat for several).",
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=click.IntRange(0, 65535), default=DEFAULT_PORT, show_default=True)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=DEFAULT_PORT,
+    show_default=True,
+    help="TCP port of the agent (0: any free port).",
+)
 @click.option(
     "--allow-origin",
     "allow_origins",

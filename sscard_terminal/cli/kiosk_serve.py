@@ -71,7 +71,13 @@ def _loss_service(center_url: str, token: str | None) -> Any:
 @click.option("--center", "center_url", default=None, help="The center's base URL.")
 @_config_option
 @_journal_option
-@click.option("--port", type=click.IntRange(1, 65535), default=8600, show_default=True)
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=8600,
+    show_default=True,
+    help="TCP port of the kiosk's page.",
+)
 @click.option(
     "--schedule",
     "schedule_file",

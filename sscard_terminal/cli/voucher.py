@@ -92,7 +92,13 @@ def voucher() -> None:
     help="A person file (YAML or JSON with id_number).",
 )
 @click.option("--psn-no", default=None, help="The center's person number.")
-@click.option("--center", "center_url", default="http://127.0.0.1:8080", show_default=True)
+@click.option(
+    "--center",
+    "center_url",
+    default="http://127.0.0.1:8080",
+    show_default=True,
+    help="The center's base URL (it issues the code).",
+)
 @click.option(
     "--admin-token-file",
     type=click.Path(dir_okay=False, path_type=Path),

@@ -26,7 +26,7 @@ _STEADY = 0.6
 
 
 def _card_present(wanted: str) -> bool:
-    from sscard_terminal.transport.pcsc import list_readers, match_reader
+    from sscard_terminal.transport.base import list_readers, match_reader
 
     found = list_readers()
     try:

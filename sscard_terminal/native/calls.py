@@ -24,6 +24,7 @@ looked for in the configured reader whatever its value.
 
 from __future__ import annotations
 
+import os
 import re
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ from sscard_terminal.driver.sscard import SocialSecurityCard
 from sscard_terminal.errors import TransportError, UsageError
 from sscard_terminal.native.codes import ConfigError, NativeError, ReturnCode
 from sscard_terminal.native.config import DriverConfig
+from sscard_terminal.terminal.station import ENV_KEYSERVICE_TOKEN
 from sscard_terminal.transport.base import Transport
 
 #: an iReadCardBas_HSM_Step2 pKey: the key service's cryptogram, 16 hex digits
@@ -90,8 +92,13 @@ def open_security_module(config: DriverConfig) -> SecurityModule | None:
         except (OSError, UsageError) as exc:
             raise ConfigError(f"[sam] key_file {config.key_file!r}: {exc}") from None
     assert config.keyservice_url is not None  # checked by the configuration
+    # the terminal's bearer token, as for `sscard --sam keyservice`: from the
+    # calling program's environment, never from the ini file
     return KeyServiceSam(
-        config.keyservice_url, config.terminal_number, timeout=config.keyservice_timeout
+        config.keyservice_url,
+        config.terminal_number,
+        timeout=config.keyservice_timeout,
+        token=os.environ.get(ENV_KEYSERVICE_TOKEN) or None,
     )
 
 

@@ -15,11 +15,12 @@ callers take :data:`DEFAULT_TRANSPORT` or the name the user gave
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Protocol, Self, runtime_checkable
 
-from sscard_terminal.errors import UsageError
+from sscard_terminal.errors import ReaderNotFoundError, UsageError
 
 
 @runtime_checkable
@@ -170,3 +171,24 @@ def list_readers(name: str = DEFAULT_TRANSPORT) -> list[ReaderInfo]:
 def watch_readers(name: str = DEFAULT_TRANSPORT) -> ReaderWatcher:
     """A :class:`ReaderWatcher` on backend ``name``'s readers."""
     return backend(name).watch_readers()
+
+
+def match_reader(names: Sequence[str], wanted: str) -> str:
+    """The reader ``wanted`` designates: its exact name, else the one reader
+    whose name starts with it, else the one whose name contains it (ignoring
+    case). Raises :class:`ReaderNotFoundError` for none or several."""
+    if wanted in names:
+        return wanted
+    folded = wanted.casefold()
+    for candidates in (
+        [n for n in names if n.casefold().startswith(folded)],
+        [n for n in names if folded in n.casefold()],
+    ):
+        if len(candidates) == 1:
+            return candidates[0]
+        if len(candidates) > 1:
+            raise ReaderNotFoundError(
+                f"reader {wanted!r} is ambiguous: it matches {', '.join(map(repr, candidates))}"
+            )
+    known = ", ".join(map(repr, names)) if names else "none"
+    raise ReaderNotFoundError(f"no reader matches {wanted!r} (readers: {known})")

@@ -32,7 +32,7 @@ from sscard_terminal.errors import (
     ReaderNotFoundError,
     SscardError,
 )
-from sscard_terminal.transport.base import ReaderEvent, ReaderInfo, TransportBase
+from sscard_terminal.transport.base import ReaderEvent, ReaderInfo, TransportBase, match_reader
 
 #: where a PC/SC call failed: setting up, connecting to a card, or within a transaction
 Phase = Literal["service", "connect", "transaction"]
@@ -184,27 +184,6 @@ def list_readers() -> list[ReaderInfo]:
         return _reader_states(context, _reader_names(context))
     finally:
         _release_context(context)
-
-
-def match_reader(names: Sequence[str], wanted: str) -> str:
-    """The reader ``wanted`` designates: its exact name, else the one reader
-    whose name starts with it, else the one whose name contains it (ignoring
-    case). Raises :class:`ReaderNotFoundError` for none or several."""
-    if wanted in names:
-        return wanted
-    folded = wanted.casefold()
-    for candidates in (
-        [n for n in names if n.casefold().startswith(folded)],
-        [n for n in names if folded in n.casefold()],
-    ):
-        if len(candidates) == 1:
-            return candidates[0]
-        if len(candidates) > 1:
-            raise ReaderNotFoundError(
-                f"reader {wanted!r} is ambiguous: it matches {', '.join(map(repr, candidates))}"
-            )
-    known = ", ".join(map(repr, names)) if names else "none"
-    raise ReaderNotFoundError(f"no reader matches {wanted!r} (readers: {known})")
 
 
 # -- the transport -------------------------------------------------------------

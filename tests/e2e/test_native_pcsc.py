@@ -195,8 +195,15 @@ def test_c_program_reads_like_sscard_read_line(  # type: ignore[no-untyped-def]
     assert code == -34 and text.decode("gbk").startswith("两次输入密码不一致")
 
 
+#: the shipped test registry's published token of TERMINAL
+KEYSERVICE_TOKEN = "test-token-330200000001"
+
+
 @pytest.fixture
-def keyservice_url() -> Iterator[str]:
+def keyservice_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The key service, and this terminal's token where the library and the
+    CLI take it from (the environment, never the ini file or an argument)."""
+    monkeypatch.setenv("SSCARD_KEYSERVICE_TOKEN", KEYSERVICE_TOKEN)
     service = KeyService(load_key_set(resolve_key_set_path("ningbo-test-keys")), load_terminals())
     with serve_in_thread(service) as url:
         yield url
@@ -234,6 +241,7 @@ def test_c_program_key_service_steps(  # type: ignore[no-untyped-def]
         answer = httpx.post(
             keyservice_url + STEP1_PATH,
             json={"line": "|".join(fields[:9]) + "|", "ia_answer": fields[9]},
+            headers={"Authorization": f"Bearer {KEYSERVICE_TOKEN}"},
             timeout=10,
         )
         assert answer.status_code == 200, answer.text
