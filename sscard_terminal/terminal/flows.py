@@ -474,6 +474,26 @@ def _write_card_record(
     return note
 
 
+def _written_receipt(
+    title: str,
+    card: Presented,
+    client: SettlementClient,
+    holder: Holder,
+    setl: SetlInfo,
+    msgid: str | None,
+    progress: Progress | None,
+    extra: dict[str, str],
+    *,
+    lines: tuple[ReceiptLine, ...] = (),
+) -> Receipt:
+    """The end of every booked flow: the balance after it, the transaction
+    record owed to the card written (its outcome in ``extra["card_record"]``),
+    and the receipt."""
+    balance = _balance(setl, holder)
+    extra["card_record"] = _write_card_record(card, client, msgid, progress)
+    return _receipt(title, client, holder, setl, msgid, balance=balance, lines=lines, extra=extra)
+
+
 def _receipt(
     title: str,
     client: SettlementClient,
@@ -707,16 +727,8 @@ def hospital_refund(
         problems = _rollback(client, holder.ref, mdtrt_id, None)
         if problems:
             extra["visit"] = "still open: " + "; ".join(problems)
-    balance = _balance(setl, holder)
-    extra["card_record"] = _write_card_record(card, client, msgid, progress)
-    return _receipt(
-        "门诊退费单 outpatient refund",
-        client,
-        holder,
-        setl,
-        msgid,
-        balance=balance,
-        extra=extra,
+    return _written_receipt(
+        "门诊退费单 outpatient refund", card, client, holder, setl, msgid, progress, extra
     )
 
 
@@ -776,17 +788,16 @@ def pharmacy_purchase(
         extra["payment"] = payment.reference
     if setl.psn_cash_pay != cash:
         extra["cash_note"] = f"paid {cash}, settled cash {setl.psn_cash_pay}: settle the difference"
-    balance = _balance(setl, holder)
-    extra["card_record"] = _write_card_record(card, client, msgid, progress)
-    return _receipt(
+    return _written_receipt(
         "药店结算单 pharmacy settlement",
+        card,
         client,
         holder,
         setl,
         msgid,
-        balance=balance,
+        progress,
+        extra,
         lines=_lines(items),
-        extra=extra,
     )
 
 
@@ -939,17 +950,16 @@ def kiosk_register(
     }
     if payment is not None:
         extra["payment"] = payment.reference
-    balance = _balance(setl, holder)
-    extra["card_record"] = _write_card_record(card, client, msgid, progress)
-    return _receipt(
+    return _written_receipt(
         "自助挂号单 registration",
+        card,
         client,
         holder,
         setl,
         msgid,
-        balance=balance,
+        progress,
+        extra,
         lines=_lines([item]),
-        extra=extra,
     )
 
 
@@ -1060,15 +1070,14 @@ def pay_outstanding(
     extra = {"mdtrt_id": mdtrt_id}
     if payment is not None:
         extra["payment"] = payment.reference
-    balance = _balance(setl, holder)
-    extra["card_record"] = _write_card_record(card, client, msgid, progress)
-    return _receipt(
+    return _written_receipt(
         "门诊缴费单 outpatient fees",
+        card,
         client,
         holder,
         setl,
         msgid,
-        balance=balance,
+        progress,
+        extra,
         lines=_lines(visit.items),
-        extra=extra,
     )
