@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark of the reader agent (issue 11): ``iReadCardBas`` through the agent
+"""Benchmark of the reader agent: ``iReadCardBas`` through the agent
 over WebSocket against the same read through the driver directly, same run.
 
 Two ningbo-gen2 cards are served through pcscd/vpcd (slots 0 and 1, two

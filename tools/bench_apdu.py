@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark of the virtual card and the PC/SC path (issue 2, point 12).
+"""Benchmark of the virtual card and the PC/SC path.
 
 Prints:
   (a) in-process APDUs per second of the virtual card on a fixed mix of

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark of a full authenticated 3.0 read (issue 3, point 10).
+"""Benchmark of a full authenticated 3.0 read.
 
 The ningbo-gen3 card is served on vpcd slot 0 and the virtual PSAM on slot 1,
 both through pcscd, as a kiosk with a SAM slot has them. One read = SELECT

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark of the bounded request parse (issue 10, "No work before
+"""Benchmark of the bounded request parse ("No work before
 authentication"). Not a test.
 
 For each body, the CPU time per byte and the peak memory per byte of what the
@@ -120,7 +120,7 @@ def admit_now(body: bytes) -> None:
 
 
 def admit_before(body: bytes) -> None:
-    """The same steps with the parse of before issue 10."""
+    """The same steps with the unbounded parse the center used to have."""
     try:
         raw = json.loads(body, parse_float=Decimal)
         envelope = parse_envelope(raw)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark of the settlement center (issue 4, point 8). Not a test.
+"""Benchmark of the settlement center. Not a test.
 
 Measures, with the center served by ``sscard center serve`` in its own
 process and this process as the load generator (raw HTTP/1.1 keep-alive):
@@ -15,7 +15,7 @@ process and this process as the load generator (raw HTTP/1.1 keep-alive):
   (d) 1101 person look-up latency (p50/p99 at a fixed offered load) with
       --big persons seeded (7,200,000 = Ningbo's card count).
 
-Targets (issue 4): settlements >= 25% of the reference's rate; p99 < 50 ms at
+Targets: settlements >= 25% of the reference's rate; p99 < 50 ms at
 500 settlements/s; 1101 p99 < 5 ms at 7.2 million persons.
 
 Each sustained run also reports the CPU time per message of the server

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""What the envelope forms of issue 10 cost the center per message. Not a test.
+"""What the envelope forms real clients send (text/plain, /callService, SM2
+cainfo, x-tif headers) cost the center per message. Not a test.
 
 In one process, over a fresh SQLite database with the demo seed, the
 center's message pipeline (``CenterService.handle``, the code the HTTP server

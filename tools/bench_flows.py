@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark of the three terminal flows (issue 5, point 7). Not a test.
+"""Benchmark of the three terminal flows. Not a test.
 
 The demo person 张三's ningbo-gen3 card is served on vpcd slot 0 and the
 virtual PSAM on slot 1 (threads of this process, as in bench_auth_read.py),

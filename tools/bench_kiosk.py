@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark of a registration at the kiosk in the browser (issue 14). Not a test.
+"""Benchmark of a registration at the kiosk in the browser. Not a test.
 
 Time from the card's insertion to the receipt on screen: the demo person
 张三's ningbo-gen3 card is inserted (served through vpcd into "Virtual PCD 00

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark of libSSCardDriver.so (issue 12): iReadCardBas from C against the same
+"""Benchmark of libSSCardDriver.so: iReadCardBas from C against the same
 read through the Python driver, in the same run.
 
 The ningbo-gen2 test card is served on vpcd slot 0 by `sscard card serve` in a

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Screenshots of every kiosk screen, from the running kiosk (issue 14). Not a test.
+"""Screenshots of every kiosk screen, from the running kiosk. Not a test.
 
 A center with the demo seed (SQLite in a temporary directory, uvicorn on a
 free loopback port) and the kiosk's web app (the same app as ``sscard kiosk
