@@ -22,7 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 from sscard_terminal.apdu.command import CommandApdu
 from sscard_terminal.crypto.ciphers import cipher_for
 from sscard_terminal.crypto.computations import auth_cryptogram, mac, mac_input, pin_block
-from sscard_terminal.crypto.keyset import KeySet, card_key, load_key_set
+from sscard_terminal.crypto.keyset import KeySet, card_key, key_set_file, load_key_set
 from sscard_terminal.driver.session import CardSession
 from sscard_terminal.errors import UsageError
 from sscard_terminal.transport.base import DEFAULT_TRANSPORT
@@ -140,9 +140,7 @@ def open_security_module(name: str, **options: Any) -> SecurityModule:
     if name == "software":
         key_file = options.get("key_file")
         if key_file is None:
-            from sscard_terminal.vcard.profile import resolve_key_set_path
-
-            key_file = resolve_key_set_path("ningbo-test-keys")
+            key_file = key_set_file(None)
         return SoftwareSam.from_file(key_file, options.get("terminal_number", ""))
     if name == "pcsc":
         from sscard_terminal.driver.psam import PsamSam
