@@ -24,7 +24,8 @@ from typing import Literal, Self
 from sscard_terminal.crypto.keyset import key_set_file
 from sscard_terminal.driver.discovery import open_reader
 from sscard_terminal.driver.pin import PinSource
-from sscard_terminal.driver.sam import AuthCard, SecurityModule, open_security_module
+from sscard_terminal.driver.sam import AuthCard, SecurityModule
+from sscard_terminal.driver.security_modules import open_security_module
 from sscard_terminal.driver.sscard import SocialSecurityCard
 from sscard_terminal.errors import TransportError, UsageError
 from sscard_terminal.settlement.client import SettlementClient
