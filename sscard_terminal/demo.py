@@ -106,7 +106,7 @@ def _table(echo: Callable[[str], None], text: str) -> None:
 
 
 def run_demo(echo: Callable[[str], None] = print) -> None:
-    from sscard_terminal.cli.render import record_table
+    from sscard_terminal.driver.cardholder_table import record_table
     from sscard_terminal.driver.psam import PsamSam
 
     if not vpcd_installed():

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sscard_terminal.demo import wait_for_card  # noqa: E402
 from sscard_terminal.driver.psam import PsamSam  # noqa: E402
-from sscard_terminal.driver.sam import open_security_module  # noqa: E402
+from sscard_terminal.driver.security_modules import open_security_module  # noqa: E402
 from sscard_terminal.driver.sscard import SocialSecurityCard  # noqa: E402
 from sscard_terminal.system.pcscd import ensure_pcscd  # noqa: E402
 from sscard_terminal.transport.base import open_transport  # noqa: E402

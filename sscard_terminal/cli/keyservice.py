@@ -19,8 +19,7 @@ from typing import Any
 
 import click
 
-#: the key set used when none is named
-DEFAULT_KEY_SET = "ningbo-test-keys"
+from sscard_terminal.shipped import DEFAULT_KEY_SET
 
 
 @click.group()
@@ -29,11 +28,11 @@ def keyservice() -> None:
 
 
 def _key_set_path(ref: str) -> Path:
-    """A key-set file as given, or a bare name of a shipped one (``ningbo-test-keys``)."""
+    """A key-set file as given, or a bare name of a shipped one (``DEFAULT_KEY_SET``)."""
     path = Path(ref)
     if path.is_file():
         return path
-    from sscard_terminal.vcard.profile import resolve_key_set_path
+    from sscard_terminal.crypto.keyset import resolve_key_set_path
 
     return resolve_key_set_path(ref)
 

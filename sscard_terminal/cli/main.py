@@ -27,6 +27,7 @@ from sscard_terminal.cli.options import (
     handle_errors,
 )
 from sscard_terminal.errors import SscardError, UsageError
+from sscard_terminal.shipped import DEFAULT_KEY_SET
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -151,7 +152,7 @@ def read(
     if as_json:
         click.echo(json.dumps(record.to_json(reveal=True), ensure_ascii=False, indent=2))
         return
-    from sscard_terminal.cli.render import record_table
+    from sscard_terminal.driver.cardholder_table import record_table
 
     click.echo(record_table(record))
 
@@ -357,7 +358,7 @@ def pin_change(reader: str | None, pin_fd: int | None, pin_pad: str | None, tran
 @click.option(
     "--reload", "reload_", is_flag=True, help="Set a new PIN instead of unblocking the current one."
 )
-@click.option("--key-file", help="Test key-set file with the PUK [ningbo-test-keys].")
+@click.option("--key-file", help=f"Test key-set file with the PUK [{DEFAULT_KEY_SET}].")
 @_pin_options
 @_transport_option
 @handle_errors

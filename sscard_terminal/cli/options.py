@@ -14,6 +14,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from sscard_terminal.errors import ExitCode, SscardError, UsageError
+from sscard_terminal.shipped import DEFAULT_KEY_SET
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -77,7 +78,7 @@ def _sam_options(func: F) -> F:
             ),
             click.option("--sam-reader", help="PSAM reader for --sam pcsc [Virtual PCD 00 01]."),
             click.option(
-                "--key-file", help="Test key-set file for --sam software [ningbo-test-keys]."
+                "--key-file", help=f"Test key-set file for --sam software [{DEFAULT_KEY_SET}]."
             ),
             click.option(
                 "--keyservice", "keyservice_url", help="Key service URL for --sam keyservice."

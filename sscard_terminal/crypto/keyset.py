@@ -10,6 +10,11 @@ with the card factor = ATR historical bytes 6..13 and the city factor of the
 card's region (Zhejiang rule included), in the order DELIVERY SESSION KEY
 lists them. The published test keys in ``card_profiles/keys`` are the only
 keys this project knows; real keys never appear anywhere.
+
+Key-set files are found here, for every user (the virtual card's profiles, the
+software SAM, the PSAM's key IDs, the key service, the native library): a bare
+name is looked up in the shipped ``keys/`` directories, and
+``shipped.DEFAULT_KEY_SET`` is the one key set used wherever none is named.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sscard_terminal.crypto.ciphers import BlockCipher
 from sscard_terminal.crypto.computations import diversify_levels
 from sscard_terminal.errors import ProfileError
+from sscard_terminal.shipped import DEFAULT_KEY_SET, profile_dirs
 from sscard_terminal.yaml_syntax import describe_yaml_error
 
 #: card key IDs of the SSSE (card-spec.md "Security commands")
@@ -83,6 +89,27 @@ def load_key_set(path: Path) -> KeySet:
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
         )
         raise ProfileError(f"{path}: {problems}") from None
+
+
+def resolve_key_set_path(name: str, relative_to: Path | None = None) -> Path:
+    """The test key-set file of a bare name (``card_profiles/keys/<name>.yaml``),
+    looked up first beside ``relative_to`` (a profile's directory), then in the
+    shipped profile directories."""
+    dirs = ([relative_to] if relative_to is not None else []) + profile_dirs()
+    for d in dirs:
+        candidate = d / "keys" / f"{name}.yaml"
+        if candidate.is_file():
+            return candidate
+    raise ProfileError(f"key set {name!r} not found in {', '.join(str(d / 'keys') for d in dirs)}")
+
+
+def key_set_file(ref: str | None) -> Path:
+    """The key-set file an option names: a path when it has a ``/`` or ends in
+    ``.yaml``, else the bare name of a shipped key set; the default key
+    set (``shipped.DEFAULT_KEY_SET``) when none is given."""
+    if ref is not None and ("/" in ref or ref.endswith(".yaml")):
+        return Path(ref)
+    return resolve_key_set_path(ref or DEFAULT_KEY_SET)
 
 
 def province_factor(region: str) -> bytes:

@@ -30,8 +30,8 @@ def open_reader(
     ``transaction``, holding a PC/SC transaction until it is closed.
 
     With ``reader`` the named reader (exact name or unique part of it). Without,
-    the first reader whose card answers SELECT SSSE with success (issue 2:
-    "the first reader whose card answers SELECT SSSE").
+    the first reader whose card answers SELECT SSSE with success: readers
+    that are empty or hold another kind of card are passed over.
     """
     if reader is not None:
         opened = open_transport(transport, reader=reader, transaction=transaction)

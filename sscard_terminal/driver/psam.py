@@ -37,10 +37,11 @@ from types import TracebackType
 from typing import Self
 
 from sscard_terminal.apdu.command import CommandApdu
-from sscard_terminal.crypto.keyset import city_factor, load_key_set
+from sscard_terminal.crypto.keyset import city_factor, load_key_set, resolve_key_set_path
 from sscard_terminal.driver.sam import AuthCard
 from sscard_terminal.driver.session import CardSession
 from sscard_terminal.errors import CardResetError, CorruptResponseError, UsageError
+from sscard_terminal.shipped import DEFAULT_KEY_SET
 from sscard_terminal.transport.base import DEFAULT_TRANSPORT, Transport, open_transport
 
 log = logging.getLogger(__name__)
@@ -51,8 +52,6 @@ DEFAULT_PSAM_READER = "Virtual PCD 00 01"
 PSAM_AID = bytes.fromhex("D15600000590")
 #: DELIVERY SESSION KEY P1: 2 diversification levels (card, city), key type 08
 DELIVERY_P1 = (2 << 5) | 0x08
-#: the test key set whose psam_key_id mapping is used when none is given
-DEFAULT_KEY_SET = "ningbo-test-keys"
 
 
 def psam_key_ids(key_set: str = DEFAULT_KEY_SET) -> dict[int, int]:
@@ -60,8 +59,6 @@ def psam_key_ids(key_set: str = DEFAULT_KEY_SET) -> dict[int, int]:
 
     Only the public mapping leaves this function, never a key value.
     """
-    from sscard_terminal.vcard.profile import resolve_key_set_path
-
     keys = load_key_set(resolve_key_set_path(key_set))
     return {int(entry.id, 16): int(entry.psam_key_id, 16) for entry in keys.keys}
 

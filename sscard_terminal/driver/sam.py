@@ -9,23 +9,21 @@ card through :class:`AuthCard`. Three implementations:
 - ``KeyServiceSam``: the key service's two-step mode over HTTP
   (:mod:`sscard_terminal.driver.keyservice_client`).
 
-Chosen by name with :func:`open_security_module` (``software``, ``pcsc``,
-``keyservice``). No module ever logs a key, a session key or a cryptogram.
+Chosen by name with :func:`~sscard_terminal.driver.security_modules.open_security_module`
+(``software``, ``pcsc``, ``keyservice``). No module ever logs a key, a session key or a cryptogram.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from sscard_terminal.apdu.command import CommandApdu
 from sscard_terminal.crypto.ciphers import cipher_for
 from sscard_terminal.crypto.computations import auth_cryptogram, mac, mac_input, pin_block
 from sscard_terminal.crypto.keyset import KeySet, card_key, load_key_set
 from sscard_terminal.driver.session import CardSession
-from sscard_terminal.errors import UsageError
-from sscard_terminal.transport.base import DEFAULT_TRANSPORT
 
 
 @dataclass(frozen=True)
@@ -132,28 +130,3 @@ class SoftwareSam:
 
     def close(self) -> None:
         return None
-
-
-def open_security_module(name: str, **options: Any) -> SecurityModule:
-    """A security module by name: ``software`` (key_file=...), ``pcsc`` (reader=...)
-    or ``keyservice`` (url=..., terminal=..., token=...)."""
-    if name == "software":
-        key_file = options.get("key_file")
-        if key_file is None:
-            from sscard_terminal.vcard.profile import resolve_key_set_path
-
-            key_file = resolve_key_set_path("ningbo-test-keys")
-        return SoftwareSam.from_file(key_file, options.get("terminal_number", ""))
-    if name == "pcsc":
-        from sscard_terminal.driver.psam import PsamSam
-
-        return PsamSam.open(
-            options.get("reader"), transport=options.get("transport", DEFAULT_TRANSPORT)
-        )
-    if name == "keyservice":
-        from sscard_terminal.driver.keyservice_client import KeyServiceSam
-
-        return KeyServiceSam(options["url"], options["terminal"], token=options.get("token"))
-    raise UsageError(
-        f"unknown security module {name!r}", hint="choose software, pcsc or keyservice"
-    )

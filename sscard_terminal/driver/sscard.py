@@ -236,7 +236,8 @@ class SocialSecurityCard:
         """SELECT SSSE, EF05, then (authentication on a 3.0 card) and EF06.
 
         With a security module, a 3.0 card is authenticated with RKSSSE (key
-        0A) before EF06 (issue 3, point 4). Without one, EF06 is tried and a
+        0A) before EF06, whose read access a 3.0 card grants only after it (the
+        ningbo-gen3 profile). Without one, EF06 is tried and a
         refusal (6982) is recorded as the reason the record has no holder part.
         With ``check_expiry``, a card past its expiry date raises
         :class:`CardExpiredError` naming the date.

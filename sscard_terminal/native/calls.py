@@ -30,7 +30,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 
 from sscard_terminal.codecs.atr import Atr
-from sscard_terminal.crypto.keyset import RK
+from sscard_terminal.crypto.keyset import RK, key_set_file
 from sscard_terminal.driver.cardholder import CardholderRecord, IssuerData
 from sscard_terminal.driver.discovery import open_reader
 from sscard_terminal.driver.keyservice_client import KeyServiceSam, step1_line
@@ -82,11 +82,7 @@ def open_security_module(config: DriverConfig) -> SecurityModule | None:
                 hint="insert the PSAM, or check [sam] reader",
             ) from None
     if config.sam == "software":
-        key_file = config.key_file
-        if key_file is None or ("/" not in key_file and not key_file.endswith(".yaml")):
-            from sscard_terminal.vcard.profile import resolve_key_set_path
-
-            key_file = str(resolve_key_set_path(key_file or "ningbo-test-keys"))
+        key_file = key_set_file(config.key_file)
         try:
             return SoftwareSam.from_file(key_file, config.terminal_number)
         except (OSError, UsageError) as exc:

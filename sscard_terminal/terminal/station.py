@@ -21,9 +21,11 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Literal, Self
 
+from sscard_terminal.crypto.keyset import key_set_file
 from sscard_terminal.driver.discovery import open_reader
 from sscard_terminal.driver.pin import PinSource
-from sscard_terminal.driver.sam import AuthCard, SecurityModule, open_security_module
+from sscard_terminal.driver.sam import AuthCard, SecurityModule
+from sscard_terminal.driver.security_modules import open_security_module
 from sscard_terminal.driver.sscard import SocialSecurityCard
 from sscard_terminal.errors import TransportError, UsageError
 from sscard_terminal.settlement.client import SettlementClient
@@ -92,14 +94,7 @@ def open_sam(spec: StationSpec) -> SecurityModule | None:
         )
     options: dict[str, object] = {"terminal_number": spec.terminal}
     if spec.key_file:
-        from sscard_terminal.vcard.profile import resolve_key_set_path
-
-        key_file = spec.key_file
-        options["key_file"] = (
-            key_file
-            if "/" in key_file or key_file.endswith(".yaml")
-            else resolve_key_set_path(key_file)
-        )
+        options["key_file"] = key_set_file(spec.key_file)
     return open_security_module("software", **options)
 
 

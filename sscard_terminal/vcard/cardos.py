@@ -21,13 +21,18 @@ Implemented (ISO/IEC 7816-4:2020 clause 11 unless noted):
 The card behaves like a T=0 card seen through a transparent reader
 (ISO/IEC 7816-3 clause 10.3.4): a command with response data but without Le
 gets 61xx and GET RESPONSE; a wrong Le (Le=00 included) gets 6Cxx.
+
+The security commands (:mod:`sscard_terminal.vcard.security`) see the card
+only through :class:`SecurityView`: the current DF's path and algorithm, the
+persistent counters and flags, the last challenge (taken once), and the
+security status of the current DF.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -35,6 +40,7 @@ from sscard_terminal.apdu.command import CommandApdu
 from sscard_terminal.apdu.status import SW, bytes_available, wrong_le
 from sscard_terminal.errors import MalformedApduError
 from sscard_terminal.vcard import security
+from sscard_terminal.vcard.card_status import CardStatus
 from sscard_terminal.vcard.filesystem import (
     DFSpec,
     EFSpec,
@@ -48,14 +54,6 @@ from sscard_terminal.vcard.image import CardImage, Content, ImageStore, Volatile
 log = logging.getLogger(__name__)
 
 _SW_OK = b"\x90\x00"
-
-
-class CardStatus(Exception):
-    """Raised by a handler to answer a status word (card side only)."""
-
-    def __init__(self, sw: int) -> None:
-        super().__init__(f"{sw:04X}")
-        self.sw = sw
 
 
 @dataclass
@@ -101,6 +99,7 @@ class CardOS:
         self._rng = rng
         self._tree = image.tree
         self._state = VolatileState(self._tree.mf)
+        self._security_view = SecurityView(self)
         self.powered = True
 
     # -- the SimulatedCard protocol ------------------------------------------
@@ -111,6 +110,11 @@ class CardOS:
     @property
     def image(self) -> CardImage:
         return self._image
+
+    @property
+    def security_view(self) -> SecurityView:
+        """What the security commands may see and change of this card."""
+        return self._security_view
 
     def power_on(self) -> bytes:
         self._state = VolatileState(self._tree.mf)
@@ -501,6 +505,60 @@ class CardOS:
         return challenge
 
 
+class SecurityView:
+    """The card's state as the security commands see it
+    (:class:`sscard_terminal.vcard.security.SecuredCard`): nothing of the file
+    system beyond the current DF, no volatile state beyond the challenge and
+    the security status."""
+
+    __slots__ = ("_card",)
+
+    def __init__(self, card: CardOS) -> None:
+        self._card = card
+
+    @property
+    def df_path(self) -> str:
+        """The path of the current DF (``MF/SSSE`` ...)."""
+        return self._card._state.current_df.path
+
+    @property
+    def df_algorithm(self) -> int | None:
+        """The algorithm code the current DF announces in its FCI (01 3DES, 03 SM4)."""
+        return self._card._state.current_df.algorithm
+
+    @property
+    def persistent(self) -> Mapping[str, Any]:
+        """The persistent counters, flags and keys of the card image."""
+        return self._card.image.persistent
+
+    def take_challenge(self) -> bytes | None:
+        """The last GET CHALLENGE random, forgotten as it is taken (usable once)."""
+        state = self._card._state
+        challenge, state.challenge = state.challenge, None
+        return challenge
+
+    def commit_persistent(self, **updates: Any) -> None:
+        """Save persistent counters and flags atomically (or answer 6581)."""
+        self._card._commit_persistent(**updates)
+
+    def grant(self, token: str) -> None:
+        """Record a met security condition ("pin", "key:XX") in the current DF."""
+        self._card._grant(token)
+
+    def met_here(self) -> set[str]:
+        """The security conditions that hold in the current DF."""
+        return self._card._met_here()
+
+
+def _secured(command: Callable[[security.SecuredCard, CommandApdu], bytes]) -> Handler:
+    """A security command as a handler: it runs on the card's :class:`SecurityView`."""
+
+    def handler(card: CardOS, apdu: CommandApdu) -> bytes:
+        return command(card.security_view, apdu)
+
+    return handler
+
+
 _SSSE = "MF/SSSE"
 _KNOWN_CLA = frozenset({0x00, 0x04, 0x0C, 0x80, 0x84, 0x01, 0x02, 0x03})
 
@@ -508,13 +566,13 @@ _PROPRIETARY = frozenset({0x80})
 _MACED = frozenset({0x84})
 
 _DISPATCH: dict[int, tuple[Handler, frozenset[int]]] = {
-    0x20: (security.verify, _ISO),
-    0x5E: (security.change_pin, _PROPRIETARY),
-    0x24: (security.reload_pin, _MACED),
-    0x82: (security.external_authenticate, _ISO),
-    0x88: (security.internal_authenticate, _ISO),
-    0x1E: (security.application_block, _MACED),
-    0x16: (security.card_block, _MACED),
+    0x20: (_secured(security.verify), _ISO),
+    0x5E: (_secured(security.change_pin), _PROPRIETARY),
+    0x24: (_secured(security.reload_pin), _MACED),
+    0x82: (_secured(security.external_authenticate), _ISO),
+    0x88: (_secured(security.internal_authenticate), _ISO),
+    0x1E: (_secured(security.application_block), _MACED),
+    0x16: (_secured(security.card_block), _MACED),
     0xA4: (CardOS._select, _ISO),
     0xB2: (CardOS._read_record, _ISO),
     0xDC: (CardOS._update_record, _ISO),

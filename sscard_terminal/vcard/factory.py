@@ -11,12 +11,12 @@ from pathlib import Path
 
 import yaml
 
-from sscard_terminal.crypto.keyset import load_key_set
+from sscard_terminal.crypto.keyset import load_key_set, resolve_key_set_path
 from sscard_terminal.errors import PersonDataError
 from sscard_terminal.vcard.cardos import CardOS
 from sscard_terminal.vcard.image import CardImage, ImageFile
 from sscard_terminal.vcard.personalise import person_file_parts, personalise
-from sscard_terminal.vcard.profile import load_profile, resolve_key_set_path, resolve_profile_path
+from sscard_terminal.vcard.profile import load_profile, resolve_profile_path
 from sscard_terminal.vcard.psam import PsamOS, psam_image
 from sscard_terminal.vcard.psam_profile import PsamProfile, is_psam_profile, load_psam_profile
 from sscard_terminal.yaml_syntax import describe_yaml_error

@@ -1,5 +1,6 @@
 """Fault injection for simulated cards: a card that leaves, crawls, stays mute or
-garbles its answers (issue 3, point 8).
+garbles its answers, to test what the driver and the flows do when a card
+misbehaves (docs/faults-and-tearing.md).
 
 :class:`FaultyCard` wraps any :class:`~sscard_terminal.vcard.interface.SimulatedCard`
 and is one itself, so the vpcd bridge, the in-process virtual transport and the

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 from sscard_terminal.errors import ProfileError
 from sscard_terminal.vcard.filesystem import FileTree, RecordEFSpec, TransparentEFSpec
+from sscard_terminal.vcard.image_check import check_personalised
 from sscard_terminal.vcard.profile import Profile, build_tree, profile_from_mapping
 from sscard_terminal.vcard.psam_profile import (
     PsamProfile,
@@ -196,9 +197,7 @@ class ImageFile:
         # a file someone may have edited: it must still be a personalised card (the
         # in-memory round trip above is not checked, since a card may write anything
         # its access rules allow, e.g. UPDATE RECORD by number with another tag)
-        from sscard_terminal.vcard.image_check import check_personalised  # it imports this
-
-        check_personalised(image, str(self.path))
+        check_personalised(image.profile, image.contents, image.persistent, str(self.path))
         return image
 
     def save(self, image: CardImage) -> None:

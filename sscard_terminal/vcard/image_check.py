@@ -12,13 +12,14 @@ refuses it, naming the file and what is wrong.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from sscard_terminal.codecs.records import EF05_ITEMS, EF06_ITEMS, ItemSpec, decode_value
 from sscard_terminal.codecs.tlv import parse_item
 from sscard_terminal.errors import PersonDataError, ProfileError
-from sscard_terminal.vcard.image import CardImage
 from sscard_terminal.vcard.profile import Profile
+from sscard_terminal.vcard.psam_profile import PsamProfile
 
 __all__ = ["check_personalised"]
 
@@ -29,11 +30,15 @@ OPTIONAL_TAGS = frozenset({0x4E})
 PIN_STATE = ("pin_salt", "pin_digest", "pin_tries_max", "pin_tries_left")
 
 
-def _check_items(image: CardImage, path: str, specs: Iterable[ItemSpec]) -> list[str]:
+#: an image's EF contents by path: a transparent EF's bytes or a record EF's records
+Contents = Mapping[str, bytes | tuple[bytes, ...]]
+
+
+def _check_items(contents: Contents, path: str, specs: Iterable[ItemSpec]) -> list[str]:
     by_tag = {spec.tag: spec for spec in specs}
     found: set[int] = set()
     problems: list[str] = []
-    content = image.contents.get(path, ())
+    content = contents.get(path, ())
     for number, record in enumerate(content if isinstance(content, tuple) else (), 1):
         try:
             tag, value = parse_item(record)
@@ -55,19 +60,22 @@ def _check_items(image: CardImage, path: str, specs: Iterable[ItemSpec]) -> list
     return problems
 
 
-def check_personalised(image: CardImage, source: str) -> None:
-    """Raise :class:`ProfileError` naming ``source`` when a social security card's
-    image lacks a mandatory EF05/EF06 item, holds one that does not decode, or
-    has no PIN state. PSAM images are left to their own checks."""
-    if not isinstance(image.profile, Profile):
+def check_personalised(
+    profile: Profile | PsamProfile, contents: Contents, persistent: Mapping[str, Any], source: str
+) -> None:
+    """Raise :class:`ProfileError` naming ``source`` when the image of a social
+    security card (its profile, EF contents and persistent state) lacks a
+    mandatory EF05/EF06 item, holds one that does not decode, or has no PIN
+    state. PSAM images are left to their own checks."""
+    if not isinstance(profile, Profile):
         return
-    problems = _check_items(image, EF05_PATH, EF05_ITEMS)
-    problems += _check_items(image, EF06_PATH, EF06_ITEMS)
-    missing_pin = [key for key in PIN_STATE if key not in image.persistent]
+    problems = _check_items(contents, EF05_PATH, EF05_ITEMS)
+    problems += _check_items(contents, EF06_PATH, EF06_ITEMS)
+    missing_pin = [key for key in PIN_STATE if key not in persistent]
     if missing_pin:
         problems.append(f"persistent lacks {', '.join(missing_pin)}")
     if problems:
         raise ProfileError(
-            f"{source}: not a personalised {image.profile.name} card: {'; '.join(problems[:4])}",
+            f"{source}: not a personalised {profile.name} card: {'; '.join(problems[:4])}",
             hint="make a new image with `sscard card new`",
         )

@@ -24,12 +24,12 @@ from sscard_terminal.codecs.card_number import is_valid_card_number, make_card_n
 from sscard_terminal.codecs.records import EF05_ITEMS, EF06_ITEMS, ItemSpec, encode_value
 from sscard_terminal.codecs.tlv import build_item
 from sscard_terminal.crypto.ciphers import cipher_for
-from sscard_terminal.crypto.keyset import KeySet, card_key, load_key_set
+from sscard_terminal.crypto.keyset import KeySet, card_key, load_key_set, resolve_key_set_path
 from sscard_terminal.errors import PersonDataError
 from sscard_terminal.person import Person, split_name_gbk
 from sscard_terminal.vcard.filesystem import DFSpec
 from sscard_terminal.vcard.image import CardImage, Content
-from sscard_terminal.vcard.profile import Profile, build_tree, resolve_key_set_path
+from sscard_terminal.vcard.profile import Profile, build_tree
 from sscard_terminal.vcard.security import ALGORITHMS, pin_digest
 
 EF05_PATH = "MF/SSSE/EF05"

@@ -18,14 +18,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from sscard_terminal.crypto.keyset import resolve_key_set_path
 from sscard_terminal.errors import PersonDataError, ProfileError
+from sscard_terminal.shipped import profile_dirs
 from sscard_terminal.vcard.access import AccessRule
 from sscard_terminal.vcard.filesystem import (
     DFSpec,
@@ -294,22 +295,6 @@ def build_tree(profile: Profile) -> FileTree:
 
 
 # -- loading ---------------------------------------------------------------
-def _source_profiles_dir() -> Path:
-    return Path(__file__).resolve().parents[2] / "card_profiles"
-
-
-def profile_dirs() -> list[Path]:
-    """Where bare profile names are looked up: the installed package, then the source tree."""
-    dirs: list[Path] = []
-    packaged = resources.files("sscard_terminal") / "card_profiles"
-    if packaged.is_dir():
-        dirs.append(Path(str(packaged)))
-    src = _source_profiles_dir()
-    if src.is_dir():
-        dirs.append(src)
-    return dirs
-
-
 def resolve_profile_path(ref: str | Path) -> Path:
     """A path as given, or a bare name of a shipped profile (``ningbo-gen2``)."""
     path = Path(ref)
@@ -370,16 +355,6 @@ def check_test_person(profile: Profile, source: str) -> None:
         Person.from_mapping(profile.test_person)
     except PersonDataError as exc:
         raise ProfileError(f"{source}: test_person: {exc}") from None
-
-
-def resolve_key_set_path(name: str, relative_to: Path | None = None) -> Path:
-    """The test key-set file a profile refers to (``card_profiles/keys/<name>.yaml``)."""
-    dirs = ([relative_to] if relative_to is not None else []) + profile_dirs()
-    for d in dirs:
-        candidate = d / "keys" / f"{name}.yaml"
-        if candidate.is_file():
-            return candidate
-    raise ProfileError(f"key set {name!r} not found in {', '.join(str(d / 'keys') for d in dirs)}")
 
 
 # -- generic helpers, shared with other kinds of profile (vcard.psam_profile) --------

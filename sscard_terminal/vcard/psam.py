@@ -70,7 +70,8 @@ from sscard_terminal.crypto.ciphers import SM4, TDES, BlockCipher
 from sscard_terminal.crypto.computations import diversify_levels, session_key
 from sscard_terminal.crypto.keyset import KeySet
 from sscard_terminal.errors import ProfileError
-from sscard_terminal.vcard.cardos import CardOS, CardStatus
+from sscard_terminal.vcard.card_status import CardStatus
+from sscard_terminal.vcard.cardos import CardOS
 from sscard_terminal.vcard.filesystem import DFSpec
 from sscard_terminal.vcard.image import CardImage, Content, ImageStore
 from sscard_terminal.vcard.psam_profile import PsamProfile

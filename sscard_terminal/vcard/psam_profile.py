@@ -48,6 +48,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sscard_terminal.codecs.atr import Atr, AtrError
+from sscard_terminal.crypto.keyset import resolve_key_set_path
 from sscard_terminal.errors import ProfileError
 from sscard_terminal.vcard.filesystem import DFSpec, FileTree, TransparentEFSpec
 from sscard_terminal.vcard.profile import (
@@ -55,7 +56,6 @@ from sscard_terminal.vcard.profile import (
     format_validation_error,
     parse_hex,
     read_yaml,
-    resolve_key_set_path,
     resolve_profile_path,
     tree_from_node,
 )

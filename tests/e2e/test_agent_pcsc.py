@@ -19,7 +19,7 @@ import websockets
 from agent_rig import AgentProcess, call, connect, next_event, start_agent
 from conftest import ServeCard
 
-from sscard_terminal.crypto.keyset import load_key_set
+from sscard_terminal.crypto.keyset import load_key_set, resolve_key_set_path
 from sscard_terminal.driver.national import NationalLine, read_national_line
 from sscard_terminal.keyservice.core import KeyService
 from sscard_terminal.keyservice.registry import load_terminals
@@ -28,7 +28,6 @@ from sscard_terminal.system.pcscd import PcscdHandle
 from sscard_terminal.terminal.station import Station, StationSpec
 from sscard_terminal.vcard.factory import card_from_image, card_from_profile, write_new_image
 from sscard_terminal.vcard.faults import FaultyCard, parse_faults
-from sscard_terminal.vcard.profile import resolve_key_set_path
 from sscard_terminal.vpcd.bridge import CardServer
 
 CARD_READER = "Virtual PCD 00 00"

@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from sscard_terminal.codecs.atr import Atr
-from sscard_terminal.crypto.keyset import load_key_set
+from sscard_terminal.crypto.keyset import load_key_set, resolve_key_set_path
 from sscard_terminal.driver.keyservice_client import (
     KeyServiceError,
     KeyServiceRefused,
@@ -43,7 +43,7 @@ from sscard_terminal.keyservice.registry import (
 from sscard_terminal.keyservice.server import STEP1_PATH, serve_in_thread
 from sscard_terminal.transport.base import Transport, open_transport
 from sscard_terminal.vcard.factory import card_from_profile
-from sscard_terminal.vcard.profile import load_profile, resolve_key_set_path
+from sscard_terminal.vcard.profile import load_profile
 
 TERMINAL = "330200000001"
 #: the published test token of TERMINAL in the shipped registry (terminals.yaml)

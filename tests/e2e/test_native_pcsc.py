@@ -23,7 +23,7 @@ import pytest
 from conftest import unavailable
 
 from sscard_terminal.codecs.id_number import make_id_number
-from sscard_terminal.crypto.keyset import load_key_set
+from sscard_terminal.crypto.keyset import load_key_set, resolve_key_set_path
 from sscard_terminal.keyservice.core import KeyService
 from sscard_terminal.keyservice.registry import load_terminals
 from sscard_terminal.keyservice.server import STEP1_PATH, serve_in_thread
@@ -34,7 +34,7 @@ from sscard_terminal.vcard.cardos import CardOS
 from sscard_terminal.vcard.factory import psam_from_profile
 from sscard_terminal.vcard.faults import FaultyCard
 from sscard_terminal.vcard.personalise import CardParameters, personalise
-from sscard_terminal.vcard.profile import load_profile, resolve_key_set_path
+from sscard_terminal.vcard.profile import load_profile
 
 HERE = Path(__file__).parent
 CLI = [sys.executable, "-m", "sscard_terminal.cli.main"]

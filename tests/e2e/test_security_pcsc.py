@@ -16,14 +16,13 @@ from pathlib import Path
 import pytest
 
 from sscard_terminal.apdu.command import CommandApdu
-from sscard_terminal.crypto.keyset import load_key_set
+from sscard_terminal.crypto.keyset import load_key_set, resolve_key_set_path
 from sscard_terminal.driver.pin import Pin
 from sscard_terminal.driver.sam import AuthCard, SoftwareSam
 from sscard_terminal.driver.sscard import SocialSecurityCard
 from sscard_terminal.errors import PinBlockedError, SecurityStatusNotSatisfiedError, WrongPinError
 from sscard_terminal.transport.base import open_transport
 from sscard_terminal.vcard.factory import card_from_image, write_new_image
-from sscard_terminal.vcard.profile import resolve_key_set_path
 
 CLI = [sys.executable, "-m", "sscard_terminal.cli.main"]
 SAM = SoftwareSam(load_key_set(resolve_key_set_path("ningbo-test-keys")))

@@ -31,7 +31,7 @@ from sscard_terminal.center.policy import load_policy  # noqa: E402
 from sscard_terminal.center.seed import seed_demo  # noqa: E402
 from sscard_terminal.codecs.transaction import TransactionType  # noqa: E402
 from sscard_terminal.driver.pin import Pin, SimulatedPinPad  # noqa: E402
-from sscard_terminal.driver.sam import open_security_module  # noqa: E402
+from sscard_terminal.driver.security_modules import open_security_module  # noqa: E402
 from sscard_terminal.driver.sscard import SocialSecurityCard  # noqa: E402
 from sscard_terminal.errors import CardRemovedError, PinError, WrongPinError  # noqa: E402
 from sscard_terminal.settlement import (  # noqa: E402

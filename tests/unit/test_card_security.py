@@ -19,7 +19,7 @@ from sscard_terminal.codecs.atr import Atr
 from sscard_terminal.codecs.transaction import VECTOR, TransactionRecord, TransactionType
 from sscard_terminal.crypto.ciphers import SM4, TDES
 from sscard_terminal.crypto.computations import auth_cryptogram, diversify, mac, session_key
-from sscard_terminal.crypto.keyset import card_key, city_factor, load_key_set
+from sscard_terminal.crypto.keyset import card_key, city_factor, load_key_set, resolve_key_set_path
 from sscard_terminal.driver.pin import Pin, SimulatedPinPad
 from sscard_terminal.driver.sam import AuthCard, SoftwareSam
 from sscard_terminal.driver.sscard import SocialSecurityCard
@@ -38,7 +38,7 @@ from sscard_terminal.transport.base import open_transport
 from sscard_terminal.vcard.cardos import CardOS
 from sscard_terminal.vcard.factory import card_from_image, write_new_image
 from sscard_terminal.vcard.personalise import personalise
-from sscard_terminal.vcard.profile import load_profile, resolve_key_set_path
+from sscard_terminal.vcard.profile import load_profile
 
 KEYS = load_key_set(resolve_key_set_path("ningbo-test-keys"))
 SAM = SoftwareSam(KEYS)

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from sscard_terminal.driver.cardholder import CardholderRecord
-from sscard_terminal.driver.sam import open_security_module
+from sscard_terminal.driver.security_modules import open_security_module
 from sscard_terminal.driver.sscard import SocialSecurityCard
 from sscard_terminal.errors import (
     CardRemovedError,

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from sscard_terminal.codecs.atr import Atr
 from sscard_terminal.codecs.card_id_code import make_card_id_code
-from sscard_terminal.crypto.keyset import KeySet, load_key_set
+from sscard_terminal.crypto.keyset import KeySet, load_key_set, resolve_key_set_path
 from sscard_terminal.driver.keyservice_client import KeyServiceSam, step1_line
 from sscard_terminal.driver.sam import AuthCard, CardContext
 from sscard_terminal.driver.sscard import SocialSecurityCard
@@ -51,7 +51,6 @@ from sscard_terminal.keyservice.registry import (
 )
 from sscard_terminal.transport.base import Transport, open_transport
 from sscard_terminal.vcard.factory import card_from_profile
-from sscard_terminal.vcard.profile import resolve_key_set_path
 
 TERMINAL = "330200000001"
 TERMINAL_2 = "330200000002"

@@ -12,10 +12,11 @@ import yaml
 
 from sscard_terminal.codecs.id_number import make_id_number
 from sscard_terminal.errors import PersonDataError, ProfileError
+from sscard_terminal.shipped import profile_dirs
 from sscard_terminal.vcard.cardos import CardOS
 from sscard_terminal.vcard.factory import card_from_image, new_image, write_new_image
 from sscard_terminal.vcard.image import CardImage, ImageFile
-from sscard_terminal.vcard.profile import load_profile, profile_dirs, resolve_profile_path
+from sscard_terminal.vcard.profile import load_profile, resolve_profile_path
 
 SHIPPED = Path(__file__).resolve().parents[2] / "card_profiles"
 

@@ -39,7 +39,7 @@ from sscard_terminal.codecs.id_number import make_id_number
 from sscard_terminal.codecs.records import ITEMS_BY_TAG, decode_value, encode_value
 from sscard_terminal.codecs.tlv import build_item
 from sscard_terminal.crypto.computations import pin_to_bcd
-from sscard_terminal.crypto.keyset import BK, PUK, UK, load_key_set
+from sscard_terminal.crypto.keyset import BK, PUK, UK, load_key_set, resolve_key_set_path
 from sscard_terminal.driver.sam import AuthCard, CardContext, SoftwareSam
 from sscard_terminal.driver.session import CardSession
 from sscard_terminal.person import Person
@@ -48,7 +48,7 @@ from sscard_terminal.vcard import security
 from sscard_terminal.vcard.cardos import CardOS
 from sscard_terminal.vcard.image import CardImage, ImageFile
 from sscard_terminal.vcard.personalise import CardParameters, personalise
-from sscard_terminal.vcard.profile import Profile, load_profile, resolve_key_set_path
+from sscard_terminal.vcard.profile import Profile, load_profile
 
 PIN = "123456"
 WRONG_PIN = "999999"

@@ -1,4 +1,7 @@
-"""Plain-text rendering of results for the terminal."""
+"""A cardholder record as a plain-text table for a terminal: one row per item,
+labelled in English and Chinese as :mod:`sscard_terminal.codecs.records`
+declares them, the labels padded to the widest (CJK characters take two
+columns). Shown by ``sscard read`` and by the demo."""
 
 from __future__ import annotations
 
