@@ -87,31 +87,38 @@ class DemoData(_Strict):
                     f"institutions.{i}.secret: the seed makes the secrets; "
                     "a shipped file holds none"
                 )
-        _unique("institutions", [i.fixmedins_code for i in self.institutions])
-        _unique("catalogue", [c.list_code for c in self.catalogue])
-        _unique("persons", [(p.region, p.birth, p.seq) for p in self.persons])
+        _unique("institutions", "fixmedins_code", [i.fixmedins_code for i in self.institutions])
+        _unique("catalogue", "list_code", [c.list_code for c in self.catalogue])
+        _unique(
+            "persons",
+            "seq",
+            [(p.region, p.birth, p.seq) for p in self.persons],
+            "region, birth and seq: the ID number of an earlier person",
+        )
         keys = [p.key for p in self.persons]
         for i, key in enumerate(keys):
             if key not in SITUATIONS:
                 raise ValueError(f"persons.{i}.key: {key!r} is not one of {', '.join(SITUATIONS)}")
-        _unique("persons", keys)
+        _unique("persons", "key", keys)
         missing = [s for s in SITUATIONS if s not in keys]
         if missing:
             raise ValueError(f"persons: no person for {', '.join(missing)}")
         return self
 
 
-def _unique(where: str, values: list[Any]) -> None:
+def _unique(where: str, field: str, values: list[Any], what: str = "") -> None:
     seen: set[Any] = set()
     for i, value in enumerate(values):
         if value in seen:
-            raise ValueError(f"{where}.{i}: {value!r} appears twice")
+            raise ValueError(f"{where}.{i}.{field}: {what or repr(value)} appears twice")
         seen.add(value)
 
 
 def _problems(exc: ValidationError) -> str:
     return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" if e["loc"] else str(e["msg"])
+        f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+        if e["loc"]
+        else str(e["msg"]).removeprefix("Value error, ")
         for e in exc.errors(include_url=False, include_input=False)
     )
 
