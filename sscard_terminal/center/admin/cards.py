@@ -41,7 +41,8 @@ __all__ = [
     "report_loss",
 ]
 
-#: Card serial ranges: demo persons, bulk seed, cards issued by the admin API.
+#: the serial range and card-number letter of cards the admin API issues (the
+#: seeded ones have ranges of their own: :mod:`sscard_terminal.center.seed.numbers`)
 ADMIN_SERIAL_BASE = 0x20000000
 ADMIN_SERIAL_END = 0x30000000
 ADMIN_CARD_PREFIX = "E"
