@@ -57,7 +57,7 @@ def local_center(directory: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     from sscard_terminal.center.clock import system_clock
     from sscard_terminal.center.db import Database, migrate
     from sscard_terminal.center.policy import load_policy
-    from sscard_terminal.center.seed import seed_demo
+    from sscard_terminal.center.seed.demo import seed_demo
 
     policy = load_policy()
     db = Database(f"sqlite:///{directory / 'center.db'}")

@@ -64,7 +64,8 @@ from sscard_terminal.center.db import Database, migrate  # noqa: E402
 from sscard_terminal.center.models import FeeDetail, Visit  # noqa: E402
 from sscard_terminal.center.policy import load_policy  # noqa: E402
 from sscard_terminal.center.rules import money  # noqa: E402
-from sscard_terminal.center.seed import bulk_person, seed_bulk, seed_demo  # noqa: E402
+from sscard_terminal.center.seed.bulk import bulk_person, seed_bulk  # noqa: E402
+from sscard_terminal.center.seed.demo import seed_demo  # noqa: E402
 
 SSCARD = str(Path(sys.executable).parent / "sscard")
 CODE = "H33020300001"

@@ -36,13 +36,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sscard_terminal.center import admin, signature, wire  # noqa: E402
+from sscard_terminal.center import signature, wire  # noqa: E402
+from sscard_terminal.center.admin import institutions  # noqa: E402
 from sscard_terminal.center.clock import SHANGHAI, system_clock  # noqa: E402
 from sscard_terminal.center.db import Database, migrate  # noqa: E402
 from sscard_terminal.center.envelope_forms import Delivery  # noqa: E402
 from sscard_terminal.center.gateway import GatewayHeaders  # noqa: E402
 from sscard_terminal.center.policy import load_policy  # noqa: E402
-from sscard_terminal.center.seed import seed_demo  # noqa: E402
+from sscard_terminal.center.seed.demo import seed_demo  # noqa: E402
 from sscard_terminal.center.service import CenterService  # noqa: E402
 from sscard_terminal.settlement.gateway import gateway_headers  # noqa: E402
 from sscard_terminal.settlement.sm2 import SM2Signer, generate_private_key  # noqa: E402
@@ -63,7 +64,9 @@ def main() -> None:
         secret = next(i["secret"] for i in demo["institutions"] if i["fixmedins_code"] == CODE)
         signer = SM2Signer(generate_private_key())
         with db.transaction() as session:
-            admin.set_sm2_key(session, CODE, admin.SM2KeyIn(public_key=signer.public_key_hex))
+            institutions.set_sm2_key(
+                session, CODE, institutions.SM2KeyIn(public_key=signer.public_key_hex)
+            )
         service = CenterService(db, policy)
         card = demo["persons"]["normal"]["cards"][0]
         query = {
@@ -137,7 +140,7 @@ def main() -> None:
         # messages are made before the clock runs: only the center's work is timed
         prepared = {name: [make() for _ in range(args.messages)] for name, make in forms.items()}
         with db.transaction() as session:
-            admin.set_gateway(session, CODE, admin.GatewayIn(mode="also"))
+            institutions.set_gateway(session, CODE, institutions.GatewayIn(mode="also"))
         service.forget_institution(CODE)
         prepared["gateway"] = [gateway() for _ in range(args.messages)]
         spent = dict.fromkeys(prepared, 0.0)
@@ -147,10 +150,10 @@ def main() -> None:
             for name in prepared:
                 if name != "gateway":
                     with db.transaction() as session:
-                        admin.set_gateway(session, CODE, admin.GatewayIn(mode="off"))
+                        institutions.set_gateway(session, CODE, institutions.GatewayIn(mode="off"))
                 else:
                     with db.transaction() as session:
-                        admin.set_gateway(session, CODE, admin.GatewayIn(mode="also"))
+                        institutions.set_gateway(session, CODE, institutions.GatewayIn(mode="also"))
                 service.forget_institution(CODE)
                 batch = prepared[name][r * per_round : (r + 1) * per_round]
                 began = time.process_time()

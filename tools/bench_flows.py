@@ -48,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 from sscard_terminal.center.clock import system_clock  # noqa: E402
 from sscard_terminal.center.db import Database, migrate  # noqa: E402
 from sscard_terminal.center.policy import load_policy  # noqa: E402
-from sscard_terminal.center.seed import seed_demo  # noqa: E402
+from sscard_terminal.center.seed.demo import seed_demo  # noqa: E402
 from sscard_terminal.demo import wait_for_card  # noqa: E402
 from sscard_terminal.driver.pin import SimulatedPinPad  # noqa: E402
 from sscard_terminal.driver.psam import PsamSam  # noqa: E402

@@ -47,7 +47,7 @@ import uvicorn
 from sscard_terminal.center.clock import system_clock
 from sscard_terminal.center.db import Database, migrate
 from sscard_terminal.center.policy import load_policy
-from sscard_terminal.center.seed import seed_demo
+from sscard_terminal.center.seed.demo import seed_demo
 from sscard_terminal.driver.pin import SimulatedPinPad
 from sscard_terminal.kiosk.app import create_app
 from sscard_terminal.kiosk.session import KioskSession

@@ -33,7 +33,7 @@ from sscard_terminal.center.api import create_app as center_app
 from sscard_terminal.center.clock import system_clock
 from sscard_terminal.center.db import Database, migrate
 from sscard_terminal.center.policy import load_policy
-from sscard_terminal.center.seed import seed_demo
+from sscard_terminal.center.seed.demo import seed_demo
 from sscard_terminal.kiosk.app import create_app as kiosk_app
 from sscard_terminal.kiosk.session import KioskSession
 from sscard_terminal.settlement import InstitutionConfig, Operator, SettlementClient

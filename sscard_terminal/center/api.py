@@ -30,7 +30,15 @@ from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from sscard_terminal.center import admin, gateway, voucher_api, wire
+from sscard_terminal.center import gateway, voucher_api, wire
+from sscard_terminal.center.admin import base as admin_base
+from sscard_terminal.center.admin import cards as admin_cards
+from sscard_terminal.center.admin import catalogue as admin_catalogue
+from sscard_terminal.center.admin import claims as admin_claims
+from sscard_terminal.center.admin import enrolments as admin_enrolments
+from sscard_terminal.center.admin import filings as admin_filings
+from sscard_terminal.center.admin import institutions as admin_institutions
+from sscard_terminal.center.admin import persons as admin_persons
 from sscard_terminal.center.clock import Clock, system_clock
 from sscard_terminal.center.db import Database
 from sscard_terminal.center.envelope import RequestEnvelope
@@ -106,7 +114,7 @@ def _json(value: Any, status: int = 200) -> Response:
 
 
 def _refusal_response(refusal: Refusal) -> Response:
-    status = 404 if isinstance(refusal, admin.NotFound) else 409
+    status = 404 if isinstance(refusal, admin_base.NotFound) else 409
     return _json({"infcode": -1, "err_code": refusal.code, "err_msg": refusal.err_msg}, status)
 
 
@@ -264,89 +272,89 @@ def _admin_router(
             return _refusal_response(refusal)
 
     @router.post("/institutions", summary="Register an institution (returns its secret once)")
-    def create_institution(req: admin.InstitutionIn) -> Response:
+    def create_institution(req: admin_institutions.InstitutionIn) -> Response:
         service.forget_institution(req.fixmedins_code)
-        return run(lambda s: admin.create_institution(s, clock(), req))
+        return run(lambda s: admin_institutions.create_institution(s, clock(), req))
 
     @router.post("/institutions/{code}/secret", summary="Give an institution a new secret")
     def rotate_secret(code: str) -> Response:
-        response = run(lambda s: admin.rotate_secret(s, code))
+        response = run(lambda s: admin_institutions.rotate_secret(s, code))
         service.forget_institution(code)
         return response
 
     @router.put("/institutions/{code}/sm2-key", summary="Register an SM2 public key (signtype SM2)")
-    def sm2_key(code: str, req: admin.SM2KeyIn) -> Response:
-        response = run(lambda s: admin.set_sm2_key(s, code, req))
+    def sm2_key(code: str, req: admin_institutions.SM2KeyIn) -> Response:
+        response = run(lambda s: admin_institutions.set_sm2_key(s, code, req))
         service.forget_institution(code)
         return response
 
     @router.put("/institutions/{code}/gateway", summary="Gateway headers: off, also or only")
-    def gateway_option(code: str, req: admin.GatewayIn) -> Response:
-        response = run(lambda s: admin.set_gateway(s, code, req))
+    def gateway_option(code: str, req: admin_institutions.GatewayIn) -> Response:
+        response = run(lambda s: admin_institutions.set_gateway(s, code, req))
         service.forget_institution(code)
         return response
 
     @router.post("/persons", summary="Register a person (ID number checked, rule k)")
-    def create_person(req: admin.PersonIn) -> Response:
-        return run(lambda s: admin.create_person(s, policy, clock(), req))
+    def create_person(req: admin_persons.PersonIn) -> Response:
+        return run(lambda s: admin_persons.create_person(s, policy, clock(), req))
 
     @router.get("/persons/{psn_no}", summary="A person, enrolments, account and cards")
     def get_person(psn_no: str) -> Response:
-        return run(lambda s: admin.person_view(s, policy, clock(), psn_no))
+        return run(lambda s: admin_persons.person_view(s, policy, clock(), psn_no))
 
     @router.patch("/persons/{psn_no}", summary="Change non-critical details (rule g)")
     def change_person(psn_no: str, changes: dict[str, Any]) -> Response:
-        return run(lambda s: admin.change_person(s, psn_no, changes))
+        return run(lambda s: admin_persons.change_person(s, psn_no, changes))
 
     @router.post("/persons/{psn_no}/enrolments", summary="Enrol in an insutype")
-    def enrol(psn_no: str, req: admin.EnrolmentIn) -> Response:
-        return run(lambda s: admin.enrol(s, policy, psn_no, req))
+    def enrol(psn_no: str, req: admin_enrolments.EnrolmentIn) -> Response:
+        return run(lambda s: admin_enrolments.enrol(s, policy, psn_no, req))
 
     @router.post("/persons/{psn_no}/contributions", summary="Record months paid (rules a, b)")
-    def contributions(psn_no: str, req: admin.ContributionIn) -> Response:
-        return run(lambda s: admin.add_contributions(s, policy, clock(), psn_no, req))
+    def contributions(psn_no: str, req: admin_enrolments.ContributionIn) -> Response:
+        return run(lambda s: admin_enrolments.add_contributions(s, policy, clock(), psn_no, req))
 
     @router.post("/persons/{psn_no}/account/credit", summary="Credit the personal account")
-    def credit(psn_no: str, req: admin.CreditIn) -> Response:
-        return run(lambda s: admin.credit_account(s, psn_no, req))
+    def credit(psn_no: str, req: admin_enrolments.CreditIn) -> Response:
+        return run(lambda s: admin_enrolments.credit_account(s, psn_no, req))
 
     @router.post("/persons/{psn_no}/cards", summary="Apply for a card (rules i, j)")
-    def apply_card(psn_no: str, req: admin.CardApplicationIn) -> Response:
-        return run(lambda s: admin.apply_card(s, policy, clock(), psn_no, req))
+    def apply_card(psn_no: str, req: admin_cards.CardApplicationIn) -> Response:
+        return run(lambda s: admin_cards.apply_card(s, policy, clock(), psn_no, req))
 
     @router.post("/persons/{psn_no}/filings", summary="Record a filing (rule f, 5301)")
-    def filing(psn_no: str, req: admin.FilingIn) -> Response:
-        return run(lambda s: admin.add_filing(s, psn_no, req))
+    def filing(psn_no: str, req: admin_filings.FilingIn) -> Response:
+        return run(lambda s: admin_filings.add_filing(s, psn_no, req))
 
     @router.post("/persons/{psn_no}/sporadic-claims", summary="Sporadic claim (rules c, d)")
-    def claim(psn_no: str, req: admin.ClaimIn) -> Response:
-        return run(lambda s: admin.sporadic_claim(s, policy, clock(), psn_no, req))
+    def claim(psn_no: str, req: admin_claims.ClaimIn) -> Response:
+        return run(lambda s: admin_claims.sporadic_claim(s, policy, clock(), psn_no, req))
 
     @router.post(
         "/cards/{card_no}/loss", summary="Loss report: temporary, formal, damaged (rule c)"
     )
-    def loss(card_no: str, req: admin.LossReportIn) -> Response:
-        return run(lambda s: admin.report_loss(s, policy, clock(), card_no, req))
+    def loss(card_no: str, req: admin_cards.LossReportIn) -> Response:
+        return run(lambda s: admin_cards.report_loss(s, policy, clock(), card_no, req))
 
     @router.post("/cards/{card_no}/loss/cancel", summary="Cancel a temporary loss (ID + card)")
-    def cancel_loss(card_no: str, req: admin.CancelLossIn) -> Response:
-        return run(lambda s: admin.cancel_temporary_loss(s, clock(), card_no, req))
+    def cancel_loss(card_no: str, req: admin_cards.CancelLossIn) -> Response:
+        return run(lambda s: admin_cards.cancel_temporary_loss(s, clock(), card_no, req))
 
     @router.post("/cards/{card_no}/replacement", summary="Replace a lost or damaged card")
-    def replace(card_no: str, req: admin.ReplacementIn) -> Response:
-        return run(lambda s: admin.replace_card(s, policy, clock(), card_no, req))
+    def replace(card_no: str, req: admin_cards.ReplacementIn) -> Response:
+        return run(lambda s: admin_cards.replace_card(s, policy, clock(), card_no, req))
 
     @router.post("/cards/{card_no}/financial-account", summary="Activate the financial account")
     def activate(card_no: str) -> Response:
-        return run(lambda s: admin.activate_financial_account(s, card_no))
+        return run(lambda s: admin_cards.activate_financial_account(s, card_no))
 
     @router.patch("/cards/{card_no}", summary="Change card data: always refused (rule g, Q7)")
     def change_card(card_no: str, changes: dict[str, Any]) -> Response:
-        return run(lambda s: admin.change_card(s, card_no, changes))
+        return run(lambda s: admin_cards.change_card(s, card_no, changes))
 
     @router.get("/cards/{card_no}/person-file", summary="The person file for this card's image")
     def person_file(card_no: str) -> Response:
-        return run(lambda s: admin.person_file(s, card_no))
+        return run(lambda s: admin_cards.person_file(s, card_no))
 
     @router.post("/vouchers", summary="Issue a voucher QR code (the person's phone app)")
     def new_voucher(req: voucher_api.VoucherIn) -> Response:
@@ -356,8 +364,8 @@ def _admin_router(
         return run(operation)
 
     @router.put("/catalogue", summary="Add or change a catalogue item")
-    def catalogue(req: admin.CatalogueIn) -> Response:
-        return run(lambda s: admin.upsert_catalogue(s, req))
+    def catalogue(req: admin_catalogue.CatalogueIn) -> Response:
+        return run(lambda s: admin_catalogue.upsert_catalogue(s, req))
 
     @router.post("/seed", summary="Seed demo data and/or N generated persons")
     def seed(req: SeedIn) -> Response:

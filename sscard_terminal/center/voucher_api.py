@@ -29,7 +29,7 @@ from pydantic import Field, model_validator
 from sqlalchemy.orm import Session
 
 from sscard_terminal.center import store, voucher, wire
-from sscard_terminal.center.admin import AdminModel, NotFound
+from sscard_terminal.center.admin.base import AdminModel, NotFound
 from sscard_terminal.center.clock import Clock
 from sscard_terminal.center.db import Database
 from sscard_terminal.center.refusals import Refusal

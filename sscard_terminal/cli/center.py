@@ -374,12 +374,13 @@ def seed(
     db_url: str, policy_ref: str, persons: int, demo: bool, out: Path, person_files: tuple[str, ...]
 ) -> None:
     """Seed demo data and generated persons; write secrets and person files."""
-    from sscard_terminal.center import admin
     from sscard_terminal.center import seed as seeding
+    from sscard_terminal.center.admin import cards as admin_cards
     from sscard_terminal.center.clock import system_clock
     from sscard_terminal.center.db import Database
     from sscard_terminal.center.db import migrate as run_migrations
     from sscard_terminal.center.policy import load_policy
+    from sscard_terminal.center.seed.bulk import seed_bulk
 
     policy = load_policy(policy_ref)
     db = Database(db_url)
@@ -404,11 +405,11 @@ def seed(
             show_pos=True,
             show_eta=True,
         ) as bar:
-            added = seeding.seed_bulk(db, policy, now, persons, progress=bar.update)
+            added = seed_bulk(db, policy, now, persons, progress=bar.update)
         click.echo(f"added {added['added']} generated persons (now {added['total_generated']})")
     for card_no in person_files:
         with db.transaction() as session:
-            data = admin.person_file(session, card_no)
+            data = admin_cards.person_file(session, card_no)
         path = out / "persons" / f"{card_no.upper()}.json"
         _write_person_file(path, data)
         click.echo(f"wrote {path}")
@@ -445,12 +446,12 @@ def _write_demo(out: Path, demo: dict[str, Any]) -> None:
 @_errors
 def person_file(db_url: str, card_no: str, out: Path) -> None:
     """Write the person file of any card, for `sscard card new --profile ningbo-gen3 --person`."""
-    from sscard_terminal.center import admin
+    from sscard_terminal.center.admin import cards as admin_cards
     from sscard_terminal.center.db import Database
 
     db = Database(db_url)
     with db.transaction() as session:
-        data = admin.person_file(session, card_no)
+        data = admin_cards.person_file(session, card_no)
     _write_person_file(out, data)
     click.echo(f"wrote {out}: sscard card new --profile ningbo-gen3 --person {out} --out IMAGE")
 
@@ -476,7 +477,7 @@ def sm2_key(db_url: str, fixmedins_code: str, remove: bool, key: str | None) -> 
     KEY is a file (PEM PUBLIC KEY, or 04 + X + Y in hex) or the hex itself."""
     from pydantic import ValidationError
 
-    from sscard_terminal.center import admin
+    from sscard_terminal.center.admin import institutions as admin_institutions
 
     if remove == (key is not None):
         raise CenterCliError("give the public key (a file or its hex), or --remove")
@@ -485,11 +486,11 @@ def sm2_key(db_url: str, fixmedins_code: str, remove: bool, key: str | None) -> 
         path = Path(key)
         text = path.read_text(encoding="utf-8") if path.is_file() else key
     try:
-        req = admin.SM2KeyIn(public_key=text)
+        req = admin_institutions.SM2KeyIn(public_key=text)
     except ValidationError as exc:
         first = exc.errors(include_url=False, include_input=False)[0]["msg"]
         raise CenterCliError(f"{first.removeprefix('Value error, ')}") from None
-    _set_auth(db_url, lambda s: admin.set_sm2_key(s, fixmedins_code, req))
+    _set_auth(db_url, lambda s: admin_institutions.set_sm2_key(s, fixmedins_code, req))
 
 
 @center.command("sm2-keygen")
@@ -529,13 +530,13 @@ def gateway_option(db_url: str, fixmedins_code: str, mode: str, paasid: str | No
     """Set an institution's gateway-header (x-tif-*) option."""
     from pydantic import ValidationError
 
-    from sscard_terminal.center import admin
+    from sscard_terminal.center.admin import institutions as admin_institutions
 
     try:
-        req = admin.GatewayIn.model_validate({"mode": mode, "paasid": paasid})
+        req = admin_institutions.GatewayIn.model_validate({"mode": mode, "paasid": paasid})
     except ValidationError:
         raise CenterCliError("--paasid is 1-64 characters A-Z a-z 0-9 _ - .") from None
-    _set_auth(db_url, lambda s: admin.set_gateway(s, fixmedins_code, req))
+    _set_auth(db_url, lambda s: admin_institutions.set_gateway(s, fixmedins_code, req))
 
 
 @center.command()

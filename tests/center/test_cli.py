@@ -19,7 +19,7 @@ import pytest
 from center_helpers import BACKENDS, Terminal, free_port
 
 from sscard_terminal.center.policy import load_policy
-from sscard_terminal.center.seed import bulk_person
+from sscard_terminal.center.seed.bulk import bulk_person
 
 SSCARD = str(Path(sys.executable).parent / "sscard")
 

@@ -27,7 +27,7 @@ from sscard_terminal.center.clock import system_clock
 from sscard_terminal.center.connections import guarded_protocol
 from sscard_terminal.center.db import Database
 from sscard_terminal.center.policy import Policy
-from sscard_terminal.center.seed import seed_demo
+from sscard_terminal.center.seed.demo import seed_demo
 
 TIMEOUT = 1.0
 HALF = [

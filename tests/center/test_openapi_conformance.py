@@ -25,7 +25,7 @@ from sscard_terminal.center.api import create_app
 from sscard_terminal.center.clock import system_clock
 from sscard_terminal.center.db import Database
 from sscard_terminal.center.policy import Policy, load_policy
-from sscard_terminal.center.seed import seed_demo
+from sscard_terminal.center.seed.demo import seed_demo
 
 CHECKS = [
     not_a_server_error,

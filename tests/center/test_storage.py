@@ -18,7 +18,7 @@ from sqlalchemy.exc import StatementError
 from sscard_terminal.center.clock import system_clock
 from sscard_terminal.center.db import current_revision, downgrade, migrate, normalise_url
 from sscard_terminal.center.models import Account, Base, Contribution
-from sscard_terminal.center.seed import bulk_person, seed_bulk
+from sscard_terminal.center.seed.bulk import bulk_person, seed_bulk
 
 #: the newest migration (0004: the vouchers of issue 14)
 HEAD = "0004"
@@ -238,7 +238,10 @@ def test_the_demo_persons_cover_the_guides_situations(center: Center) -> None:
 
 
 def test_generated_persons_never_take_a_demo_persons_id_number() -> None:
-    from sscard_terminal.center.seed import _DAYS, _SEQS, DEMO_PERSONS, bulk_identity
+    from sscard_terminal.center.seed.bulk import _DAYS, _SEQS, bulk_identity
+    from sscard_terminal.center.seed.demo_data import load_demo_data
+
+    DEMO_PERSONS = load_demo_data().persons
 
     identities = {bulk_identity(i) for i in range(0, 8 * _DAYS * _SEQS, 997)}
     seqs = {seq for _, _, seq in identities}

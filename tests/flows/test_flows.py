@@ -28,7 +28,7 @@ from sscard_terminal.center.api import create_app  # noqa: E402
 from sscard_terminal.center.clock import system_clock  # noqa: E402
 from sscard_terminal.center.db import Database, migrate  # noqa: E402
 from sscard_terminal.center.policy import load_policy  # noqa: E402
-from sscard_terminal.center.seed import seed_demo  # noqa: E402
+from sscard_terminal.center.seed.demo import seed_demo  # noqa: E402
 from sscard_terminal.codecs.transaction import TransactionType  # noqa: E402
 from sscard_terminal.driver.pin import Pin, SimulatedPinPad  # noqa: E402
 from sscard_terminal.driver.security_modules import open_security_module  # noqa: E402

@@ -32,7 +32,7 @@ from sscard_terminal.center.api import create_app  # noqa: E402
 from sscard_terminal.center.clock import system_clock  # noqa: E402
 from sscard_terminal.center.db import Database, migrate  # noqa: E402
 from sscard_terminal.center.policy import load_policy  # noqa: E402
-from sscard_terminal.center.seed import seed_demo  # noqa: E402
+from sscard_terminal.center.seed.demo import seed_demo  # noqa: E402
 from sscard_terminal.settlement import (  # noqa: E402
     InstitutionConfig,
     SettlementClient,

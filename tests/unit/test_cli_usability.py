@@ -268,7 +268,22 @@ def test_wait_returns_once_a_url_answers() -> None:
 
 
 def test_documented_catalogue_is_the_seeded_one() -> None:
-    from sscard_terminal.center.seed import DEMO_CATALOGUE
+    from sscard_terminal.center.seed.demo_data import load_demo_data
+
+    # the seeded catalogue as (code, name, kind, class, self-pay share, price cap
+    # as written, type)
+    catalogue = [
+        (
+            c.list_code,
+            c.name,
+            c.kind,
+            c.chrgitm_lv,
+            c.selfpay_prop,
+            None if c.price_cap is None else str(c.price_cap),
+            c.med_chrgitm_type,
+        )
+        for c in load_demo_data().catalogue
+    ]
 
     text = (Path(__file__).parents[2] / "docs" / "center.md").read_text(encoding="utf-8")
     table = text.split("<!-- catalogue:", 1)[1].split("\n\n", 1)[0]
@@ -279,5 +294,5 @@ def test_documented_catalogue_is_the_seeded_one() -> None:
     ]
     classes = {"01": "A", "02": "B", "03": "C"}
     assert [(r[0], r[1], r[2], r[3][0], r[4] or None) for r in rows] == [
-        (code, name, kind, classes[lv], cap) for code, name, kind, lv, _, cap, _ in DEMO_CATALOGUE
+        (code, name, kind, classes[lv], cap) for code, name, kind, lv, _, cap, _ in catalogue
     ]
