@@ -1,4 +1,4 @@
-"""``sscard center``: run and feed the settlement center (issue 4).
+"""``sscard center``: run and feed the settlement center.
 
 Thin calls into :mod:`sscard_terminal.center`; every error is one line with the
 cause and what to do. A refusal by the center ends ``call`` with exit code 7
@@ -140,7 +140,8 @@ def _private_dir(path: Path) -> None:
 
 def _write_private(path: Path, text: str) -> None:
     """Write a file only its owner can read (0600: secrets, tokens, person files
-    with their ID numbers; issue 10), in a directory made 0700 when it is new."""
+    with their ID numbers: no personal data readable by others), in a directory
+    made 0700 when it is new."""
     _private_dir(path.parent)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
