@@ -20,7 +20,8 @@ from the card side):
 - :mod:`.config`: the terminal's ``terminal.yaml``.
 """
 
-from sscard_terminal.settlement.client import InstitutionConfig, Operator, SettlementClient
+from sscard_terminal.settlement.client import SettlementClient
+from sscard_terminal.settlement.engine import InstitutionConfig, Operator
 from sscard_terminal.settlement.errors import (
     CenterRefused,
     CenterUnavailable,

@@ -20,13 +20,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from sscard_terminal.settlement import transactions as tx
-from sscard_terminal.settlement.engine import (
-    CALL_SERVICE,
-    Exchange,
-    InstitutionConfig,
-    MessageEngine,
-    Operator,
-)
+from sscard_terminal.settlement.engine import MessageEngine
 from sscard_terminal.settlement.inputs import (
     DrugSale,
     FeeUpload,
@@ -63,13 +57,7 @@ from sscard_terminal.settlement.models import (
     Withdrawal,
 )
 
-__all__ = [
-    "CALL_SERVICE",
-    "Exchange",
-    "InstitutionConfig",
-    "Operator",
-    "SettlementClient",
-]
+__all__ = ["SettlementClient"]
 
 
 class SettlementClient(MessageEngine):

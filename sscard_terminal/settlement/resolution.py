@@ -9,7 +9,10 @@ the UNKNOWN ones and the PENDING ones left behind by a process that is gone
 (a crash between writing and marking).
 
 The rules, per kind of message (oldest first; the messages sent to resolve
-an entry are journaled too, with ``resolves`` = the entry's msgid):
+an entry are journaled too, with ``resolves`` = the entry's msgid). Which
+rule applies to an infno is its declaration's ``unanswered``
+(:mod:`sscard_terminal.settlement.transactions`). The resolution sits above
+the client and uses it; the client knows nothing of it.
 
 - settlements and refunds (2207, 2102, 2208, 2103): 5203 with psn_no, the
   visit (mdtrt_id, when the request had one) and ``medins_setl_id`` = the

@@ -333,8 +333,8 @@ def test_a_flow_stopped_inside_a_center_message_leaves_the_visit_to_resolve(
     """Stopped while its 2206 is on the wire and then again in the rollback's
     2205: nothing could be rolled back, so the registration stays held by
     this process; once the process is gone, resolution reverses it."""
-    from sscard_terminal.settlement.journal import store as journal_module
     from sscard_terminal.settlement import resolution
+    from sscard_terminal.settlement.journal import store as journal_module
 
     client = make_client(opter="S0IN")
     card = card_of(center, "normal", tmp_path)
