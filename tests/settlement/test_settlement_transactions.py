@@ -6,13 +6,22 @@ instead of listing infnos of their own."""
 from __future__ import annotations
 
 import ast
+import datetime as dt
 import re
+from decimal import Decimal
 from pathlib import Path
 
 from sscard_terminal.settlement import client as client_module
 from sscard_terminal.settlement import transactions as tx
-from sscard_terminal.settlement.inputs import Input
-from sscard_terminal.settlement.models import _Result
+from sscard_terminal.settlement.envelope import SHANGHAI
+from sscard_terminal.settlement.inputs import (
+    Context,
+    DrugSale,
+    Input,
+    OutpatientSettlement,
+    VisitRegistration,
+)
+from sscard_terminal.settlement.models import DrugDetail, PersonRef, _Result
 
 PACKAGE = Path(__file__).resolve().parents[2] / "sscard_terminal"
 #: settlement-interface.md, "Transactions": what the terminal speaks
@@ -102,3 +111,44 @@ def test_the_client_does_not_import_the_resolution() -> None:
         assert "import resolution" not in source
     engine = (PACKAGE / "settlement" / "engine.py").read_text(encoding="utf-8")
     assert "resolution import" not in engine
+
+
+def test_one_sale_value_is_the_input_of_both_messages_of_a_pair() -> None:
+    """2206 and 2207 (and 2101 and 2102) send the same input, built once."""
+    person = PersonRef("P0001", "330203")
+    clock = dt.datetime(2026, 3, 1, 9, 30, tzinfo=SHANGHAI)
+    ctx = Context("0001", "", "", "330203", lambda: clock)
+    assert tx.PRE_SETTLE.input is tx.SETTLE.input is OutpatientSettlement
+    assert tx.PHARMACY_PRE_SETTLE.input is tx.PHARMACY_SETTLE.input is DrugSale
+    visit = OutpatientSettlement(
+        person,
+        mdtrt_id="M1",
+        mdtrt_cert_type="03",
+        mdtrt_cert_no="C1",
+        medfee_sumamt=Decimal("12"),
+        insutype="310",
+        card_sn="SN",
+    )
+    assert visit.payload(ctx) == {
+        "data": {
+            "psn_no": "P0001",
+            "mdtrt_cert_type": "03",
+            "mdtrt_cert_no": "C1",
+            "med_type": "11",
+            "medfee_sumamt": Decimal("12.00"),
+            "psn_setlway": "01",
+            "mdtrt_id": "M1",
+            "chrg_bchno": "0000",
+            "acct_used_flag": "1",
+            "insutype": "310",
+            "card_sn": "SN",
+        }
+    }
+    line = DrugDetail("1", "X", "Y", Decimal(2), Decimal("4.50"), Decimal("9.00"))
+    sale = DrugSale(person, "03", "C1", "310", [line, line], acct_used=False)
+    assert sale.payload(ctx)["druginfo"]["medfee_sumamt"] == Decimal("18.00")
+    assert sale.payload(ctx)["druginfo"]["acct_used_flag"] == "0"
+    assert sale.route().person == person
+    registration = VisitRegistration(person, "310", "03", "C1", "OP-1", hold_visit=True)
+    assert registration.payload(ctx)["data"]["begntime"] == "2026-03-01 09:30:00"
+    assert registration.route().hold_visit
