@@ -1,4 +1,4 @@
-"""``sscard center``: run and feed the settlement center (issue 4).
+"""``sscard center``: run and feed the settlement center.
 
 Thin calls into :mod:`sscard_terminal.center`; every error is one line with the
 cause and what to do. A refusal by the center ends ``call`` with exit code 7
@@ -140,7 +140,8 @@ def _private_dir(path: Path) -> None:
 
 def _write_private(path: Path, text: str) -> None:
     """Write a file only its owner can read (0600: secrets, tokens, person files
-    with their ID numbers; issue 10), in a directory made 0700 when it is new."""
+    with their ID numbers: no personal data readable by others), in a directory
+    made 0700 when it is new."""
     _private_dir(path.parent)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -637,11 +638,16 @@ def call(
 
     Exit code 7 when the center refuses (infcode -1), 8 when no answer came.
     """
+    import datetime as dt
+
     import httpx
 
-    from sscard_terminal.center import signature, wire
-    from sscard_terminal.center.api import CALL_SERVICE
-    from sscard_terminal.center.clock import system_clock
+    from sscard_terminal.center import wire
+    from sscard_terminal.settlement import envelope as envelopes
+    from sscard_terminal.settlement import wire as client_wire
+    from sscard_terminal.settlement.engine import CALL_SERVICE
+    from sscard_terminal.settlement.inputs import Context, SignInRequest
+    from sscard_terminal.settlement.transactions import SIGN_IN
 
     known = _institutions(Path(institutions_file))
     inst = next((i for i in known if i["fixmedins_code"] == fixmedins_code), None)
@@ -654,35 +660,48 @@ def call(
             f"INPUT_JSON is not valid JSON ({exc}); give the transaction's input as one "
             """JSON argument, e.g. '{"data": {...}}'"""
         ) from None
+    if not isinstance(payload, dict):
+        raise CenterCliError(
+            "INPUT_JSON is not a JSON object; give the transaction's input, "
+            """e.g. '{"data": {...}}'"""
+        )
+    try:
+        party = envelopes.RequestParty(
+            fixmedins_code=fixmedins_code,
+            fixmedins_name=inst["fixmedins_name"],
+            mdtrtarea_admvs=inst["admdvs"],
+            opter_type=envelopes.OpterType.OPERATOR,
+            opter=opter,
+            opter_name=opter,
+        )
+    except ValueError as exc:
+        raise CenterCliError(f"cannot send as {fixmedins_code}: {exc}") from None
     counter = iter(range(1, 10000))
+    clock = functools.partial(dt.datetime.now, envelopes.SHANGHAI)
 
     def envelope(number: str, body: Any, sign_no: str) -> dict[str, Any]:
-        now = system_clock().replace(tzinfo=None)
-        env = {
-            "infno": number,
-            "msgid": f"{fixmedins_code}{now:%Y%m%d%H%M%S}"
-            f"{(os.getpid() * 10 + next(counter)) % 10000:04d}",
-            "mdtrtarea_admvs": inst["admdvs"],
-            "insuplc_admdvs": insuplc,
-            "recer_sys_code": "FSI_LOCAL",
-            "signtype": signature.SIGNTYPE,
-            "infver": "V1.0",
-            "opter_type": "1",
-            "opter": opter,
-            "opter_name": opter,
-            "inf_time": f"{now:%Y-%m-%d %H:%M:%S}",
-            "fixmedins_code": fixmedins_code,
-            "fixmedins_name": inst["fixmedins_name"],
-            "sign_no": sign_no,
-            "input": body,
-        }
-        env["cainfo"] = signature.sign(env, inst["secret"])
-        return env
+        """The terminal's envelope, built and signed as the settlement client does."""
+        now = clock()
+        try:
+            return envelopes.build_request(
+                number,
+                body,
+                party=party,
+                msgid=envelopes.make_msgid(
+                    fixmedins_code, now, (os.getpid() * 10 + next(counter)) % 10000
+                ),
+                inf_time=now,
+                secret=inst["secret"],
+                sign_no=sign_no,
+                insuplc_admdvs=insuplc,
+            )
+        except ValueError as exc:
+            raise CenterCliError(f"cannot build the {number} envelope: {exc}") from None
 
     def post(env: dict[str, Any]) -> dict[str, Any]:
         try:
             response = httpx.post(
-                url.rstrip("/") + CALL_SERVICE, content=wire.dumps(env), timeout=30
+                url.rstrip("/") + CALL_SERVICE, content=client_wire.dumps(env), timeout=30
             )
         except httpx.ConnectError as exc:
             raise CenterCliError(
@@ -699,7 +718,8 @@ def call(
             raise CenterCliError(f"HTTP {response.status_code}: not an envelope")
         return answer
 
-    signed = post(envelope("9001", {"signIn": {"opter_no": opter, "mac": "", "ip": ""}}, ""))
+    sign_in = SignInRequest().payload(Context(opter, "", "", inst["admdvs"], clock))
+    signed = post(envelope(SIGN_IN.infno, sign_in, ""))
     if str(signed.get("infcode")) != "0":
         raise CenterCliError(f"sign-in refused: {signed.get('err_msg')}", ExitCode.CENTER_REFUSED)
     answer = post(envelope(infno, payload, signed["output"]["signinoutb"]["sign_no"]))

@@ -308,8 +308,10 @@ def resolve(
             "timeout": timeout,
         },
     )
+    from sscard_terminal.settlement.resolution import resolve
+
     with config.client(center_url) as client:
-        report = client.resolve(confirm_booked=not reverse_booked)
+        report = resolve(client, confirm_booked=not reverse_booked)
     if as_json:
         click.echo(json.dumps(report.as_json(), ensure_ascii=False, indent=2, default=str))
     elif not report.outcomes:

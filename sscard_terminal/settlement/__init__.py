@@ -7,13 +7,21 @@ from the card side):
 - :mod:`.wire`: Decimal-safe JSON and the HMAC-SM3 signature in ``cainfo``;
 - :mod:`.envelope`: request envelopes (msgid, inf_time, opter_type) and
   response envelopes (infcode as number or string);
-- :mod:`.journal`: the crash-safe journal of every message, per terminal;
+- :mod:`.journal`: the crash-safe journal of every message, per terminal
+  (a package: msgids, sign-ins, messages, card records, visits, books);
+- :mod:`.inputs` and :mod:`.models`: the typed inputs and results;
+- :mod:`.transactions`: one declaration per transaction code (input,
+  result, kind, how a lost answer is settled, the card record it owes);
+- :mod:`.engine`: sending one message (msgid, sign-in, journal, classifying
+  the answer);
 - :mod:`.client`: :class:`SettlementClient`, one typed method per transaction;
-- :mod:`.resolution`: settling what the journal holds open (5203, 2601);
+- :mod:`.resolution`: settling what the journal holds open (5203, 2601),
+  above the client;
 - :mod:`.config`: the terminal's ``terminal.yaml``.
 """
 
-from sscard_terminal.settlement.client import InstitutionConfig, Operator, SettlementClient
+from sscard_terminal.settlement.client import SettlementClient
+from sscard_terminal.settlement.engine import InstitutionConfig, Operator
 from sscard_terminal.settlement.errors import (
     CenterRefused,
     CenterUnavailable,

@@ -37,7 +37,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from sscard_terminal.settlement.client import InstitutionConfig, Operator, SettlementClient
+from sscard_terminal.settlement.client import SettlementClient
+from sscard_terminal.settlement.engine import InstitutionConfig, Operator
 from sscard_terminal.settlement.envelope import DEFAULT_RECER_SYS_CODE, OpterType
 from sscard_terminal.settlement.errors import ConfigError
 from sscard_terminal.settlement.sm2 import read_private_key

@@ -9,7 +9,10 @@ the UNKNOWN ones and the PENDING ones left behind by a process that is gone
 (a crash between writing and marking).
 
 The rules, per kind of message (oldest first; the messages sent to resolve
-an entry are journaled too, with ``resolves`` = the entry's msgid):
+an entry are journaled too, with ``resolves`` = the entry's msgid). Which
+rule applies to an infno is its declaration's ``unanswered``
+(:mod:`sscard_terminal.settlement.transactions`). The resolution sits above
+the client and uses it; the client knows nothing of it.
 
 - settlements and refunds (2207, 2102, 2208, 2103): 5203 with psn_no, the
   visit (mdtrt_id, when the request had one) and ``medins_setl_id`` = the
@@ -43,26 +46,25 @@ and is reported; running again later is always safe.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from sscard_terminal.settlement.client import SettlementClient
 from sscard_terminal.settlement.errors import (
     CenterRefused,
     CenterUnavailable,
     JournalError,
     SettlementError,
 )
-from sscard_terminal.settlement.journal import (
-    SETTLEMENTS,
-    JournalEntry,
-    Resolution,
-    Status,
-)
+from sscard_terminal.settlement.journal import JournalEntry, Resolution, Status
 from sscard_terminal.settlement.models import PersonRef, Reversal, SettlementLookup
+from sscard_terminal.settlement.transactions import (
+    REVERSE,
+    Kind,
+    Unanswered,
+    transaction,
+)
 
-if TYPE_CHECKING:
-    from sscard_terminal.settlement.client import SettlementClient
-
-__all__ = ["Outcome", "ResolveReport", "resolve", "reverse_entry"]
+__all__ = ["Outcome", "ResolveReport", "resolve", "reverse", "reverse_entry"]
 
 #: rvs_stas of 2601 that say the original had been booked (and is reversed now);
 #: "already_reversed" says nothing of it (a barred msgid answers so too).
@@ -167,7 +169,7 @@ def reverse_entry(client: SettlementClient, entry: JournalEntry) -> Reversal:
     """2601 for a journaled message (open, or SUCCESS) and its record on the
     entry (REVERSED). Raises what the 2601 raises (the entry then stays as it
     was), or :class:`JournalError` when there is nothing to reverse."""
-    if entry.infno not in SETTLEMENTS | {"2201"}:
+    if not _reversible(entry.infno):
         raise JournalError(f"{entry.msgid}: a {entry.infno} is not reversed by 2601")
     if entry.resolution is Resolution.REVERSED:
         raise JournalError(f"{entry.msgid} is reversed already (by {entry.resolved_by})")
@@ -182,6 +184,15 @@ def reverse_entry(client: SettlementClient, entry: JournalEntry) -> Reversal:
     by = client.last_msgid or ""
     _record_reversal(client, entry, result, by)
     return result
+
+
+def reverse(client: SettlementClient, msgid: str) -> Reversal:
+    """Reverse a journaled message by 2601 (e.g. a 2207 whose card record
+    could not be written) and record it: the entry becomes REVERSED."""
+    entry = client.journal.get(msgid)
+    if entry is None:
+        raise JournalError(f"{msgid} is not in this terminal's journal")
+    return reverse_entry(client, entry)
 
 
 def _reverse(client: SettlementClient, entry: JournalEntry) -> Outcome:
@@ -213,7 +224,9 @@ def _settle_settlement(
     person = _person(entry)
     if person is None:
         return _still_open(entry, "no psn_no in the request: cannot query or reverse it")
-    mdtrt_id = entry.keys.get("mdtrt_id") if entry.infno == "2207" else None
+    declared = transaction(entry.infno)
+    by_visit = declared is not None and declared.unanswered is Unanswered.LOOKUP_BY_VISIT
+    mdtrt_id = entry.keys.get("mdtrt_id") if by_visit else None
     try:
         found = client.settlement_query(
             person,
@@ -273,7 +286,7 @@ def _settle_fee_upload(client: SettlementClient, entry: JournalEntry) -> Outcome
         return _closed(client, entry.msgid, "dropped")
     shared = [
         other
-        for other in client.journal.entries(infno="2204")
+        for other in client.journal.entries(infno=entry.infno)
         if other.msgid != entry.msgid
         and other.booked
         and other.keys.get("mdtrt_id") == mdtrt_id
@@ -328,7 +341,7 @@ def _settle_orphan_reversal(client: SettlementClient, entry: JournalEntry) -> Ou
     if person is None or not original_msgid or not oinfno:
         return _still_open(entry, "no psn_no/omsgid/oinfno to repeat the reversal with")
     try:
-        if original is not None and original.infno in SETTLEMENTS | {"2201"}:
+        if original is not None and _reversible(original.infno):
             reverse_entry(client, original)
         else:
             client.reversal(
@@ -349,20 +362,28 @@ def _settle_orphan_reversal(client: SettlementClient, entry: JournalEntry) -> Ou
 
 
 # -- the loop ------------------------------------------------------------------------------------
+def _reversible(infno: str) -> bool:
+    """A booking: reversible by 2601."""
+    declared = transaction(infno)
+    return declared is not None and declared.kind is Kind.BOOKING
+
+
 def _settle(client: SettlementClient, entry: JournalEntry, confirm_booked: bool) -> Outcome:
-    if entry.infno == "2601":
+    declared = transaction(entry.infno)
+    rule = Unanswered.DROP if declared is None else declared.unanswered
+    if rule is Unanswered.REPEAT:
         return _settle_orphan_reversal(client, entry)
-    if entry.infno in SETTLEMENTS or entry.infno == "2201":
-        if any(r.infno == "2601" for r in client.journal.resolvers_of(entry.msgid)):
+    if _reversible(entry.infno):
+        if any(r.infno == REVERSE.infno for r in client.journal.resolvers_of(entry.msgid)):
             return _reverse(client, entry)  # a reversal was begun: finish it
-        if entry.infno == "2201":
+        if rule is Unanswered.REVERSE:
             return _reverse(client, entry)
         return _settle_settlement(client, entry, confirm_booked)
-    if entry.infno == "2204":
+    if rule is Unanswered.WITHDRAW:
         return _settle_fee_upload(client, entry)
     note = (
         "changes a visit but moves no money; the next step of the flow checks it"
-        if entry.kind == "change"
+        if entry.kind == Kind.CHANGE
         else "books nothing"
     )
     client.journal.close_entry(entry.msgid, Resolution.DROPPED, note=note)

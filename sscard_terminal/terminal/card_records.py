@@ -2,8 +2,10 @@
 the journal.
 
 A settlement booked with a card owes a record on that card (the journal's
-"card records", :mod:`sscard_terminal.settlement.journal`). The record is
-built from the journal entry alone (:func:`record_for`: kind, the center's
+"card records", :mod:`sscard_terminal.settlement.journal.card_records`; the
+kind of record is the one its transaction declares,
+:mod:`sscard_terminal.settlement.transactions`). The record is built from
+the journal entry alone (:func:`record_for`: kind, the center's
 settlement time, amount, balance, the journal row as serial), so that the
 same entry always gives the same 0x1C bytes. That makes the write
 idempotent across a crash:
@@ -34,6 +36,7 @@ from sscard_terminal.codecs.transaction import FLAG_ACCOUNT, TransactionRecord, 
 from sscard_terminal.driver.sscard import SocialSecurityCard
 from sscard_terminal.errors import CardFileNotFoundError, SscardError, TransportError
 from sscard_terminal.settlement.journal import CardRecordState, Journal, JournalEntry
+from sscard_terminal.settlement.transactions import CardRecord, transaction
 
 __all__ = ["CardRecordError", "catch_up", "record_for", "write_owed"]
 
@@ -54,17 +57,26 @@ def _money(info: dict[str, Any], name: str) -> Decimal:
         raise CardRecordError(f"setlinfo.{name} is not an amount") from None
 
 
+#: the EF08 transaction type of each card record a settlement declares
+_TYPES = {
+    CardRecord.PHARMACY: TransactionType.PHARMACY,
+    CardRecord.REFUND: TransactionType.REFUND,
+    CardRecord.CANCELLATION: TransactionType.CANCELLATION,
+    CardRecord.OUTPATIENT: TransactionType.HOSPITAL,
+}
+
+
 def _kind(entry: JournalEntry) -> TransactionType:
-    if entry.infno == "2102":
-        return TransactionType.PHARMACY
-    if entry.infno == "2208":
-        return TransactionType.REFUND
-    if entry.infno == "2103":
-        return TransactionType.CANCELLATION
-    data = (entry.request.get("input") or {}).get("data") or {}
-    if str(data.get("med_type", "")) == MED_REGISTRATION:
-        return TransactionType.REGISTRATION
-    return TransactionType.HOSPITAL
+    """The record's type: the one its transaction declares, a registration
+    fee for an outpatient settlement whose med_type is 12."""
+    declared = transaction(entry.infno)
+    if declared is None or declared.card_record is None:
+        raise CardRecordError(f"{entry.msgid}: a {entry.infno} owes no card record")
+    if declared.card_record is CardRecord.OUTPATIENT:
+        data = (entry.request.get("input") or {}).get("data") or {}
+        if str(data.get("med_type", "")) == MED_REGISTRATION:
+            return TransactionType.REGISTRATION
+    return _TYPES[declared.card_record]
 
 
 def record_for(entry: JournalEntry) -> TransactionRecord:

@@ -37,7 +37,7 @@ receipt says ``extra["card_record"]`` missing and why, and the record is
 written at the next flow with the same card on this terminal, after its
 PIN (``extra["earlier_card_records"]``), checking first that it is not on
 the card already. A terminal that prefers the opposite policy can call
-:meth:`SettlementClient.reverse` with the receipt's msgid.
+`resolution.reverse(client, msgid)` with the receipt's msgid.
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ from sscard_terminal.errors import ExitCode, SscardError, UsageError
 from sscard_terminal.settlement.client import SettlementClient
 from sscard_terminal.settlement.envelope import SHANGHAI
 from sscard_terminal.settlement.errors import CenterRefused, CenterUnavailable
+from sscard_terminal.settlement.inputs import DrugSale, OutpatientSettlement
 from sscard_terminal.settlement.journal import CardRecordState
 from sscard_terminal.settlement.models import (
     Diagnosis,
@@ -663,7 +664,7 @@ def hospital_swipe(
             "acct_used": acct_used,
         }
         _say(progress, "2206 pre-settlement")
-        pre = client.pre_settle(ref, **args)
+        pre = client.pre_settle(OutpatientSettlement(ref, **args))
         if not confirm(pre.setlinfo):
             raise Declined("the settlement was declined; the visit is cancelled")
     except (Declined, CenterRefused):
@@ -678,7 +679,8 @@ def hospital_swipe(
         raise
     _say(progress, "2207 settlement")
     try:
-        settled = client.settle(ref, **args)  # OutcomeUnknown: the journal resolves it
+        # OutcomeUnknown: the journal resolves it
+        settled = client.settle(OutpatientSettlement(ref, **args))
     except CenterRefused:
         _rollback(client, ref, mdtrt_id, ipt_otp_no, visit.msgid)
         raise
@@ -764,7 +766,7 @@ def pharmacy_purchase(
         "acct_used": acct_used,
     }
     _say(progress, "2101 pre-settlement")
-    pre = client.pharmacy_pre_settle(ref, **args)
+    pre = client.pharmacy_pre_settle(DrugSale(ref, **args))
     if not confirm(pre.setlinfo):
         raise Declined("the purchase was declined; nothing was booked")
     cash = pre.setlinfo.psn_cash_pay
@@ -775,7 +777,8 @@ def pharmacy_purchase(
         payment = payments.pay(key, cash)  # PaymentFailed: 2101 booked nothing
     _say(progress, "2102 settlement")
     try:
-        sold = client.pharmacy_settle(ref, **args)  # OutcomeUnknown: the journal resolves it
+        # OutcomeUnknown: the journal resolves it
+        sold = client.pharmacy_settle(DrugSale(ref, **args))
     except CenterRefused as exc:
         if payment is not None:
             payments.refund(payment.reference)
@@ -907,7 +910,7 @@ def kiosk_register(
         _say(progress, "2204 registration fee")
         client.upload_fees(ref, mdtrt_id, _fee_details([item], _now(client)))
         _say(progress, "2206 pre-settlement")
-        pre = client.pre_settle(ref, **args)
+        pre = client.pre_settle(OutpatientSettlement(ref, **args))
         if not confirm(pre.setlinfo):
             raise Declined("the registration was declined; it is cancelled")
         cash = pre.setlinfo.psn_cash_pay
@@ -929,7 +932,8 @@ def kiosk_register(
         raise
     _say(progress, "2207 settlement")
     try:
-        settled = client.settle(ref, **args)  # OutcomeUnknown: the journal resolves it
+        # OutcomeUnknown: the journal resolves it
+        settled = client.settle(OutpatientSettlement(ref, **args))
     except CenterRefused as exc:
         _rollback(client, ref, mdtrt_id, ipt_otp_no, visit.msgid)
         if payment is not None:
@@ -1045,7 +1049,7 @@ def pay_outstanding(
         _say(progress, "2204 fee details")
         client.upload_fees(ref, mdtrt_id, _fee_details(visit.items, _now(client)))
         _say(progress, "2206 pre-settlement")
-        pre = client.pre_settle(ref, **args)
+        pre = client.pre_settle(OutpatientSettlement(ref, **args))
         if not confirm(pre.setlinfo):
             raise Declined("the payment was declined; the fees stay open at the desk")
         cash = pre.setlinfo.psn_cash_pay
@@ -1058,7 +1062,8 @@ def pay_outstanding(
         raise
     _say(progress, "2207 settlement")
     try:
-        settled = client.settle(ref, **args)  # OutcomeUnknown: the journal resolves it
+        # OutcomeUnknown: the journal resolves it
+        settled = client.settle(OutpatientSettlement(ref, **args))
     except CenterRefused as exc:
         withdraw()
         if payment is not None:

@@ -43,6 +43,7 @@ from sscard_terminal.errors import CardError, SscardError
 from sscard_terminal.settlement import SettlementClient
 from sscard_terminal.settlement.errors import CenterRefused
 from sscard_terminal.settlement.journal import CardRecordState, Resolution
+from sscard_terminal.settlement.resolution import resolve
 from sscard_terminal.terminal.flows import (
     NotEligible,
     QueueBook,
@@ -220,7 +221,7 @@ def test_the_card_pulled_at_every_step(
         finally:
             card.transport.close()
         assert served is None, f"the card was not pulled at {target}"
-        assert client.resolve().ok
+        assert resolve(client).ok
         terminals.books_agree(client)
         served = served_card(cardos, 0)  # put back
     assert set(outcomes) == set(cases)
@@ -283,7 +284,7 @@ def test_the_center_fails_at_every_message(
                 assert stopped == [infno]
             else:  # the fault hit this very message
                 assert [f[0] for f in proxy.fired[fired:]] == [infno], proxy.fired[fired:]
-            report = client.resolve()
+            report = resolve(client)
             assert report.ok, report.as_json()
             terminals.books_agree(client)
             no_visit_left_open(center, client)

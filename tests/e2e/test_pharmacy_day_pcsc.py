@@ -46,6 +46,7 @@ from sscard_terminal.settlement import Journal
 from sscard_terminal.settlement.config import TerminalConfig
 from sscard_terminal.settlement.errors import OutcomeUnknown
 from sscard_terminal.settlement.journal import CardRecordState
+from sscard_terminal.settlement.resolution import resolve
 from sscard_terminal.terminal.card_records import record_for
 from sscard_terminal.terminal.flows import Item, pharmacy_cancel, pharmacy_purchase
 from sscard_terminal.terminal.payment import PaymentFailed, SimulatedPayments
@@ -146,7 +147,7 @@ def test_a_day_at_the_pharmacy(center: RunningCenter, served_card: Any, tmp_path
                 happened.append("declined")
             except OutcomeUnknown:
                 assert n == LOST_ANSWER
-                report = till_a.resolve()  # 5203: booked, its card record owed
+                report = resolve(till_a)  # 5203: booked, its card record owed
                 assert report.ok and [o.action for o in report.outcomes] == ["confirmed"]
                 happened.append("answer lost, confirmed")
             else:

@@ -42,6 +42,7 @@ from sscard_terminal.settlement import (  # noqa: E402
 from sscard_terminal.settlement.envelope import OpterType  # noqa: E402
 from sscard_terminal.settlement.errors import CenterRefused  # noqa: E402
 from sscard_terminal.settlement.journal import CardRecordState, Status  # noqa: E402
+from sscard_terminal.settlement.resolution import reverse  # noqa: E402
 from sscard_terminal.terminal.card_records import catch_up, record_for  # noqa: E402
 from sscard_terminal.terminal.flows import (  # noqa: E402
     Declined,
@@ -332,8 +333,8 @@ def test_a_flow_stopped_inside_a_center_message_leaves_the_visit_to_resolve(
     """Stopped while its 2206 is on the wire and then again in the rollback's
     2205: nothing could be rolled back, so the registration stays held by
     this process; once the process is gone, resolution reverses it."""
-    from sscard_terminal.settlement import journal as journal_module
     from sscard_terminal.settlement import resolution
+    from sscard_terminal.settlement.journal import store as journal_module
 
     client = make_client(opter="S0IN")
     card = card_of(center, "normal", tmp_path)
@@ -474,7 +475,7 @@ def test_card_records_come_from_the_journal_entry_alone(
     assert refunded.card_record is CardRecordState.OWED
     assert record_for(refunded).type is TransactionType.REFUND
     # a reversed settlement owes nothing
-    client.reverse(refund.msgid or "")
+    reverse(client, refund.msgid or "")
     assert client.journal.card_records_owed() == []
 
 

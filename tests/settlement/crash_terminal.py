@@ -13,6 +13,7 @@ from pathlib import Path
 from sscard_terminal.settlement import InstitutionConfig, Operator, SettlementClient
 from sscard_terminal.settlement.config import read_secret
 from sscard_terminal.settlement.envelope import OpterType
+from sscard_terminal.settlement.inputs import OutpatientSettlement
 from sscard_terminal.settlement.models import PersonRef
 
 
@@ -30,12 +31,14 @@ def main() -> None:
     )
     print("sending", flush=True)
     client.settle(
-        PersonRef(args["psn_no"], args["insuplc_admdvs"]),
-        mdtrt_id=args["mdtrt_id"],
-        mdtrt_cert_type="03",
-        mdtrt_cert_no=args["card_no"],
-        medfee_sumamt=Decimal(args["total"]),
-        insutype="310",
+        OutpatientSettlement(
+            PersonRef(args["psn_no"], args["insuplc_admdvs"]),
+            mdtrt_id=args["mdtrt_id"],
+            mdtrt_cert_type="03",
+            mdtrt_cert_no=args["card_no"],
+            medfee_sumamt=Decimal(args["total"]),
+            insutype="310",
+        )
     )
     print("answered", flush=True)  # never reached: the test kills this process first
 

@@ -24,6 +24,7 @@ from sscard_terminal.cli.journal import journal
 from sscard_terminal.errors import ExitCode
 from sscard_terminal.settlement import OutcomeUnknown
 from sscard_terminal.settlement.config import EXAMPLE, TerminalConfig
+from sscard_terminal.settlement.inputs import DrugSale
 from sscard_terminal.settlement.models import DrugDetail
 
 
@@ -68,13 +69,15 @@ def lost_sale(
     proxy.arm("2102", "drop_answer")
     with pytest.raises(OutcomeUnknown) as caught:
         client.pharmacy_settle(
-            ref,
-            mdtrt_cert_type="03",
-            mdtrt_cert_no=person.card_no or "",
-            insutype="310",
-            lines=[
-                DrugDetail("1", CLASS_A_DRUG, "Y", Decimal(1), Decimal("9.00"), Decimal("9.00"))
-            ],
+            DrugSale(
+                ref,
+                mdtrt_cert_type="03",
+                mdtrt_cert_no=person.card_no or "",
+                insutype="310",
+                lines=[
+                    DrugDetail("1", CLASS_A_DRUG, "Y", Decimal(1), Decimal("9.00"), Decimal("9.00"))
+                ],
+            )
         )
     return caught.value.msgid, client.journal.path, client.msgid_slot
 

@@ -35,6 +35,7 @@ from sscard_terminal.settlement import (
     Status,
 )
 from sscard_terminal.settlement.envelope import OpterType
+from sscard_terminal.settlement.inputs import DrugSale, OutpatientSettlement
 from sscard_terminal.settlement.models import (
     Diagnosis,
     DrugDetail,
@@ -44,6 +45,7 @@ from sscard_terminal.settlement.models import (
     ReconcileRow,
     SetlInfo,
 )
+from sscard_terminal.settlement.resolution import reverse
 
 
 def sign_ins(client: SettlementClient) -> list[str]:
@@ -219,11 +221,11 @@ def test_outpatient_visit_settlement_and_refund(
         "medfee_sumamt": total,
         "insutype": "310",
     }
-    pre = client.pre_settle(ref, **settle_args)
+    pre = client.pre_settle(OutpatientSettlement(ref, **settle_args))
     check_money(pre.setlinfo)
     assert pre.setlinfo.setl_id is None
     assert pre.setlinfo.acct_pay == Decimal("500.00")
-    settled = client.settle(ref, **settle_args)
+    settled = client.settle(OutpatientSettlement(ref, **settle_args))
     settle_msgid = client.last_msgid
     setl = settled.setlinfo
     check_money(setl)
@@ -269,9 +271,9 @@ def test_kiosk_registration_fee(center: RunningCenter, make_client: ClientFactor
         "insutype": "310",
         "med_type": "12",
     }
-    pre = kiosk.pre_settle(ref, **args)
+    pre = kiosk.pre_settle(OutpatientSettlement(ref, **args))
     check_money(pre.setlinfo)
-    settled = kiosk.settle(ref, **args)
+    settled = kiosk.settle(OutpatientSettlement(ref, **args))
     check_money(settled.setlinfo)
     sent = kiosk.journal.get(kiosk.last_msgid or "")
     assert (
@@ -293,13 +295,13 @@ def test_a_settlement_reversed_on_purpose(
     line = FeeDetail("1", CLASS_A_DRUG, "D", Decimal(1), Decimal("60.00"), Decimal("60.00"),
                      shanghai_now())  # fmt: skip
     client.upload_fees(ref, visit.mdtrt_id, [line])
-    settled = client.settle(
+    settled = client.settle(OutpatientSettlement(
         ref, mdtrt_id=visit.mdtrt_id, mdtrt_cert_type="03", mdtrt_cert_no=person.card_no or "",
         medfee_sumamt=Decimal("60.00"), insutype="310",
-    )  # fmt: skip
+    ))  # fmt: skip
     msgid = client.last_msgid or ""
     assert center.balance(ref.psn_no) == Decimal("80.00") - settled.setlinfo.acct_pay
-    reversal = client.reverse(msgid)
+    reversal = reverse(client, msgid)
     assert reversal.rvs_stas == "reversed" and reversal.omsgid == msgid
     entry = client.journal.get(msgid)
     assert entry is not None and entry.status is Status.SUCCESS and not entry.booked
@@ -308,9 +310,9 @@ def test_a_settlement_reversed_on_purpose(
     found = client.settlement_query(ref, setl_id=settled.setlinfo.setl_id)
     assert found.setlinfo is not None and found.setlinfo.setl_stas == "reversed"
     with pytest.raises(JournalError):
-        client.reverse(msgid)  # once is enough: nothing is sent
+        reverse(client, msgid)  # once is enough: nothing is sent
     with pytest.raises(JournalError):
-        client.reverse(client.journal.entries(infno="2204")[-1].msgid)
+        reverse(client, client.journal.entries(infno="2204")[-1].msgid)
 
 
 # -- pharmacy -----------------------------------------------------------------------------------
@@ -329,10 +331,10 @@ def test_pharmacy_purchase_and_cancel(center: RunningCenter, make_client: Client
         "insutype": "310",
         "lines": lines,
     }
-    pre = pharmacy.pharmacy_pre_settle(ref, **args)
+    pre = pharmacy.pharmacy_pre_settle(DrugSale(ref, **args))
     check_money(pre.setlinfo)
     assert pre.setlinfo.medfee_sumamt == Decimal("38.50") and len(pre.detlcutinfo) == 2
-    sold = pharmacy.pharmacy_settle(ref, **args)
+    sold = pharmacy.pharmacy_settle(DrugSale(ref, **args))
     check_money(sold.setlinfo)
     assert sold.setlinfo.setl_id and sold.setlinfo.mdtrt_id
     assert sold.setlinfo.acct_pay == pre.setlinfo.acct_pay

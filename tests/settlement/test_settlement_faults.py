@@ -42,7 +42,9 @@ from sscard_terminal.settlement import (
     SettlementClient,
     Status,
 )
+from sscard_terminal.settlement.inputs import DrugSale, OutpatientSettlement
 from sscard_terminal.settlement.models import DrugDetail, FeeDetail
+from sscard_terminal.settlement.resolution import resolve
 
 HERE = Path(__file__).parent
 
@@ -67,12 +69,14 @@ class Visit:
 
     def settle(self, client: SettlementClient) -> Any:
         return client.settle(
-            self.ref,
-            mdtrt_id=self.mdtrt_id,
-            mdtrt_cert_type="03",
-            mdtrt_cert_no=self.card_no,
-            medfee_sumamt=self.total,
-            insutype="310",
+            OutpatientSettlement(
+                self.ref,
+                mdtrt_id=self.mdtrt_id,
+                mdtrt_cert_type="03",
+                mdtrt_cert_no=self.card_no,
+                medfee_sumamt=self.total,
+                insutype="310",
+            )
         )
 
 
@@ -122,7 +126,7 @@ def test_answer_lost_after_booking_is_confirmed_by_5203(
     assert entry is not None and entry.status is Status.UNKNOWN and entry.is_open
     assert settlements_of_visit(center, visit.mdtrt_id) == [("settle", "valid")]  # booked
 
-    report = hospital.resolve()
+    report = resolve(hospital)
     assert report.ok
     [outcome] = [o for o in report.outcomes if o.msgid == msgid]
     assert outcome.action == "confirmed" and outcome.status == "SUCCESS"
@@ -153,7 +157,7 @@ def test_message_lost_before_the_center_is_reversed_and_barred(
     msgid = caught.value.msgid
     assert settlements_of_visit(center, visit.mdtrt_id) == []
 
-    report = hospital.resolve()
+    report = resolve(hospital)
     assert report.ok
     entry = hospital.journal.get(msgid)
     assert entry is not None and entry.resolution is Resolution.REVERSED
@@ -214,7 +218,7 @@ def test_an_answer_too_late_can_be_reversed_instead_of_confirmed(
         visit.settle(via_proxy)
     msgid = caught.value.msgid
     assert center.balance(visit.ref.psn_no) < before  # the center booked it
-    report = hospital.resolve(confirm_booked=False)
+    report = resolve(hospital, confirm_booked=False)
     assert report.ok
     entry = hospital.journal.get(msgid)
     assert entry is not None and entry.resolution is Resolution.REVERSED
@@ -238,7 +242,7 @@ def test_a_registration_whose_answer_is_lost_is_reversed(
             ref, insutype="310", mdtrt_cert_type="03", mdtrt_cert_no=person.card_no or "",
             ipt_otp_no="OP",
         )  # fmt: skip
-    report = hospital.resolve()
+    report = resolve(hospital)
     assert report.ok
     entry = hospital.journal.get(caught.value.msgid)
     assert entry is not None and entry.resolution is Resolution.REVERSED
@@ -263,12 +267,12 @@ def test_a_reversal_whose_answer_is_lost_is_finished_by_another(
     msgid = caught.value.msgid
     # resolution through the proxy: 5203 answers (unknown), the 2601's answer is lost
     proxy.arm("2601", "drop_answer")
-    first = via_proxy.resolve()
+    first = resolve(via_proxy)
     assert not first.ok and [o.msgid for o in first.still_open] == [msgid]
     [lost_reversal] = [r for r in hospital.journal.resolvers_of(msgid) if r.infno == "2601"]
     assert lost_reversal.status is Status.UNKNOWN
     # the next run never "confirms" what a reversal may have hit: it reverses again
-    second = hospital.resolve()
+    second = resolve(hospital)
     assert second.ok
     entry = hospital.journal.get(msgid)
     assert entry is not None and entry.resolution is Resolution.REVERSED and not entry.booked
@@ -295,11 +299,11 @@ def test_pharmacy_settlement_and_cancellation_with_lost_answers(
             DrugDetail("1", CLASS_A_DRUG, "Y", Decimal(2), Decimal("20.00"), Decimal("40.00"))
         ],
     }
-    pre = pharmacy.pharmacy_pre_settle(ref, **sale)
+    pre = pharmacy.pharmacy_pre_settle(DrugSale(ref, **sale))
     proxy.arm("2102", "drop_answer")
     with pytest.raises(OutcomeUnknown) as caught:
-        shaky.pharmacy_settle(ref, **sale)
-    assert pharmacy.resolve().ok
+        shaky.pharmacy_settle(DrugSale(ref, **sale))
+    assert resolve(pharmacy).ok
     entry = pharmacy.journal.get(caught.value.msgid)
     assert entry is not None and entry.resolution is Resolution.CONFIRMED and entry.booked
     assert entry.setlinfo is not None
@@ -310,7 +314,7 @@ def test_pharmacy_settlement_and_cancellation_with_lost_answers(
     proxy.arm("2103", "drop_answer")
     with pytest.raises(OutcomeUnknown) as cancel:
         shaky.pharmacy_cancel(ref, setl_id=entry.setl_id or "", mdtrt_id=entry.mdtrt_id or "")
-    assert pharmacy.resolve().ok
+    assert resolve(pharmacy).ok
     refund = pharmacy.journal.get(cancel.value.msgid)
     assert refund is not None and refund.resolution is Resolution.CONFIRMED and refund.booked
     assert refund.setlinfo is not None and refund.setlinfo["refd_setl_flag"] == "1"
@@ -357,7 +361,7 @@ def test_a_terminal_killed_while_waiting_is_settled_at_start_up(
         [pending] = hospital.journal.open_entries()
         assert pending.status is Status.PENDING and pending.pid == terminal.pid
         # while that terminal lives, resolution leaves its message alone
-        busy = hospital.resolve()
+        busy = resolve(hospital)
         assert [o.action for o in busy.outcomes] == ["skipped"]
         assert hospital.journal.get(pending.msgid).is_open  # type: ignore[union-attr]
         os.kill(terminal.pid, signal.SIGKILL)
@@ -376,7 +380,7 @@ def test_a_terminal_killed_while_waiting_is_settled_at_start_up(
         msgid_slot=slots[str(hospital.journal.path)],
     )
     with restarted:
-        report = restarted.resolve()
+        report = resolve(restarted)
     assert report.ok and [o.action for o in report.outcomes] == ["confirmed"]
     entry = hospital.journal.get(pending.msgid)
     assert entry is not None and entry.status is Status.SUCCESS and entry.booked

@@ -23,6 +23,7 @@ from settlement_fixtures import (
 from sscard_terminal.settlement import CenterRefused, Status
 from sscard_terminal.settlement.config import TerminalConfig
 from sscard_terminal.settlement.errors import ConfigError
+from sscard_terminal.settlement.inputs import OutpatientSettlement
 from sscard_terminal.settlement.models import FeeDetail
 from sscard_terminal.settlement.sm2 import SM2Signer, generate_private_key
 
@@ -100,12 +101,14 @@ def test_an_outpatient_settlement_signed_with_sm2_behind_a_gateway(
             ]
             client.upload_fees(info.ref, visit.mdtrt_id, lines)
             settled = client.settle(
-                info.ref,
-                mdtrt_id=visit.mdtrt_id,
-                mdtrt_cert_type="03",
-                mdtrt_cert_no=person.card_no or "",
-                medfee_sumamt=Decimal("100.00"),
-                insutype="310",
+                OutpatientSettlement(
+                    info.ref,
+                    mdtrt_id=visit.mdtrt_id,
+                    mdtrt_cert_type="03",
+                    mdtrt_cert_no=person.card_no or "",
+                    medfee_sumamt=Decimal("100.00"),
+                    insutype="310",
+                )
             )
             setl = settled.setlinfo
             assert setl.setl_id and setl.medfee_sumamt == Decimal("100.00")
