@@ -112,9 +112,9 @@ class DeskFees:
 
 @dataclass(frozen=True)
 class VisitInfo:
-    """What 2203 tells of the visit: its medical type and diagnosis."""
+    """What 2203 tells of the visit besides its medical type: its diagnosis
+    (none when ``dise_codg`` is None)."""
 
-    med_type: str
     dise_codg: str | None = None
     dise_name: str | None = None
 
@@ -137,10 +137,10 @@ def settle_visit(
     progress: Progress | None = None,
 ) -> tuple[SettlementResult, Payment | None]:
     """2203 (when ``info``), 2204 of ``items``, 2206 and 2207 of their total
-    under the holder's credential and enrolment; ``confirm`` False raises
-    :class:`Declined` with ``declined``; the cash part through ``payments``
-    under ``pay_key``. Returns the 2207's answer and the payment (None when
-    nothing was paid)."""
+    as ``med_type`` under the holder's credential and enrolment; ``confirm``
+    False raises :class:`Declined` with ``declined``; the cash part through
+    ``payments`` under ``pay_key``. Returns the 2207's answer and the payment
+    (None when nothing was paid)."""
     ref = holder.ref
     args: dict[str, Any] = {
         "mdtrt_id": mdtrt_id,
@@ -153,7 +153,7 @@ def settle_visit(
     payment = None
     try:
         if info is not None:
-            _visit_info(client, ref, mdtrt_id, info, progress)
+            _visit_info(client, ref, mdtrt_id, med_type, info, progress)
         say(progress, fees_step)
         client.upload_fees(ref, mdtrt_id, details(FeeDetail, items, now(client)))
         say(progress, "2206 pre-settlement")
@@ -186,11 +186,12 @@ def _visit_info(
     client: SettlementClient,
     ref: PersonRef,
     mdtrt_id: str,
+    med_type: str,
     info: VisitInfo,
     progress: Progress | None,
 ) -> None:
     say(progress, "2203 visit information")
-    med_type, dise_codg, dise_name = info.med_type, info.dise_codg, info.dise_name
+    dise_codg, dise_name = info.dise_codg, info.dise_name
     diagnoses = [Diagnosis(dise_codg, dise_name or dise_codg)] if dise_codg else []
     client.visit_info(
         ref,
