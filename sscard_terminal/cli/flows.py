@@ -1,15 +1,16 @@
 """``sscard hospital swipe|refund``, ``sscard pharmacy buy|cancel``,
-``sscard kiosk register``: the terminal flows (issue 5, points 3 and 5).
+``sscard kiosk register``: the terminal flows at the hospital's desk, the
+pharmacy's counter and the self-service kiosk.
 
-Thin calls into :mod:`sscard_terminal.terminal.flows`. Each command takes
-the card reader (``--reader``) or the electronic voucher's code
-(``--voucher CODE``: no card is read, no PIN asked, no card record
+Thin calls into the package :mod:`sscard_terminal.terminal.flows`. Each
+command takes the card reader (``--reader``) or the electronic voucher's
+code (``--voucher CODE``: no card is read, no PIN asked, no card record
 written), the security module (``--sam``), the PIN as ``sscard pin`` does
 (hidden prompt, ``--pin-pad FILE`` or ``--pin-fd N``), the terminal's
 configuration (``--config terminal.yaml`` and the same overrides as
 ``sscard journal resolve``) and ``--center URL``; it shows its progress on
 stderr and prints the receipt (text, or ``--json``) on stdout. The exit
-codes are the foundation issue's (:class:`sscard_terminal.errors.ExitCode`).
+codes are those of every command (:class:`sscard_terminal.errors.ExitCode`).
 """
 
 from __future__ import annotations
