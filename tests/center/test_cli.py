@@ -16,10 +16,10 @@ from typing import Any
 
 import httpx
 import pytest
-from center_helpers import BACKENDS, Terminal, free_port
 
 from sscard_terminal.center.policy import load_policy
 from sscard_terminal.center.seed import bulk_person
+from tests.center.center_helpers import BACKENDS, Terminal, free_port
 
 SSCARD = str(Path(sys.executable).parent / "sscard")
 

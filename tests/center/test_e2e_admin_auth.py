@@ -10,7 +10,8 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from center_helpers import ADMIN_TOKEN, Center
+
+from tests.center.center_helpers import ADMIN_TOKEN, Center
 
 GOOD = f"Bearer {ADMIN_TOKEN}"
 

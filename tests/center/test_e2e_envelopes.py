@@ -16,12 +16,12 @@ from typing import Any
 
 import httpx
 import pytest
-from center_helpers import Center, Terminal
 
 from sscard_terminal.center import signature, wire
 from sscard_terminal.center.api import CALL_SERVICE, SIGN_IN
 from sscard_terminal.settlement.gateway import gateway_headers
 from sscard_terminal.settlement.sm2 import SM2Signer, generate_private_key
+from tests.center.center_helpers import Center, Terminal
 
 _CODES = itertools.count(1)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from center_helpers import (
+from tests.center.center_helpers import (
     CLASS_A_DRUG,
     CLASS_A_SERVICE,
     CLASS_B_DRUG,

@@ -8,7 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
-from center_helpers import (
+from sqlalchemy import func, select
+
+from sscard_terminal.center.models import Settlement
+from tests.center.center_helpers import (
     CLASS_A_DRUG,
     Center,
     Insured,
@@ -21,9 +24,6 @@ from center_helpers import (
     stamp,
     visit_with_fees,
 )
-from sqlalchemy import func, select
-
-from sscard_terminal.center.models import Settlement
 
 
 def balance(center: Center, psn_no: str) -> Decimal:

@@ -8,7 +8,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from center_helpers import (
+from sscard_terminal.center.clock import Month
+from tests.center.center_helpers import (
     CLASS_A_DRUG,
     ClockedCenter,
     Insured,
@@ -17,8 +18,6 @@ from center_helpers import (
     register,
     settle_input,
 )
-
-from sscard_terminal.center.clock import Month
 
 LONG_AGO = Month(2015, 1)
 

@@ -7,7 +7,11 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from center_helpers import (
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sscard_terminal.center.clock import Month, add_months
+from tests.center.center_helpers import (
     CLASS_A_DRUG,
     CLASS_A_SERVICE,
     CLASS_B_DRUG,
@@ -25,10 +29,6 @@ from center_helpers import (
     unique_id_number,
     visit_with_fees,
 )
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
-from sscard_terminal.center.clock import Month, add_months
 
 
 def lookup(t, card: dict) -> dict:

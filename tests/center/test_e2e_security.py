@@ -13,7 +13,16 @@ from typing import Any
 
 import httpx
 import pytest
-from center_helpers import (
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select, text, update
+
+from sscard_terminal.center import signature, wire
+from sscard_terminal.center.api import create_app
+from sscard_terminal.center.masking import MaskingFilter, install_log_masking, mask_json
+from sscard_terminal.center.models import JournalEntry, Settlement, SignIn
+from sscard_terminal.center.transactions import REGISTRY
+from tests.center.center_helpers import (
     ADMIN_TOKEN,
     CLASS_A_DRUG,
     Center,
@@ -25,15 +34,6 @@ from center_helpers import (
     start_server,
     visit_with_fees,
 )
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from sqlalchemy import func, select, text, update
-
-from sscard_terminal.center import signature, wire
-from sscard_terminal.center.api import create_app
-from sscard_terminal.center.masking import MaskingFilter, install_log_masking, mask_json
-from sscard_terminal.center.models import JournalEntry, Settlement, SignIn
-from sscard_terminal.center.transactions import REGISTRY
 
 
 def normal_card(center: Center) -> dict[str, Any]:

@@ -19,7 +19,6 @@ from typing import Any
 
 import httpx
 import pytest
-from center_helpers import Server, Terminal, free_port, start_server
 from sqlalchemy import text
 
 from sscard_terminal.center.api import create_app
@@ -28,6 +27,7 @@ from sscard_terminal.center.connections import guarded_protocol
 from sscard_terminal.center.db import Database
 from sscard_terminal.center.policy import Policy
 from sscard_terminal.center.seed import seed_demo
+from tests.center.center_helpers import Server, Terminal, free_port, start_server
 
 TIMEOUT = 1.0
 HALF = [

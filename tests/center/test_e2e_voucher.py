@@ -11,7 +11,10 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from center_helpers import (
+from cryptography.hazmat.primitives import hashes, hmac
+from sqlalchemy import text
+
+from tests.center.center_helpers import (
     CLASS_A_DRUG,
     CLASS_A_SERVICE,
     Center,
@@ -21,8 +24,6 @@ from center_helpers import (
     new_insured,
     stamp,
 )
-from cryptography.hazmat.primitives import hashes, hmac
-from sqlalchemy import text
 
 EXCHANGE = "/localcfc/api/hsecfc/localQrCodeQuery"
 

@@ -12,7 +12,6 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-from center_helpers import ADMIN_TOKEN, start_server
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -26,6 +25,7 @@ from sscard_terminal.center.clock import system_clock
 from sscard_terminal.center.db import Database
 from sscard_terminal.center.policy import Policy, load_policy
 from sscard_terminal.center.seed import seed_demo
+from tests.center.center_helpers import ADMIN_TOKEN, start_server
 
 CHECKS = [
     not_a_server_error,

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from center_helpers import BACKENDS, CLASS_A_DRUG, Center, Insured, settle_input, visit_with_fees
 from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import StatementError
 
@@ -19,6 +18,14 @@ from sscard_terminal.center.clock import system_clock
 from sscard_terminal.center.db import current_revision, downgrade, migrate, normalise_url
 from sscard_terminal.center.models import Account, Base, Contribution
 from sscard_terminal.center.seed import bulk_person, seed_bulk
+from tests.center.center_helpers import (
+    BACKENDS,
+    CLASS_A_DRUG,
+    Center,
+    Insured,
+    settle_input,
+    visit_with_fees,
+)
 
 #: the newest migration (0004: the vouchers of issue 14)
 HEAD = "0004"

@@ -9,25 +9,11 @@ for the center and proxy helpers)."""
 from __future__ import annotations
 
 import json
-import sys
 import threading
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "settlement"))
-
-from fault_proxy import FaultProxy  # noqa: E402
-from settlement_fixtures import (  # noqa: E402
-    CLASS_A_DRUG,
-    CLASS_A_SERVICE,
-    CLASS_C,
-    HOSPITAL,
-    PHARMACY,
-    RunningCenter,
-    shanghai_now,
-)
 
 from sscard_terminal.driver.sscard import SocialSecurityCard  # noqa: E402
 from sscard_terminal.settlement import Operator, SettlementClient  # noqa: E402
@@ -37,6 +23,16 @@ from sscard_terminal.terminal.flows import Item  # noqa: E402
 from sscard_terminal.transport.base import open_transport  # noqa: E402
 from sscard_terminal.vcard.cardos import CardOS  # noqa: E402
 from sscard_terminal.vcard.factory import new_image  # noqa: E402
+from tests.settlement.fault_proxy import FaultProxy  # noqa: E402
+from tests.settlement.settlement_fixtures import (  # noqa: E402
+    CLASS_A_DRUG,
+    CLASS_A_SERVICE,
+    CLASS_C,
+    HOSPITAL,
+    PHARMACY,
+    RunningCenter,
+    shanghai_now,
+)
 
 __all__ = [
     "CLASS_A_DRUG",

@@ -16,8 +16,6 @@ from typing import Any
 import httpx
 import pytest
 import websockets
-from agent_rig import AgentProcess, call, connect, next_event, start_agent
-from conftest import ServeCard
 
 from sscard_terminal.crypto.keyset import load_key_set
 from sscard_terminal.driver.national import NationalLine, read_national_line
@@ -30,6 +28,8 @@ from sscard_terminal.vcard.factory import card_from_image, card_from_profile, wr
 from sscard_terminal.vcard.faults import FaultyCard, parse_faults
 from sscard_terminal.vcard.profile import resolve_key_set_path
 from sscard_terminal.vpcd.bridge import CardServer
+from tests.e2e.agent_rig import AgentProcess, call, connect, next_event, start_agent
+from tests.e2e.conftest import ServeCard
 
 CARD_READER = "Virtual PCD 00 00"
 PSAM_READER = "Virtual PCD 00 01"

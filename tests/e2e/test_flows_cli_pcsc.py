@@ -22,7 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flow_rig import (
+
+from sscard_terminal.driver.pin import Pin
+from sscard_terminal.errors import ExitCode
+from sscard_terminal.settlement.config import TerminalConfig
+from sscard_terminal.vcard.factory import psam_from_profile
+from tests.e2e.flow_rig import (
     CLASS_A_DRUG,
     CLASS_A_SERVICE,
     HOSPITAL,
@@ -35,12 +40,7 @@ from flow_rig import (
     shanghai_now,
     terminal_config,
 )
-from settlement_fixtures import RunningCenter, start_center
-
-from sscard_terminal.driver.pin import Pin
-from sscard_terminal.errors import ExitCode
-from sscard_terminal.settlement.config import TerminalConfig
-from sscard_terminal.vcard.factory import psam_from_profile
+from tests.settlement.settlement_fixtures import RunningCenter, start_center
 
 CLI = [sys.executable, "-m", "sscard_terminal.cli.main"]
 CARD_READER = "Virtual PCD 00 00"

@@ -18,15 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import reader_name, wait_for_reader
-from flow_rig import CLASS_A_DRUG, PIN, card_for
-from kiosk_rig import CenterProcess, KioskProcess, launch_browser, terminal_yaml
 from playwright.sync_api import expect, sync_playwright
 
 from sscard_terminal.codecs.masking import mask_id_number
 from sscard_terminal.settlement.models import PersonRef
 from sscard_terminal.vcard.factory import psam_from_profile
 from sscard_terminal.vpcd.bridge import CardServer
+from tests.e2e.conftest import reader_name, wait_for_reader
+from tests.e2e.flow_rig import CLASS_A_DRUG, PIN, card_for
+from tests.e2e.kiosk_rig import CenterProcess, KioskProcess, launch_browser, terminal_yaml
 
 IDLE_SECONDS = 10.0
 WAIT_MS = 20_000

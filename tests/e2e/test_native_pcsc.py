@@ -20,7 +20,6 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import unavailable
 
 from sscard_terminal.codecs.id_number import make_id_number
 from sscard_terminal.crypto.keyset import load_key_set
@@ -35,6 +34,7 @@ from sscard_terminal.vcard.factory import psam_from_profile
 from sscard_terminal.vcard.faults import FaultyCard
 from sscard_terminal.vcard.personalise import CardParameters, personalise
 from sscard_terminal.vcard.profile import load_profile, resolve_key_set_path
+from tests.e2e.conftest import unavailable
 
 HERE = Path(__file__).parent
 CLI = [sys.executable, "-m", "sscard_terminal.cli.main"]

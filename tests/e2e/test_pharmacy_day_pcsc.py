@@ -24,7 +24,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flow_rig import (
+
+from sscard_terminal.driver.pin import Pin, SimulatedPinPad
+from sscard_terminal.driver.psam import PsamSam
+from sscard_terminal.settlement import Journal
+from sscard_terminal.settlement.config import TerminalConfig
+from sscard_terminal.settlement.errors import OutcomeUnknown
+from sscard_terminal.settlement.journal import CardRecordState
+from sscard_terminal.terminal.card_records import record_for
+from sscard_terminal.terminal.flows import Item, pharmacy_cancel, pharmacy_purchase
+from sscard_terminal.terminal.payment import PaymentFailed, SimulatedPayments
+from sscard_terminal.vcard.cardos import CardOS
+from sscard_terminal.vcard.factory import psam_from_profile
+from tests.e2e.flow_rig import (
     CLASS_A_DRUG,
     CLASS_C,
     PHARMACY,
@@ -38,19 +50,7 @@ from flow_rig import (
     shanghai_now,
     terminal_config,
 )
-from settlement_fixtures import CLASS_B_DRUG, RunningCenter, start_center
-
-from sscard_terminal.driver.pin import Pin, SimulatedPinPad
-from sscard_terminal.driver.psam import PsamSam
-from sscard_terminal.settlement import Journal
-from sscard_terminal.settlement.config import TerminalConfig
-from sscard_terminal.settlement.errors import OutcomeUnknown
-from sscard_terminal.settlement.journal import CardRecordState
-from sscard_terminal.terminal.card_records import record_for
-from sscard_terminal.terminal.flows import Item, pharmacy_cancel, pharmacy_purchase
-from sscard_terminal.terminal.payment import PaymentFailed, SimulatedPayments
-from sscard_terminal.vcard.cardos import CardOS
-from sscard_terminal.vcard.factory import psam_from_profile
+from tests.settlement.settlement_fixtures import CLASS_B_DRUG, RunningCenter, start_center
 
 CLI = [sys.executable, "-m", "sscard_terminal.cli.main"]
 CUSTOMERS = ["normal", "resident", "replaced_card", "offsite_filed", "offsite_unfiled", "minor"]

@@ -18,7 +18,6 @@ import pytest
 import yaml
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives.ciphers import Cipher, modes
-from pcsc_tools import scriptor
 
 from sscard_terminal.codecs.atr import Atr
 from sscard_terminal.codecs.id_number import make_id_number
@@ -32,6 +31,7 @@ from sscard_terminal.vcard.cardos import CardOS
 from sscard_terminal.vcard.factory import psam_from_profile
 from sscard_terminal.vcard.personalise import CardParameters, personalise
 from sscard_terminal.vcard.profile import load_profile
+from tests.e2e.pcsc_tools import scriptor
 
 CLI = [sys.executable, "-m", "sscard_terminal.cli.main"]
 PSAM_READER = "Virtual PCD 00 01"

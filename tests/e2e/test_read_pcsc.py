@@ -15,14 +15,13 @@ import sys
 import time
 from pathlib import Path
 
-from pcsc_tools import scriptor, tool
-
 from sscard_terminal.codecs.id_number import make_id_number
 from sscard_terminal.person import Person
 from sscard_terminal.vcard.cardos import CardOS
 from sscard_terminal.vcard.image import ImageFile
 from sscard_terminal.vcard.personalise import CardParameters, personalise
 from sscard_terminal.vcard.profile import load_profile
+from tests.e2e.pcsc_tools import scriptor, tool
 
 SSSE = "7378312E73682EC9E7BBE1B1A3D5CF"
 CLI = [sys.executable, "-m", "sscard_terminal.cli.main"]

@@ -15,12 +15,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from flow_rig import CLASS_A_DRUG, CLASS_A_SERVICE, HOSPITAL, PHARMACY, terminal_config
-from settlement_fixtures import ADMIN_TOKEN, RunningCenter, start_center
 
 from sscard_terminal.errors import ExitCode
 from sscard_terminal.settlement import Journal
 from sscard_terminal.settlement.config import TerminalConfig
+from tests.e2e.flow_rig import CLASS_A_DRUG, CLASS_A_SERVICE, HOSPITAL, PHARMACY, terminal_config
+from tests.settlement.settlement_fixtures import ADMIN_TOKEN, RunningCenter, start_center
 
 CLI = [sys.executable, "-m", "sscard_terminal.cli.main"]
 _SLOTS = iter(range(20, 40))

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import socket
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -19,10 +18,6 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "center"))
-
-from center_helpers import Admin, new_insured  # noqa: E402
 
 from sscard_terminal.center.api import create_app  # noqa: E402
 from sscard_terminal.center.clock import system_clock  # noqa: E402
@@ -61,6 +56,7 @@ from sscard_terminal.terminal.schedule import load_schedule  # noqa: E402
 from sscard_terminal.transport.base import open_transport  # noqa: E402
 from sscard_terminal.vcard.cardos import CardOS  # noqa: E402
 from sscard_terminal.vcard.factory import new_image  # noqa: E402
+from tests.center.center_helpers import Admin, new_insured  # noqa: E402
 
 ADMIN_TOKEN = "flows-tests-admin-token-0123456789abcdef"
 HOSPITAL = "H33020300001"

@@ -10,8 +10,14 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
-from fault_proxy import FaultProxy
-from settlement_fixtures import (
+
+from sscard_terminal.cli.journal import journal
+from sscard_terminal.errors import ExitCode
+from sscard_terminal.settlement import OutcomeUnknown
+from sscard_terminal.settlement.config import EXAMPLE, TerminalConfig
+from sscard_terminal.settlement.models import DrugDetail
+from tests.settlement.fault_proxy import FaultProxy
+from tests.settlement.settlement_fixtures import (
     CLASS_A_DRUG,
     PHARMACY,
     ClientFactory,
@@ -19,12 +25,6 @@ from settlement_fixtures import (
     free_port,
     insured,
 )
-
-from sscard_terminal.cli.journal import journal
-from sscard_terminal.errors import ExitCode
-from sscard_terminal.settlement import OutcomeUnknown
-from sscard_terminal.settlement.config import EXAMPLE, TerminalConfig
-from sscard_terminal.settlement.models import DrugDetail
 
 
 def write_config(

@@ -13,18 +13,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from settlement_fixtures import (
-    CLASS_A_DRUG,
-    CLASS_A_SERVICE,
-    CLASS_B_DRUG,
-    CLASS_C,
-    HOSPITAL,
-    PHARMACY,
-    ClientFactory,
-    RunningCenter,
-    insured,
-    shanghai_now,
-)
 
 from sscard_terminal.errors import ExitCode
 from sscard_terminal.settlement import (
@@ -43,6 +31,18 @@ from sscard_terminal.settlement.models import (
     PersonRef,
     ReconcileRow,
     SetlInfo,
+)
+from tests.settlement.settlement_fixtures import (
+    CLASS_A_DRUG,
+    CLASS_A_SERVICE,
+    CLASS_B_DRUG,
+    CLASS_C,
+    HOSPITAL,
+    PHARMACY,
+    ClientFactory,
+    RunningCenter,
+    insured,
+    shanghai_now,
 )
 
 

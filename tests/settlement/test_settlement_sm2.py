@@ -11,7 +11,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from settlement_fixtures import (
+
+from sscard_terminal.settlement import CenterRefused, Status
+from sscard_terminal.settlement.config import TerminalConfig
+from sscard_terminal.settlement.errors import ConfigError
+from sscard_terminal.settlement.models import FeeDetail
+from sscard_terminal.settlement.sm2 import SM2Signer, generate_private_key
+from tests.settlement.settlement_fixtures import (
     CLASS_A_DRUG,
     CLASS_A_SERVICE,
     HOSPITAL,
@@ -19,12 +25,6 @@ from settlement_fixtures import (
     insured,
     shanghai_now,
 )
-
-from sscard_terminal.settlement import CenterRefused, Status
-from sscard_terminal.settlement.config import TerminalConfig
-from sscard_terminal.settlement.errors import ConfigError
-from sscard_terminal.settlement.models import FeeDetail
-from sscard_terminal.settlement.sm2 import SM2Signer, generate_private_key
 
 
 def _private(path: Path, text: str) -> Path:
