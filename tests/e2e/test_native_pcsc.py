@@ -21,20 +21,19 @@ from typing import Any
 import httpx
 import pytest
 
-from sscard_terminal.codecs.id_number import make_id_number
 from sscard_terminal.crypto.keyset import load_key_set
 from sscard_terminal.keyservice.core import KeyService
 from sscard_terminal.keyservice.registry import load_terminals
 from sscard_terminal.keyservice.server import STEP1_PATH, serve_in_thread
 from sscard_terminal.native import exports
 from sscard_terminal.native.config import ENV_VAR
-from sscard_terminal.person import Person
 from sscard_terminal.vcard.cardos import CardOS
 from sscard_terminal.vcard.factory import psam_from_profile
 from sscard_terminal.vcard.faults import FaultyCard
-from sscard_terminal.vcard.personalise import CardParameters, personalise
-from sscard_terminal.vcard.profile import load_profile, resolve_key_set_path
+from sscard_terminal.vcard.personalise import CardParameters
+from sscard_terminal.vcard.profile import resolve_key_set_path
 from tests.e2e.conftest import unavailable
+from tests.virtual_cards import make_person, new_card
 
 HERE = Path(__file__).parent
 CLI = [sys.executable, "-m", "sscard_terminal.cli.main"]
@@ -46,19 +45,8 @@ TEST_PIN = "123456"  # the profiles' published test PIN
 OUT_SIZE = 1024
 GUARD = 64
 
-PERSON = Person.from_mapping(
-    {
-        "name": "孙·悟空",
-        "id_number": make_id_number("330211", dt.date(1981, 10, 1), "517"),
-        "ethnic_group": "01",
-        "birthplace": "330211",
-    }
-)
-
-
-def new_card(profile: str = "ningbo-gen3") -> CardOS:
-    params = CardParameters(serial=0x0BADCAFE, issue_date=dt.date(2022, 8, 18))
-    return CardOS(personalise(load_profile(profile), PERSON, params))
+PERSON = make_person("孙·悟空", "330211", dt.date(1981, 10, 1), "517")
+PARAMS = CardParameters(serial=0x0BADCAFE, issue_date=dt.date(2022, 8, 18))
 
 
 def sscard(*args: str) -> str:
@@ -158,7 +146,7 @@ def test_c_program_reads_like_sscard_read_line(  # type: ignore[no-untyped-def]
 ) -> None:
     """A gen3 card on slot 0, the PSAM on slot 1: every call from C, the line equal
     to `sscard read --line` for the same card, in GBK."""
-    served_card(new_card(), 0)
+    served_card(new_card("ningbo-gen3", PERSON, PARAMS), 0)
     served_card(psam_from_profile("psam-ningbo"), 1)
     ini = write_ini(
         tmp_path / "SSCardDriver.ini",
@@ -216,7 +204,7 @@ def test_c_program_key_service_steps(  # type: ignore[no-untyped-def]
     with step 1 and step 2 (the test carries the line to the service, as the
     calling program does), and step 2's line equals `sscard read --line` with
     the key service."""
-    served_card(new_card(), 0)
+    served_card(new_card("ningbo-gen3", PERSON, PARAMS), 0)
     ini = write_ini(
         tmp_path / "SSCardDriver.ini",
         reader={"name": CARD_READER},
@@ -264,7 +252,7 @@ def test_c_program_key_service_steps(  # type: ignore[no-untyped-def]
 def test_c_program_threads_are_serialised(  # type: ignore[no-untyped-def]
     served_card, kiosk: Path, tmp_path: Path
 ) -> None:
-    served_card(new_card("ningbo-gen2"), 0)
+    served_card(new_card("ningbo-gen2", PERSON, PARAMS), 0)
     ini = write_ini(tmp_path / "SSCardDriver.ini", reader={"name": CARD_READER})
     assert run_kiosk(kiosk, ini, "threads") == [("threads", 0, b"1")]
 
@@ -328,7 +316,7 @@ def test_empty_slot(library: Library, configure: Configure, reader_empty, tmp_pa
 
 
 def test_card_pulled(library: Library, configure: Configure, served_card) -> None:  # type: ignore[no-untyped-def]
-    card = FaultyCard(new_card("ningbo-gen2"), "remove-after=3")
+    card = FaultyCard(new_card("ningbo-gen2", PERSON, PARAMS), "remove-after=3")
     served_card(card, 0)
     configure(reader={"name": CARD_READER})
     code, text = library.call("iReadCardBas", 1)
@@ -339,7 +327,7 @@ def test_card_pulled(library: Library, configure: Configure, served_card) -> Non
 def test_wrong_then_blocked_pin(  # type: ignore[no-untyped-def]
     library: Library, configure: Configure, served_card, tmp_path: Path
 ) -> None:
-    served_card(new_card("ningbo-gen2"), 0)
+    served_card(new_card("ningbo-gen2", PERSON, PARAMS), 0)
     configure(reader={"name": CARD_READER}, pinpad=pin_pad(tmp_path / "pad", "000000"))
     results = [library.call("iVerifyPIN", 1) for _ in range(4)]
     assert results[0][0] == -51 and "剩余次数2次" in results[0][1]
@@ -365,7 +353,7 @@ def test_buffer_limits(library: Library, configure: Configure, pcscd: object) ->
 
 
 def test_utf8_setting(library: Library, configure: Configure, served_card) -> None:  # type: ignore[no-untyped-def]
-    served_card(new_card("ningbo-gen2"), 0)
+    served_card(new_card("ningbo-gen2", PERSON, PARAMS), 0)
     configure(reader={"name": CARD_READER})
     code, gbk_line = library.call("iReadCardBas", 1)
     assert code == 0 and gbk_line.split("|")[4] == PERSON.name
@@ -377,7 +365,7 @@ def test_utf8_setting(library: Library, configure: Configure, served_card) -> No
 def test_security_module_and_step_errors(  # type: ignore[no-untyped-def]
     library: Library, configure: Configure, served_card, reader_empty
 ) -> None:
-    served_card(new_card("ningbo-gen2"), 0)
+    served_card(new_card("ningbo-gen2", PERSON, PARAMS), 0)
     configure(reader={"name": CARD_READER})
     assert library.call("iReadCardBas_HSM_Step2", b"0011223344556677")[0] == -12
     code, text = library.call("iReadCardBas_HSM_Step1", 1)
@@ -395,7 +383,7 @@ def test_security_module_and_step_errors(  # type: ignore[no-untyped-def]
 def test_step2_refuses_a_malformed_key(  # type: ignore[no-untyped-def]
     library: Library, configure: Configure, served_card
 ) -> None:
-    served_card(new_card(), 0)
+    served_card(new_card("ningbo-gen3", PERSON, PARAMS), 0)
     configure(reader={"name": CARD_READER}, terminal={"number": TERMINAL})
     assert library.call("iReadCardBas_HSM_Step1", 1)[0] == 0
     code, text = library.call("iReadCardBas_HSM_Step2", b"not a cryptogram")
@@ -435,7 +423,7 @@ def test_calls_from_threads_never_interleave(  # type: ignore[no-untyped-def]
 ) -> None:
     """Three threads read at once (ctypes lets go of the GIL during each call): every
     read is correct, and the card saw whole reads one after the other."""
-    card = RecordingCard(new_card("ningbo-gen2"))
+    card = RecordingCard(new_card("ningbo-gen2", PERSON, PARAMS))
     served_card(card, 0)
     configure(reader={"name": CARD_READER})
     results: list[tuple[int, str]] = []
@@ -483,7 +471,7 @@ def test_software_and_keyservice_modules_read_like_the_cli(  # type: ignore[no-u
 ) -> None:
     """iReadCardBas with [sam] kind = software and = keyservice (the library makes
     the HTTP call itself): the lines `sscard read --line` gives with the same module."""
-    served_card(new_card(), 0)
+    served_card(new_card("ningbo-gen3", PERSON, PARAMS), 0)
     configure(
         reader={"name": CARD_READER},
         sam={"kind": "software"},

@@ -27,11 +27,10 @@ from sscard_terminal.driver.sscard import SocialSecurityCard
 from sscard_terminal.errors import SecurityStatusNotSatisfiedError
 from sscard_terminal.person import Person
 from sscard_terminal.transport.base import open_transport
-from sscard_terminal.vcard.cardos import CardOS
 from sscard_terminal.vcard.factory import psam_from_profile
-from sscard_terminal.vcard.personalise import CardParameters, personalise
-from sscard_terminal.vcard.profile import load_profile
+from sscard_terminal.vcard.personalise import CardParameters
 from tests.e2e.pcsc_tools import scriptor
+from tests.virtual_cards import new_card
 
 CLI = [sys.executable, "-m", "sscard_terminal.cli.main"]
 PSAM_READER = "Virtual PCD 00 01"
@@ -49,10 +48,6 @@ PERSON = Person.from_mapping(
 PARAMS = CardParameters(serial=0x0BADCAFE, issue_date=dt.date(2022, 8, 18))
 
 
-def gen3_card() -> CardOS:
-    return CardOS(personalise(load_profile("ningbo-gen3"), PERSON, PARAMS))
-
-
 def context(driver: SocialSecurityCard) -> AuthCard:
     """The card's public context from its ATR and EF05."""
     atr = driver.transport.atr
@@ -65,7 +60,7 @@ def context(driver: SocialSecurityCard) -> AuthCard:
 
 
 def test_psam_on_slot_1_authenticates_the_gen3_card_on_slot_0(served_card) -> None:  # type: ignore[no-untyped-def]
-    card = served_card(gen3_card(), 0)
+    card = served_card(new_card("ningbo-gen3", PERSON, PARAMS), 0)
     served_card(psam_from_profile("psam-ningbo"), 1)
     with open_transport(reader=card.reader) as transport:
         driver = SocialSecurityCard(transport)
@@ -85,7 +80,7 @@ def test_a_psam_reset_by_another_program_is_started_again(served_card, caplog) -
     """Two tills sharing one PSAM reader: the other till's reset (PC/SC
     SCARD_W_RESET_CARD here) loses the ADF selection; the next authentication
     starts the PSAM again instead of failing."""
-    card = served_card(gen3_card(), 0)
+    card = served_card(new_card("ningbo-gen3", PERSON, PARAMS), 0)
     served_card(psam_from_profile("psam-ningbo"), 1)
     with open_transport(reader=card.reader) as transport, PsamSam.open(PSAM_READER) as sam:
         driver = SocialSecurityCard(transport)
@@ -144,7 +139,7 @@ def test_psam_answers_card_spec_apdus_through_scriptor(served_card) -> None:  # 
 
 def test_cli_serves_the_psam_and_reads_the_line_with_it(served_card, reader_empty) -> None:  # type: ignore[no-untyped-def]
     """`sscard card serve --profile psam-ningbo --slot 1` and `sscard read --sam pcsc`."""
-    card = served_card(gen3_card(), 0)
+    card = served_card(new_card("ningbo-gen3", PERSON, PARAMS), 0)
     reader_empty(1)
     proc = subprocess.Popen(
         [*CLI, "card", "serve", "--profile", "psam-ningbo", "--slot", "1"],

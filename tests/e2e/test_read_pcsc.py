@@ -19,25 +19,19 @@ from sscard_terminal.codecs.id_number import make_id_number
 from sscard_terminal.person import Person
 from sscard_terminal.vcard.cardos import CardOS
 from sscard_terminal.vcard.image import ImageFile
-from sscard_terminal.vcard.personalise import CardParameters, personalise
+from sscard_terminal.vcard.personalise import CardParameters
 from sscard_terminal.vcard.profile import load_profile
 from tests.e2e.pcsc_tools import scriptor, tool
+from tests.virtual_cards import make_person, new_card
 
 SSSE = "7378312E73682EC9E7BBE1B1A3D5CF"
 CLI = [sys.executable, "-m", "sscard_terminal.cli.main"]
 
 
 def made_up_card(profile: str, name: str = "周·晓雯", seq: str = "248") -> tuple[CardOS, Person]:
-    who = Person.from_mapping(
-        {
-            "name": name,
-            "id_number": make_id_number("330212", dt.date(1993, 11, 30), seq),
-            "ethnic_group": "03",
-            "birthplace": "330212",
-        }
-    )
+    who = make_person(name, "330212", dt.date(1993, 11, 30), seq, ethnic_group="03")
     params = CardParameters(serial=0x5EED1234, issue_date=dt.date(2022, 6, 15))
-    return CardOS(personalise(load_profile(profile), who, params)), who
+    return new_card(profile, who, params), who
 
 
 def sscard(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

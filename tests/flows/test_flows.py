@@ -53,10 +53,8 @@ from sscard_terminal.terminal.flows import (  # noqa: E402
 )
 from sscard_terminal.terminal.payment import PaymentFailed, SimulatedPayments  # noqa: E402
 from sscard_terminal.terminal.schedule import load_schedule  # noqa: E402
-from sscard_terminal.transport.base import open_transport  # noqa: E402
-from sscard_terminal.vcard.cardos import CardOS  # noqa: E402
-from sscard_terminal.vcard.factory import new_image  # noqa: E402
 from tests.center.center_helpers import Admin, new_insured  # noqa: E402
+from tests.virtual_cards import insert, new_card
 
 ADMIN_TOKEN = "flows-tests-admin-token-0123456789abcdef"
 HOSPITAL = "H33020300001"
@@ -157,13 +155,7 @@ def make_client(center: Center, tmp_path: Path) -> Iterator[Any]:
 
 def card_of(center: Center, key: str, tmp_path: Path) -> SocialSecurityCard:
     """The demo person's card, personalised from the center's person file."""
-    person_file = tmp_path / f"{key}.json"
-    person_file.write_text(
-        json.dumps(center.person(key)["person_file"], ensure_ascii=False), encoding="utf-8"
-    )
-    transport = open_transport("virtual", card=CardOS(new_image("ningbo-gen3", person_file)))
-    transport.connect()
-    return SocialSecurityCard(transport)
+    return insert(new_card("ningbo-gen3", person_file=center.person(key)["person_file"])).driver
 
 
 @pytest.fixture
@@ -571,11 +563,7 @@ def test_a_payment_is_refunded_when_the_center_refuses_the_settlement(
     client = make_client(PHARMACY, opter="0003")
     person = new_insured(center.admin, balance="100.00")
     person_file = center.admin.request("GET", f"/cards/{person.card_no}/person-file")
-    path = tmp_path / "person.json"
-    path.write_text(json.dumps(person_file, ensure_ascii=False), encoding="utf-8")
-    transport = open_transport("virtual", card=CardOS(new_image("ningbo-gen3", path)))
-    transport.connect()
-    card = SocialSecurityCard(transport)
+    card = insert(new_card("ningbo-gen3", person_file=person_file)).driver
     payments = SimulatedPayments()
 
     def reported_lost_meanwhile(split: Any) -> bool:
