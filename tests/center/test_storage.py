@@ -23,6 +23,7 @@ from tests.center.center_helpers import (
     CLASS_A_DRUG,
     Center,
     Insured,
+    Terminal,
     settle_input,
     visit_with_fees,
 )
@@ -168,7 +169,7 @@ def test_url_forms() -> None:
     assert normalise_url("sqlite:///x.db") == "sqlite:///x.db"
 
 
-def test_generated_persons_are_consistent_and_settle(center: Center, hospital) -> None:
+def test_generated_persons_are_consistent_and_settle(center: Center, hospital: Terminal) -> None:
     before = seed_bulk(center.db, center.policy, system_clock(), 40, chunk=15)
     again = seed_bulk(center.db, center.policy, system_clock(), 10)
     assert again["first_index"] == before["first_index"] + 40
