@@ -239,11 +239,12 @@ def test_q1_benefits_start_the_month_after_the_day_of_payment(clocked: ClockedCe
 
 # -- a loss reported by telephone (12333) -------------------------------------------------
 def claim(c: ClockedCenter, p: Insured, bill: str, expect: int = 200) -> dict[str, Any]:
-    return c.center.admin.post(
+    answer: dict[str, Any] = c.center.admin.post(
         f"/persons/{p.psn_no}/sporadic-claims",
         {"reason": "card_replacement", "bill_date": bill, "amount": "88.00"},
         expect=expect,
     )
+    return answer
 
 
 def test_a_telephone_report_before_the_formal_one_starts_the_replacement_period(

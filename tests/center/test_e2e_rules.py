@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -32,7 +33,7 @@ from tests.center.center_helpers import (
 )
 
 
-def lookup(t, card: dict) -> dict:
+def lookup(t: Terminal, card: dict[str, Any]) -> dict[str, Any]:
     return t.call(
         "1101",
         {
@@ -386,7 +387,7 @@ def test_d_the_no_card_claim_is_for_emergencies_at_designated_hospitals(
     center: Center, code: str | None, med_type: str, expected: str | None
 ) -> None:
     demo = center.person("no_card")
-    body: dict = {
+    body: dict[str, Any] = {
         "reason": "no_card",
         "bill_date": str(shanghai_now().date() - dt.timedelta(days=10)),
         "amount": "120.00",
@@ -632,7 +633,7 @@ def test_g_details_phone_changes_name_id_and_bank_do_not(center: Center) -> None
     st.sampled_from(["0", "1"]),
 )
 def test_h_identities_hold_for_settlements_through_http(
-    center: Center, hospital: Terminal, items, acct
+    center: Center, hospital: Terminal, items: list[tuple[str, str, str]], acct: str
 ) -> None:
     p = new_insured(center.admin, balance="700.00")
     mdtrt_id, total = visit_with_fees(hospital, p, items)
@@ -667,7 +668,7 @@ def test_h_level_sets_the_ratio(center: Center) -> None:
 def test_h_items_outside_the_catalogue_are_refused(center: Center, hospital: Terminal) -> None:
     p = new_insured(center.admin)
     mdtrt_id = register(hospital, p)
-    from center_helpers import fee
+    from tests.center.center_helpers import fee
 
     hospital.refused(
         "2204",

@@ -10,7 +10,7 @@ import logging
 import ssl
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -234,7 +234,7 @@ def test_every_transaction_refuses_bad_input_and_books_nothing(
     center: Center, hospital: Terminal
 ) -> None:
     before = books(center)
-    bad_inputs = [
+    bad_inputs: list[dict[str, Any]] = [
         {},
         {"data": None},
         {"data": {"psn_no": ["x"]}},
@@ -303,7 +303,7 @@ json_values = st.recursive(
 )
 @given(st.sampled_from(sorted(REGISTRY)), json_values)
 def test_fuzzed_inputs_never_500_and_never_book(
-    center: Center, hospital: Terminal, infno, payload
+    center: Center, hospital: Terminal, infno: str, payload: Any
 ) -> None:
     before = books(center)
     env = hospital.envelope(infno, payload if isinstance(payload, dict) else {"data": payload})
@@ -402,7 +402,7 @@ def test_log_records_are_masked(caplog: pytest.LogCaptureFixture) -> None:
         record = logging.LogRecord(
             "x", logging.INFO, __file__, 1, "person %s", ("330203199001011236",), None
         )
-        handler.filters[0].filter(record)
+        cast(logging.Filter, handler.filters[0]).filter(record)
         assert record.getMessage() == "person 330203********1236"
     finally:
         root.removeHandler(handler)

@@ -65,14 +65,14 @@ def closed_by_server(sockets: list[socket.socket], within: float) -> int:
     deadline = time.monotonic() + within
     while closed < len(sockets) and time.monotonic() < deadline:
         for key, _ in selector.select(timeout=0.2):
-            s = key.fileobj
-            assert isinstance(s, socket.socket)
+            ready = key.fileobj
+            assert isinstance(ready, socket.socket)
             try:
-                data = s.recv(65536)
+                data = ready.recv(65536)
             except ConnectionResetError:
                 data = b""
             if not data:
-                selector.unregister(s)
+                selector.unregister(ready)
                 closed += 1
     selector.close()
     return closed

@@ -159,7 +159,7 @@ def test_money_is_stored_exactly(backend: str, db_factory: Any) -> None:
     with db.transaction() as s:
         assert s.execute(select(Account.balance)).scalar_one() == big
     with pytest.raises(StatementError, match="more than 2 decimals"), db.transaction() as s:
-        s.get(Account, "1").balance = Decimal("0.001")  # type: ignore[union-attr]
+        s.get(Account, "1").balance = Decimal("0.001")
         s.flush()
 
 

@@ -132,6 +132,13 @@ class CenterProcess:
         value = self.admin("GET", f"/persons/{psn_no}")["account_balance"]
         return None if value is None else Decimal(str(value))
 
+    def account_balance(self, psn_no: str) -> Decimal:
+        """The balance of a person who has a personal account."""
+        balance = self.balance(psn_no)
+        if balance is None:
+            raise LookupError(f"person {psn_no} has no personal account")
+        return balance
+
     def institution_config(self, code: str = HOSPITAL) -> InstitutionConfig:
         inst = self.institutions[code]
         return InstitutionConfig(

@@ -23,7 +23,7 @@ from sscard_terminal.keyservice.core import KeyService
 from sscard_terminal.keyservice.registry import load_terminals
 from sscard_terminal.keyservice.server import STEP1_PATH, serve_in_thread
 from sscard_terminal.system.pcscd import PcscdHandle
-from sscard_terminal.terminal.station import Station, StationSpec
+from sscard_terminal.terminal.station import SamKind, Station, StationSpec
 from sscard_terminal.vcard.factory import card_from_image, card_from_profile, write_new_image
 from sscard_terminal.vcard.faults import FaultyCard, parse_faults
 from sscard_terminal.vcard.profile import resolve_key_set_path
@@ -64,11 +64,11 @@ def agents(tmp_path: Path) -> Any:
             agent.stop()
 
 
-def expected_line(sam: str = "pcsc") -> str:
+def expected_line(sam: SamKind = "pcsc") -> str:
     """The line read directly through the driver (the station), no agent."""
     spec = StationSpec(
         reader=CARD_READER, sam=sam, sam_reader=PSAM_READER, terminal=TERMINAL, device_number=DEVICE
-    )  # type: ignore[arg-type]
+    )
     with Station(spec) as station, station.card() as card:
         line = read_national_line(
             card, station.terminal_number, DEVICE, sam=station.sam, check_expiry=True

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from sscard_terminal.system.pcscd import PcscdHandle
+
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 _BLOCK = re.compile(
@@ -76,7 +78,7 @@ def test_the_documents_have_examples() -> None:
 
 
 @pytest.mark.parametrize("doc", DOCS, ids=[d.name for d in DOCS])
-def test_examples_run_as_written(doc: Path, pcscd, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_examples_run_as_written(doc: Path, pcscd: PcscdHandle, tmp_path: Path) -> None:
     script = script_of(doc, tmp_path)
     if script.strip() == "set -euo pipefail":
         pytest.fail(f"{doc.name} has no runnable example")

@@ -277,7 +277,8 @@ def test_no_answer_in_time_is_no(center: RunningCenter, cards: None, tmp_path: P
     finally:
         proc.kill()
         for stream in (proc.stdin, proc.stdout, proc.stderr):
-            stream.close()
+            if stream is not None:
+                stream.close()
     assert proc.returncode == ExitCode.USAGE, err
     assert "no answer within 1 s: taken as no" in err
     rolled_back(center, config)

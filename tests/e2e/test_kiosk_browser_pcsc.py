@@ -177,7 +177,7 @@ def test_registration_by_card(
 ) -> None:
     tab, _ = page
     person = center.person("normal")
-    before = center.balance(person["psn_no"])
+    before = center.account_balance(person["psn_no"])
     served = insert(served_card, center, "normal")
     screen(tab, "pin")
     shown = text(tab)
@@ -210,7 +210,7 @@ def test_registration_by_voucher_in_english(
 ) -> None:
     tab, _ = page
     person = center.person("normal")
-    before = center.balance(person["psn_no"])
+    before = center.account_balance(person["psn_no"])
     code = center.admin("POST", "/vouchers", {"psn_no": person["psn_no"]})["ecQrCode"]
     tab.locator("#lang").click()
     expect(tab.locator("#title")).to_have_text("Welcome")
@@ -267,7 +267,7 @@ def test_paying_fees_registered_at_the_desk(
         f'"items": [{{"code": "{CLASS_A_DRUG}", "count": "2", "price": "6.00", "name": "药"}}]}}]',
         encoding="utf-8",
     )
-    before = center.balance(person["psn_no"])
+    before = center.account_balance(person["psn_no"])
     served = insert(served_card, center, "normal")
     screen(tab, "pin")
     enter_pin(tab, PIN)

@@ -32,7 +32,7 @@ from sscard_terminal.vcard.factory import psam_from_profile
 from sscard_terminal.vcard.faults import FaultyCard
 from sscard_terminal.vcard.personalise import CardParameters
 from sscard_terminal.vcard.profile import resolve_key_set_path
-from tests.e2e.conftest import unavailable
+from tests.e2e.conftest import ServeCard, unavailable
 from tests.virtual_cards import make_person, new_card
 
 HERE = Path(__file__).parent
@@ -141,8 +141,8 @@ def parse_line(line: bytes) -> tuple[str, int, bytes]:
 # -- the C program ------------------------------------------------------------------------------
 
 
-def test_c_program_reads_like_sscard_read_line(  # type: ignore[no-untyped-def]
-    served_card, kiosk: Path, tmp_path: Path
+def test_c_program_reads_like_sscard_read_line(
+    served_card: ServeCard, kiosk: Path, tmp_path: Path
 ) -> None:
     """A gen3 card on slot 0, the PSAM on slot 1: every call from C, the line equal
     to `sscard read --line` for the same card, in GBK."""
@@ -197,8 +197,8 @@ def keyservice_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         yield url
 
 
-def test_c_program_key_service_steps(  # type: ignore[no-untyped-def]
-    served_card, kiosk: Path, tmp_path: Path, keyservice_url: str
+def test_c_program_key_service_steps(
+    served_card: ServeCard, kiosk: Path, tmp_path: Path, keyservice_url: str
 ) -> None:
     """No PSAM: iReadCardBas answers -2201, the kiosk goes through the key service
     with step 1 and step 2 (the test carries the line to the service, as the
@@ -249,8 +249,8 @@ def test_c_program_key_service_steps(  # type: ignore[no-untyped-def]
     assert expected.split("|")[4] == PERSON.name
 
 
-def test_c_program_threads_are_serialised(  # type: ignore[no-untyped-def]
-    served_card, kiosk: Path, tmp_path: Path
+def test_c_program_threads_are_serialised(
+    served_card: ServeCard, kiosk: Path, tmp_path: Path
 ) -> None:
     served_card(new_card("ningbo-gen2", PERSON, PARAMS), 0)
     ini = write_ini(tmp_path / "SSCardDriver.ini", reader={"name": CARD_READER})
@@ -308,14 +308,16 @@ def test_no_reader(library: Library, configure: Configure, pcscd: object) -> Non
     assert code == -11 and text.startswith("读卡器连接错")
 
 
-def test_empty_slot(library: Library, configure: Configure, reader_empty, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_empty_slot(
+    library: Library, configure: Configure, reader_empty: Callable[[int], str], tmp_path: Path
+) -> None:
     configure(reader={"name": reader_empty(0)}, pinpad=pin_pad(tmp_path / "pad", TEST_PIN))
     for function in ("iReadCardBas", "iReadCardBas_HSM_Step1", "iVerifyPIN"):
         code, text = library.call(function, 1)
         assert code == -2 and text.startswith("无卡"), (function, text)
 
 
-def test_card_pulled(library: Library, configure: Configure, served_card) -> None:  # type: ignore[no-untyped-def]
+def test_card_pulled(library: Library, configure: Configure, served_card: ServeCard) -> None:
     card = FaultyCard(new_card("ningbo-gen2", PERSON, PARAMS), "remove-after=3")
     served_card(card, 0)
     configure(reader={"name": CARD_READER})
@@ -324,8 +326,8 @@ def test_card_pulled(library: Library, configure: Configure, served_card) -> Non
     assert card.answered == 3
 
 
-def test_wrong_then_blocked_pin(  # type: ignore[no-untyped-def]
-    library: Library, configure: Configure, served_card, tmp_path: Path
+def test_wrong_then_blocked_pin(
+    library: Library, configure: Configure, served_card: ServeCard, tmp_path: Path
 ) -> None:
     served_card(new_card("ningbo-gen2", PERSON, PARAMS), 0)
     configure(reader={"name": CARD_READER}, pinpad=pin_pad(tmp_path / "pad", "000000"))
@@ -352,7 +354,7 @@ def test_buffer_limits(library: Library, configure: Configure, pcscd: object) ->
     assert library.dll.iReadCardBas(1, None) == -14
 
 
-def test_utf8_setting(library: Library, configure: Configure, served_card) -> None:  # type: ignore[no-untyped-def]
+def test_utf8_setting(library: Library, configure: Configure, served_card: ServeCard) -> None:
     served_card(new_card("ningbo-gen2", PERSON, PARAMS), 0)
     configure(reader={"name": CARD_READER})
     code, gbk_line = library.call("iReadCardBas", 1)
@@ -362,8 +364,11 @@ def test_utf8_setting(library: Library, configure: Configure, served_card) -> No
     assert code == 0 and utf8_line == gbk_line
 
 
-def test_security_module_and_step_errors(  # type: ignore[no-untyped-def]
-    library: Library, configure: Configure, served_card, reader_empty
+def test_security_module_and_step_errors(
+    library: Library,
+    configure: Configure,
+    served_card: ServeCard,
+    reader_empty: Callable[[int], str],
 ) -> None:
     served_card(new_card("ningbo-gen2", PERSON, PARAMS), 0)
     configure(reader={"name": CARD_READER})
@@ -380,8 +385,8 @@ def test_security_module_and_step_errors(  # type: ignore[no-untyped-def]
     assert code == -5 and "[sam] kind must be one of" in text
 
 
-def test_step2_refuses_a_malformed_key(  # type: ignore[no-untyped-def]
-    library: Library, configure: Configure, served_card
+def test_step2_refuses_a_malformed_key(
+    library: Library, configure: Configure, served_card: ServeCard
 ) -> None:
     served_card(new_card("ningbo-gen3", PERSON, PARAMS), 0)
     configure(reader={"name": CARD_READER}, terminal={"number": TERMINAL})
@@ -418,8 +423,8 @@ class RecordingCard:
         return self.card.process(command)
 
 
-def test_calls_from_threads_never_interleave(  # type: ignore[no-untyped-def]
-    library: Library, configure: Configure, served_card
+def test_calls_from_threads_never_interleave(
+    library: Library, configure: Configure, served_card: ServeCard
 ) -> None:
     """Three threads read at once (ctypes lets go of the GIL during each call): every
     read is correct, and the card saw whole reads one after the other."""
@@ -446,8 +451,12 @@ def test_calls_from_threads_never_interleave(  # type: ignore[no-untyped-def]
     assert all(commands[i : i + per_read] == first for i in range(0, len(commands), per_read))
 
 
-def test_no_python_exception_crosses_into_c(  # type: ignore[no-untyped-def]
-    library: Library, configure: Configure, monkeypatch: pytest.MonkeyPatch, capfd, pcscd: object
+def test_no_python_exception_crosses_into_c(
+    library: Library,
+    configure: Configure,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+    pcscd: object,
 ) -> None:
     configure(reader={"name": CARD_READER})
 
@@ -466,8 +475,8 @@ def test_no_python_exception_crosses_into_c(  # type: ignore[no-untyped-def]
     assert captured.err == "" and captured.out == ""
 
 
-def test_software_and_keyservice_modules_read_like_the_cli(  # type: ignore[no-untyped-def]
-    library: Library, configure: Configure, served_card, keyservice_url: str
+def test_software_and_keyservice_modules_read_like_the_cli(
+    library: Library, configure: Configure, served_card: ServeCard, keyservice_url: str
 ) -> None:
     """iReadCardBas with [sam] kind = software and = keyservice (the library makes
     the HTTP call itself): the lines `sscard read --line` gives with the same module."""

@@ -215,7 +215,8 @@ def test_a_day_at_the_pharmacy(center: RunningCenter, served_card: Any, tmp_path
 
 
 def card_no(center: RunningCenter, key: str) -> str:
-    return next(c["card_no"] for c in center.person(key)["cards"] if c["status"] == "active")
+    number: str = next(c["card_no"] for c in center.person(key)["cards"] if c["status"] == "active")
+    return number
 
 
 def crash_and_restart(

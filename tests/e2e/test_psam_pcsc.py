@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,7 @@ from sscard_terminal.person import Person
 from sscard_terminal.transport.base import open_transport
 from sscard_terminal.vcard.factory import psam_from_profile
 from sscard_terminal.vcard.personalise import CardParameters
+from tests.e2e.conftest import ServeCard
 from tests.e2e.pcsc_tools import scriptor
 from tests.virtual_cards import new_card
 
@@ -59,7 +61,7 @@ def context(driver: SocialSecurityCard) -> AuthCard:
     return AuthCard(driver.session, ctx)
 
 
-def test_psam_on_slot_1_authenticates_the_gen3_card_on_slot_0(served_card) -> None:  # type: ignore[no-untyped-def]
+def test_psam_on_slot_1_authenticates_the_gen3_card_on_slot_0(served_card: ServeCard) -> None:
     card = served_card(new_card("ningbo-gen3", PERSON, PARAMS), 0)
     served_card(psam_from_profile("psam-ningbo"), 1)
     with open_transport(reader=card.reader) as transport:
@@ -76,7 +78,9 @@ def test_psam_on_slot_1_authenticates_the_gen3_card_on_slot_0(served_card) -> No
     assert holder.name == PERSON.name
 
 
-def test_a_psam_reset_by_another_program_is_started_again(served_card, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_a_psam_reset_by_another_program_is_started_again(
+    served_card: ServeCard, caplog: pytest.LogCaptureFixture
+) -> None:
     """Two tills sharing one PSAM reader: the other till's reset (PC/SC
     SCARD_W_RESET_CARD here) loses the ADF selection; the next authentication
     starts the PSAM again instead of failing."""
@@ -95,7 +99,7 @@ def test_a_psam_reset_by_another_program_is_started_again(served_card, caplog) -
         assert driver.read_holder().id_number == PERSON.id_number
 
 
-def test_psam_answers_card_spec_apdus_through_scriptor(served_card) -> None:  # type: ignore[no-untyped-def]
+def test_psam_answers_card_spec_apdus_through_scriptor(served_card: ServeCard) -> None:
     served_card(psam_from_profile("psam-ningbo"), 1)
     keys = yaml.safe_load((SHIPPED / "keys" / "ningbo-test-keys.yaml").read_text(encoding="utf-8"))
     master = next(bytes.fromhex(k["value"]) for k in keys["keys"] if k["psam_key_id"] == "12")
@@ -137,7 +141,9 @@ def test_psam_answers_card_spec_apdus_through_scriptor(served_card) -> None:  # 
     assert answers[10:] == ["6A88", "6985"]
 
 
-def test_cli_serves_the_psam_and_reads_the_line_with_it(served_card, reader_empty) -> None:  # type: ignore[no-untyped-def]
+def test_cli_serves_the_psam_and_reads_the_line_with_it(
+    served_card: ServeCard, reader_empty: Callable[[int], str]
+) -> None:
     """`sscard card serve --profile psam-ningbo --slot 1` and `sscard read --sam pcsc`."""
     card = served_card(new_card("ningbo-gen3", PERSON, PARAMS), 0)
     reader_empty(1)

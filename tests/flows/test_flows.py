@@ -402,7 +402,7 @@ def test_a_missing_card_record_is_written_at_the_cards_next_use(
     assert client.journal.card_records_owed() == []
     log = card_log(card)
     assert [r.serial for r in log] == [
-        client.journal.get(second.msgid).id,  # type: ignore[union-attr]
+        client.journal.get(second.msgid).id,
         owed.id,
     ]
     assert log[1].amount == first.total and log[1].balance == first.balance
@@ -447,7 +447,7 @@ def test_card_records_come_from_the_journal_entry_alone(
     entry = client.journal.get(receipt.msgid)
     assert entry is not None
     record = record_for(entry)
-    assert record == record_for(client.journal.get(receipt.msgid))  # type: ignore[arg-type]
+    assert record == record_for(client.journal.get(receipt.msgid))
     assert record.type is TransactionType.HOSPITAL and record.serial == entry.id
     assert record.amount == receipt.total and record.balance == receipt.balance
     assert f"{record.when:%Y-%m-%d %H:%M:%S}" == receipt.time

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 
 import pytest
 
@@ -21,7 +22,7 @@ from sscard_terminal.driver.session import CardSession
 from sscard_terminal.driver.sscard import SocialSecurityCard
 from sscard_terminal.errors import CorruptResponseError, NoCardError
 from sscard_terminal.person import Person
-from sscard_terminal.transport.base import open_transport
+from sscard_terminal.transport.base import Transport, open_transport
 from sscard_terminal.transport.tracing import TracingTransport
 from sscard_terminal.vcard.personalise import CardParameters, expiry_for
 from tests.virtual_cards import make_person, new_card
@@ -124,7 +125,7 @@ def test_session_resends_after_6cxx() -> None:
 class Mangler:
     """A transport wrapper that damages answers (unit test of the layer above)."""
 
-    def __init__(self, inner: object, mangle: object) -> None:
+    def __init__(self, inner: Transport, mangle: Callable[[bytes, bytes], bytes]) -> None:
         self.inner, self.mangle = inner, mangle
         self.description = "mangler"
 
@@ -132,7 +133,7 @@ class Mangler:
         return getattr(self.inner, name)
 
     def transmit(self, command: bytes) -> bytes:
-        return self.mangle(command, self.inner.transmit(command))  # type: ignore[attr-defined,operator]
+        return self.mangle(command, self.inner.transmit(command))
 
 
 @pytest.mark.parametrize(

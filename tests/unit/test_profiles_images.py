@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import os
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 import yaml
@@ -20,8 +21,9 @@ from sscard_terminal.vcard.profile import load_profile, profile_dirs, resolve_pr
 SHIPPED = Path(__file__).resolve().parents[2] / "card_profiles"
 
 
-def profile_data(name: str = "ningbo-gen2") -> dict:  # type: ignore[type-arg]
-    return yaml.safe_load((SHIPPED / f"{name}.yaml").read_text(encoding="utf-8"))
+def profile_data(name: str = "ningbo-gen2") -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((SHIPPED / f"{name}.yaml").read_text(encoding="utf-8"))
+    return data
 
 
 def write_profile(tmp_path: Path, data: dict) -> Path:  # type: ignore[type-arg]
@@ -75,8 +77,8 @@ BROKEN = [
 
 @pytest.mark.parametrize(("path", "value", "expected"), BROKEN, ids=[b[2] for b in BROKEN])
 def test_broken_profiles_name_file_and_field(
-    tmp_path: Path, path: list, value: object, expected: str
-) -> None:  # type: ignore[type-arg]
+    tmp_path: Path, path: list[str | int], value: object, expected: str
+) -> None:
     file = write_profile(tmp_path, mutate(profile_data(), path, value))
     with pytest.raises(ProfileError) as err:
         load_profile(file)
@@ -123,7 +125,8 @@ def person_file(tmp_path: Path, **overrides: object) -> Path:
 
 def test_person_file_builds_a_card(tmp_path: Path) -> None:
     image = new_image("ningbo-gen3", person_file(tmp_path))
-    ef06 = dict((rec[0], rec) for rec in image.contents["MF/SSSE/EF06"])
+    records = cast(tuple[bytes, ...], image.contents["MF/SSSE/EF06"])  # EF06 is a record EF
+    ef06 = dict((rec[0], rec) for rec in records)
     assert ef06[0x09][2:].rstrip(b"\x00").decode("gbk") == "马·丽"  # normalised dot
     assert image.atr.endswith(bytes.fromhex("0BADCAFE"))
 
