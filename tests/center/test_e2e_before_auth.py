@@ -1,4 +1,4 @@
-"""No work before authentication (issue 10), against a real server on SQLite
+"""No work before authentication, against a real server on SQLite
 and PostgreSQL: hostile bodies cost a bounded amount and are refused with 400
 and a code, nothing journaled, while /health keeps answering; a message that
 waits on a database lock holds up neither /health nor other institutions."""

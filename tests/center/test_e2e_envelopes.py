@@ -1,4 +1,4 @@
-"""The envelopes real clients send (issue 10), against a real server (uvicorn)
+"""The envelopes real clients send, against a real server (uvicorn)
 on SQLite and PostgreSQL: JSON as text/plain, the transaction code in the URL,
 "null" and "" for empty fields, input as a JSON text, signtype SM2 with a
 registered public key, and the x-tif gateway headers as a per-institution

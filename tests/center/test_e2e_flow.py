@@ -1,6 +1,6 @@
 """The flows of settlement-interface.md through HTTP, on SQLite and PostgreSQL:
 sign in, look a person up by card, register, upload fees, pre-settle, settle,
-refund, reverse, reconcile the day (issue 4, "Done when")."""
+refund, reverse, reconcile the day."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Idempotency and reversal through HTTP (issue 4, point 5), on SQLite and
+"""Idempotency and reversal through HTTP, on SQLite and
 PostgreSQL: repeated msgids, 2601 of every reversible transaction, 5203, and
 concurrent messages."""
 

@@ -1,4 +1,4 @@
-"""Rules judged on the right dates (issue 10), through HTTP on SQLite and
+"""Rules judged on the right dates, through HTTP on SQLite and
 PostgreSQL, on a center whose clock the test sets: the visit's day and the
 message's day, start times the policy allows, contributions by the day they
 were paid, at month and year edges."""

@@ -1,4 +1,4 @@
-"""Every rule of the guide (issue 4, point 4, a-k) exercised through HTTP, on
+"""Every rule of the guide (a-k) exercised through HTTP, on
 SQLite and PostgreSQL; the demo persons show the guide's situations."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Security through HTTP (issue 4, point 6): signatures per institution,
+"""Security through HTTP: signatures per institution,
 sign-in, own visits only, the admin token, bad input (never a 500, nothing
 booked), masking in journals and logs, HTTPS."""
 

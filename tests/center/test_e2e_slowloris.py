@@ -1,4 +1,4 @@
-"""Slowloris (issue 10): connections that send nothing, half a request line,
+"""Slowloris: connections that send nothing, half a request line,
 half the headers or half the body are closed after the request timeout, many
 of them starve nobody, and a complete request may take longer than the timeout
 (it waits on a database lock here). Raw sockets against a real uvicorn server

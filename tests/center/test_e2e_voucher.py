@@ -1,4 +1,4 @@
-"""The electronic voucher at the center (issue 14; center/voucher.py): issue,
+"""The electronic voucher at the center (center/voucher.py): issue,
 ec.query exchange, mdtrt_cert_type 01 in 1101, 2201, 2206/2207, 2101/2102,
 and the refusals of expired, reused, forged and misused codes and tokens.
 Through a real uvicorn server, on SQLite and PostgreSQL."""

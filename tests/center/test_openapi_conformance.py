@@ -1,4 +1,4 @@
-"""The OpenAPI document matches what the endpoints answer (issue 10): a bounded
+"""The OpenAPI document matches what the endpoints answer: a bounded
 schemathesis run against a real server (SQLite, the demo data) finds no 5xx
 and no status, content type or body the document does not declare. The admin
 API is called with the token, and once more without it (401 is declared too).

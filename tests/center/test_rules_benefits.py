@@ -109,7 +109,7 @@ def test_the_interval_form_equals_the_rule_as_stated(
     assert benefit_status(periods, month, RULES).active == expected
 
 
-# -- what was paid when (issue 10) --------------------------------------------------------
+# -- what was paid when -----------------------------------------------------------------
 D = dt.date.fromisoformat
 
 

@@ -41,7 +41,7 @@ def test_ningbo_settles_with_the_card_only() -> None:
         POLICY.cards.settlement_cert_types,
     )
     assert "6 months" in r.en and "零星报销" in r.zh
-    # the electronic voucher stands for the card (issue 14): it settles and looks up
+    # the electronic voucher stands for the card: it settles and looks up
     credentials.require_settlement_credential("01", POLICY.cards.settlement_cert_types)
     credentials.require_lookup_credential("02", POLICY.cards.lookup_cert_types)
     credentials.require_lookup_credential("01", POLICY.cards.lookup_cert_types)

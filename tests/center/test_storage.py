@@ -1,6 +1,6 @@
-"""Storage (issue 4, point 2): the Alembic migrations build exactly the model's
+"""Storage: the Alembic migrations build exactly the model's
 schema on SQLite and PostgreSQL, money is exact, and seeding makes consistent
-persons that settle (point 7)."""
+persons that settle."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from tests.center.center_helpers import (
     visit_with_fees,
 )
 
-#: the newest migration (0004: the vouchers of issue 14)
+#: the newest migration (0004: the electronic vouchers)
 HEAD = "0004"
 
 TABLES = {
@@ -106,7 +106,7 @@ def test_contributions_recorded_before_0002_count_as_paid_in_time(
 def test_migration_0003_keeps_institutions_with_the_gateway_off(
     backend: str, db_factory: Any
 ) -> None:
-    """Issue 10: the SM2 key and gateway columns come to existing institutions
+    """The SM2 key and gateway columns come to existing institutions
     as "no SM2 key, gateway off", and go again on the way back."""
     db = db_factory(backend)
     downgrade(db, "0002")

@@ -1,4 +1,4 @@
-"""A real browser against the agent (issue 11): Debian's headless Chromium,
+"""A real browser against the agent: Debian's headless Chromium,
 driven by Playwright for Python through ``executable_path`` (no browser is
 downloaded), loads a kiosk page from a local web server; the page connects to
 the agent, reads the card served through pcscd/vpcd and shows the line.

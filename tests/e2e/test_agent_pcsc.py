@@ -1,4 +1,4 @@
-"""The reader agent end to end (issue 11): ``sscard agent serve`` in its own
+"""The reader agent end to end: ``sscard agent serve`` in its own
 process, the card and the PSAM served through pcscd/vpcd, clients speaking the
 field's JSON over WebSocket (the ``websockets`` library) and HTTP POST.
 """

@@ -1,5 +1,5 @@
-"""Every shell and YAML example of README.md and docs/*.md runs as written
-(issue 9): the blocks of a document run in order, as one bash script with
+"""Every shell and YAML example of README.md and docs/*.md runs as written:
+the blocks of a document run in order, as one bash script with
 ``set -euo pipefail``, in a fresh directory that holds only a link to this
 virtual environment as ``.venv`` (the examples start with
 ``. .venv/bin/activate``, as a user at the repository's root would).

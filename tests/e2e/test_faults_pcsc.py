@@ -1,4 +1,4 @@
-"""Fault injection through the real stack (issue 3, point 8): pyscard -> pcscd ->
+"""Fault injection through the real stack: pyscard -> pcscd ->
 vpcd -> the bridge -> a faulty card. Each fault must reach the driver as one
 clear error, and the ``sscard`` CLI must end with its exit code.
 """

@@ -1,4 +1,4 @@
-"""The flow commands as an integrator runs them (issue 5, points 4 and 5):
+"""The flow commands as an integrator runs them:
 ``sscard hospital|pharmacy|kiosk ...`` in their own processes, the card in
 "Virtual PCD 00 00" and the PSAM in "Virtual PCD 00 01" through pcscd and
 vpcd, the center on SQLite, the PIN from a PIN pad file.

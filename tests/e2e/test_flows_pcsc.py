@@ -1,4 +1,4 @@
-"""The three flows through the real stack (issue 5, points 4 and 6): the
+"""The three flows through the real stack: the
 center (SQLite) behind a real TCP proxy that can fail any message, the demo
 person's card served through vpcd and the virtual PSAM in slot 1, both read
 through pcscd with pyscard.

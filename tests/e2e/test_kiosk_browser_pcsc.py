@@ -1,4 +1,4 @@
-"""The kiosk as a patient uses it (issue 14): Debian's headless Chromium
+"""The kiosk as a patient uses it: Debian's headless Chromium
 driven by Playwright, the kiosk (``sscard kiosk serve``) and the center
 (``sscard center serve``) each in a process of its own, the card served
 through vpcd into "Virtual PCD 00 00" and the PSAM into "Virtual PCD 00 01",

@@ -1,4 +1,4 @@
-"""A scripted day at a pharmacy (issue 5, point 6), through the real stack:
+"""A scripted day at a pharmacy, through the real stack:
 two tills of 海曙区大药房 - till A in this process behind a fault-injecting
 proxy, till B as ``sscard pharmacy buy`` processes - six customers whose
 cards are served through vpcd one after another, the PSAM in slot 1.

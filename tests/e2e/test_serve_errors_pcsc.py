@@ -1,4 +1,4 @@
-"""A card served by hand where vpcd's slot is already taken (issue 9): `sscard
+"""A card served by hand where vpcd's slot is already taken: `sscard
 card serve` and `sscard demo` say which slot, and exit 3 after a bounded wait,
 through the real pcscd and vpcd."""
 

@@ -1,4 +1,4 @@
-"""Anti-tearing through PC/SC (issue 3, point 6): writes torn by killing the
+"""Anti-tearing through PC/SC: writes torn by killing the
 serving process.
 
 A card image is served by ``sscard card serve --image`` in its own process.

@@ -1,4 +1,4 @@
-"""The electronic voucher from the command line (issue 14): ``sscard voucher
+"""The electronic voucher from the command line: ``sscard voucher
 new`` against a running center (uvicorn on a free port, SQLite, the demo
 seed), then ``--voucher CODE`` in the hospital, pharmacy and kiosk flows, each
 command in its own process. No card is read (no pcscd needed) and no card

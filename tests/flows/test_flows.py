@@ -1,4 +1,4 @@
-"""End-to-end tests of the terminal flows (issue 5, point 3): the real center
+"""End-to-end tests of the terminal flows: the real center
 (SQLite, the demo seed, uvicorn on a free port), the demo persons' cards made
 from the center's person files and run in-process (virtual transport), the
 software SAM and a simulated PIN pad."""
@@ -214,7 +214,7 @@ def test_hospital_swipe_and_refund(
     )
     card.transport.transmit = transmit  # type: ignore[method-assign]
     print(f"card APDUs of a hospital swipe: {len(apdus)}")
-    assert len(apdus) < 25  # issue 5, point 7
+    assert len(apdus) < 25  # a hospital swipe stays under 25 card APDUs
     assert receipt.total == Decimal("250.00")
     assert receipt.total == receipt.fund + receipt.account + receipt.cash
     assert shown and shown[0].psn_cash_pay == receipt.cash and shown[0].acct_pay == receipt.account
@@ -720,7 +720,7 @@ def test_cli_hospital_swipe_and_kiosk_register(
     receipt = json.loads(done.stdout)
     assert receipt["total"] == "20.00" and receipt["extra"]["card_record"] == "written"
     assert "total 20.00" in done.stderr  # the split, shown before settling
-    # --quiet --yes: the receipt alone, not a word on stderr (issue 9)
+    # --quiet --yes: the receipt alone, not a word on stderr
     done = runner.invoke(
         root, ["hospital", "swipe", *common, "--items", str(items), "--yes", "--quiet"]
     )

@@ -1,4 +1,4 @@
-"""The kiosk's session and web app without a browser (issue 14): the card in
+"""The kiosk's session and web app without a browser: the card in
 an in-process virtual reader (no pcscd), the software security module, a
 real center (uvicorn on a free port, SQLite, the demo seed). The browser
 tests through pcscd are tests/e2e/test_kiosk_browser_pcsc.py."""

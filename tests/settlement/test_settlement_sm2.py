@@ -1,4 +1,4 @@
-"""A settlement end to end with SM2 signatures and gateway headers (issue 10):
+"""A settlement end to end with SM2 signatures and gateway headers:
 the terminal's configuration names an SM2 private key file and a gateway
 paasid; the center (real uvicorn server, SQLite) has the institution's public
 key registered and its gateway option "also". The client's SM2 code and the

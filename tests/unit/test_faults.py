@@ -1,4 +1,4 @@
-"""Fault injection (issue 3, point 8): each fault becomes one clear driver error.
+"""Fault injection: each fault becomes one clear driver error.
 
 In-process, through the virtual transport: the faulty card in front of the card
 OS, the real driver behind. The same faults through PC/SC are in

@@ -416,7 +416,7 @@ def test_a_recorded_ia_exchange_is_worthless_after_the_window(
 
 
 def test_a_request_no_card_answered_spends_no_randoms(service: KeyService, gen3: Transport) -> None:
-    """The card's answer is checked before a random is spent (issue 10): a made-up
+    """The card's answer is checked before a random is spent: a made-up
     answer cannot use up a genuine request's randoms."""
     req = card_request(gen3)
     assert isinstance(_refusal(service, req.line, "00" * 8), CardNotVerified)

@@ -1,4 +1,4 @@
-"""Anti-tearing (issue 3, point 6): every accepted write is all or nothing.
+"""Anti-tearing: every accepted write is all or nothing.
 
 Every write path of the card OS is torn at every step of every save it makes.
 :class:`TearingImageFile` hooks :meth:`ImageFile._step` (``write``, ``fsync``,
