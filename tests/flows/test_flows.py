@@ -86,7 +86,8 @@ class Center:
         return InstitutionConfig(code, inst["fixmedins_name"], inst["admdvs"], inst["secret"])
 
     def person(self, key: str) -> dict[str, Any]:
-        return self.demo["persons"][key]  # type: ignore[no-any-return]
+        person: dict[str, Any] = self.demo["persons"][key]
+        return person
 
     def balance(self, psn_no: str) -> Decimal:
         view = self.admin.request("GET", f"/persons/{psn_no}")

@@ -77,7 +77,8 @@ class RunningCenter:
         )
 
     def person(self, key: str) -> dict[str, Any]:
-        return self.demo["persons"][key]  # type: ignore[no-any-return]
+        person: dict[str, Any] = self.demo["persons"][key]
+        return person
 
     def balance(self, psn_no: str) -> Decimal:
         view = self.admin.request("GET", f"/persons/{psn_no}")
