@@ -122,10 +122,14 @@ class CenterProcess:
         return answer.json()
 
     def person(self, key: str) -> dict[str, Any]:
-        return self.demo[key]  # type: ignore[no-any-return]
+        person: dict[str, Any] = self.demo[key]
+        return person
 
     def person_file(self, key: str) -> dict[str, Any]:
-        return json.loads((self.seed / "persons" / f"{key}.json").read_text("utf-8"))  # type: ignore[no-any-return]
+        data: dict[str, Any] = json.loads(
+            (self.seed / "persons" / f"{key}.json").read_text("utf-8")
+        )
+        return data
 
     def balance(self, psn_no: str) -> Decimal | None:
         """The personal account's balance (None: the person has no account)."""

@@ -93,7 +93,8 @@ def flow_args(config: Path, pad: Path) -> list[str]:
 
 def receipt_of(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)  # type: ignore[no-any-return]
+    receipt: dict[str, Any] = json.loads(done.stdout)
+    return receipt
 
 
 def books_agree(center: RunningCenter, code: str, insutype: str = "310") -> None:
