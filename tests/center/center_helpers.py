@@ -99,7 +99,8 @@ class Terminal:
         response = self.post(env)
         assert response.status_code == 200, response.text
         self.last_msgid = env["msgid"]
-        return wire.loads(response.content)
+        answer: dict[str, Any] = wire.loads(response.content)
+        return answer
 
     def call(self, infno: str, payload: dict[str, Any], **over: Any) -> dict[str, Any]:
         return self.send(self.envelope(infno, payload, **over))
@@ -108,7 +109,8 @@ class Terminal:
         """call and require infcode 0; returns the output."""
         answer = self.call(infno, payload, **over)
         assert answer["infcode"] == 0, answer
-        return answer["output"]
+        output: dict[str, Any] = answer["output"]
+        return output
 
     def refused(
         self, infno: str, payload: dict[str, Any], code: str, **over: Any
@@ -269,7 +271,8 @@ def register(t: Terminal, p: Insured, *, insutype: str = "310", **extra: Any) ->
         "ipt_otp_no": "OP1",
     }
     data.update(extra)
-    return t.ok("2201", {"data": data})["data"]["mdtrt_id"]
+    mdtrt_id: str = t.ok("2201", {"data": data})["data"]["mdtrt_id"]
+    return mdtrt_id
 
 
 #: catalogue codes of the demo seed
@@ -290,7 +293,7 @@ def visit_with_fees(
         for i, (code, pric, cnt) in enumerate(items)
     ]
     t.ok("2204", {"feedetail": lines})
-    total = sum(Decimal(line["det_item_fee_sumamt"]) for line in lines)
+    total = sum((Decimal(line["det_item_fee_sumamt"]) for line in lines), Decimal(0))
     return mdtrt_id, str(total.quantize(Decimal("0.01")))
 
 
@@ -392,7 +395,8 @@ class Center:
         return t
 
     def person(self, key: str) -> dict[str, Any]:
-        return self.demo["persons"][key]
+        person: dict[str, Any] = self.demo["persons"][key]
+        return person
 
 
 class SettableClock:
@@ -401,8 +405,8 @@ class SettableClock:
     def __init__(self, start: dt.datetime) -> None:
         self.now = start
 
-    def set(self, *parts: int) -> None:
-        self.now = dt.datetime(*parts, tzinfo=SHANGHAI)  # type: ignore[misc]
+    def set(self, year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> None:
+        self.now = dt.datetime(year, month, day, hour, minute, tzinfo=SHANGHAI)
 
     def __call__(self) -> dt.datetime:
         return self.now

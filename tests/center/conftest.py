@@ -24,7 +24,13 @@ from typing import Any, NoReturn
 
 import httpx
 import pytest
-from center_helpers import (
+
+from sscard_terminal.center.api import create_app
+from sscard_terminal.center.clock import SHANGHAI, system_clock
+from sscard_terminal.center.db import Database, migrate
+from sscard_terminal.center.policy import Policy, load_policy
+from sscard_terminal.center.seed.demo import seed_demo
+from tests.center.center_helpers import (
     ADMIN_TOKEN,
     BACKENDS,
     Admin,
@@ -35,12 +41,6 @@ from center_helpers import (
     free_port,
     start_server,
 )
-
-from sscard_terminal.center.api import create_app
-from sscard_terminal.center.clock import SHANGHAI, system_clock
-from sscard_terminal.center.db import Database, migrate
-from sscard_terminal.center.policy import Policy, load_policy
-from sscard_terminal.center.seed.demo import seed_demo
 
 
 def unavailable(reason: str) -> NoReturn:

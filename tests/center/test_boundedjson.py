@@ -1,5 +1,5 @@
-"""The bounded parse of request bodies (issue 10, "No work before
-authentication"): every limit of :mod:`sscard_terminal.center.boundedjson`
+"""The bounded parse of request bodies (no work before
+authentication): every limit of :mod:`sscard_terminal.center.boundedjson`
 at its edge, and what stays accepted."""
 
 from __future__ import annotations

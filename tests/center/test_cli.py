@@ -1,4 +1,4 @@
-"""The command line (issue 4, deliverables 1 and 7): ``sscard center serve``
+"""The command line: ``sscard center serve``
 on SQLite and PostgreSQL as a real process, ``seed`` with its person files,
 and person files that ``sscard card new`` turns into the same card."""
 
@@ -16,10 +16,10 @@ from typing import Any
 
 import httpx
 import pytest
-from center_helpers import BACKENDS, Terminal, free_port
 
 from sscard_terminal.center.policy import load_policy
 from sscard_terminal.center.seed.bulk import bulk_person
+from tests.center.center_helpers import BACKENDS, Terminal, free_port
 
 SSCARD = str(Path(sys.executable).parent / "sscard")
 
@@ -392,7 +392,7 @@ def test_serve_with_worker_processes_on_postgresql(tmp_path: Path, pg_cluster: A
 
 
 def test_sm2_keygen_key_registration_and_gateway_option(tmp_path: Path) -> None:
-    """Issue 10: an institution's SM2 key pair, its registration and its
+    """An institution's SM2 key pair, its registration and its
     gateway option from the command line; bad input is one line and exit 2."""
     db = f"sqlite:///{tmp_path}/c.db"
     assert run("center", "seed", "--db", db, "--out", str(tmp_path / "out")).returncode == 0

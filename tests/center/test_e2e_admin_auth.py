@@ -1,4 +1,4 @@
-"""The admin API's authentication and institution secrets (issue 10): exactly
+"""The admin API's authentication and institution secrets: exactly
 ``Authorization: Bearer <token>``, refused on the headers before any body is
 read; secrets made by the center or 64 lower-case hex digits."""
 
@@ -10,7 +10,8 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from center_helpers import ADMIN_TOKEN, Center
+
+from tests.center.center_helpers import ADMIN_TOKEN, Center
 
 GOOD = f"Bearer {ADMIN_TOKEN}"
 

@@ -1,4 +1,4 @@
-"""No work before authentication (issue 10), against a real server on SQLite
+"""No work before authentication, against a real server on SQLite
 and PostgreSQL: hostile bodies cost a bounded amount and are refused with 400
 and a code, nothing journaled, while /health keeps answering; a message that
 waits on a database lock holds up neither /health nor other institutions."""
@@ -12,7 +12,11 @@ from typing import Any
 
 import httpx
 import pytest
-from center_helpers import (
+from sqlalchemy import func, select, text
+
+from sscard_terminal.center import wire
+from sscard_terminal.center.models import JournalEntry
+from tests.center.center_helpers import (
     CLASS_A_DRUG,
     Center,
     Terminal,
@@ -20,10 +24,6 @@ from center_helpers import (
     settle_input,
     visit_with_fees,
 )
-from sqlalchemy import func, select, text
-
-from sscard_terminal.center import wire
-from sscard_terminal.center.models import JournalEntry
 
 CALL_SERVICE = "/fsi/api/rsfComIfsService/callService"
 

@@ -1,4 +1,4 @@
-"""The envelopes real clients send (issue 10), against a real server (uvicorn)
+"""The envelopes real clients send, against a real server (uvicorn)
 on SQLite and PostgreSQL: JSON as text/plain, the transaction code in the URL,
 "null" and "" for empty fields, input as a JSON text, signtype SM2 with a
 registered public key, and the x-tif gateway headers as a per-institution
@@ -16,12 +16,12 @@ from typing import Any
 
 import httpx
 import pytest
-from center_helpers import Center, Terminal
 
 from sscard_terminal.center import signature, wire
 from sscard_terminal.center.api import CALL_SERVICE, SIGN_IN
 from sscard_terminal.settlement.gateway import gateway_headers
 from sscard_terminal.settlement.sm2 import SM2Signer, generate_private_key
+from tests.center.center_helpers import Center, Terminal
 
 _CODES = itertools.count(1)
 

@@ -1,17 +1,18 @@
 """The flows of settlement-interface.md through HTTP, on SQLite and PostgreSQL:
 sign in, look a person up by card, register, upload fees, pre-settle, settle,
-refund, reverse, reconcile the day (issue 4, "Done when")."""
+refund, reverse, reconcile the day."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from center_helpers import (
+from tests.center.center_helpers import (
     CLASS_A_DRUG,
     CLASS_A_SERVICE,
     CLASS_B_DRUG,
     CLASS_C,
     Center,
+    Terminal,
     check_identities,
     fee,
     new_insured,
@@ -49,14 +50,16 @@ def test_sign_in_gives_a_sign_no_that_later_messages_use(center: Center) -> None
     assert insu["insuplc_admdvs"] == "330200"
 
 
-def test_person_lookup_by_id_number(center: Center, hospital) -> None:
+def test_person_lookup_by_id_number(center: Center, hospital: Terminal) -> None:
     out = hospital.ok(
         "1101", {"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": "330203199001011236"}}
     )
     assert out["baseinfo"]["psn_no"] == center.person("normal")["psn_no"]
 
 
-def test_outpatient_register_upload_presettle_settle_refund(center: Center, hospital) -> None:
+def test_outpatient_register_upload_presettle_settle_refund(
+    center: Center, hospital: Terminal
+) -> None:
     p = new_insured(center.admin, balance="500.00")
     mdtrt_id, total = visit_with_fees(
         hospital,
@@ -133,7 +136,7 @@ def test_outpatient_register_upload_presettle_settle_refund(center: Center, hosp
     assert Decimal(str(view["account_balance"])) == 0
 
 
-def test_resident_settles_without_personal_account(center: Center, hospital) -> None:
+def test_resident_settles_without_personal_account(center: Center, hospital: Terminal) -> None:
     p = new_insured(center.admin, insutype="390")
     mdtrt_id, total = visit_with_fees(hospital, p, [(CLASS_A_DRUG, "500.00", "1")], insutype="390")
     info = hospital.ok("2207", settle_input(p, mdtrt_id, total, insutype="390"))["setlinfo"]
@@ -145,7 +148,7 @@ def test_resident_settles_without_personal_account(center: Center, hospital) -> 
     assert Decimal(str(info["psn_cash_pay"])) == Decimal("390.00")
 
 
-def test_withdraw_details_and_cancel_registration(center: Center, hospital) -> None:
+def test_withdraw_details_and_cancel_registration(center: Center, hospital: Terminal) -> None:
     p = new_insured(center.admin)
     mdtrt_id = register(hospital, p)
     lines = [
@@ -346,7 +349,7 @@ def test_sign_out_ends_the_sign_no(center: Center) -> None:
     )
 
 
-def test_fee_time_in_the_future_is_refused(center: Center, hospital) -> None:
+def test_fee_time_in_the_future_is_refused(center: Center, hospital: Terminal) -> None:
     p = new_insured(center.admin)
     mdtrt_id = register(hospital, p)
     future = stamp(shanghai_now().replace(year=shanghai_now().year + 1))

@@ -1,4 +1,4 @@
-"""Idempotency and reversal through HTTP (issue 4, point 5), on SQLite and
+"""Idempotency and reversal through HTTP, on SQLite and
 PostgreSQL: repeated msgids, 2601 of every reversible transaction, 5203, and
 concurrent messages."""
 
@@ -8,10 +8,14 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
-from center_helpers import (
+from sqlalchemy import func, select
+
+from sscard_terminal.center.models import Settlement
+from tests.center.center_helpers import (
     CLASS_A_DRUG,
     Center,
     Insured,
+    Terminal,
     check_identities,
     fee,
     new_insured,
@@ -21,9 +25,6 @@ from center_helpers import (
     stamp,
     visit_with_fees,
 )
-from sqlalchemy import func, select
-
-from sscard_terminal.center.models import Settlement
 
 
 def balance(center: Center, psn_no: str) -> Decimal:
@@ -38,7 +39,7 @@ def settlements_of(center: Center, mdtrt_id: str) -> int:
 
 
 def test_a_repeated_settlement_gets_the_original_answer_and_books_once(
-    center: Center, hospital
+    center: Center, hospital: Terminal
 ) -> None:
     p = new_insured(center.admin, balance="1000.00")
     mdtrt_id, total = visit_with_fees(hospital, p, [(CLASS_A_DRUG, "1500.00", "1")])
@@ -57,7 +58,7 @@ def test_a_repeated_settlement_gets_the_original_answer_and_books_once(
     assert hospital.send(env) == first
 
 
-def test_repeated_lookups_and_refusals_answer_the_same(center: Center, hospital) -> None:
+def test_repeated_lookups_and_refusals_answer_the_same(center: Center, hospital: Terminal) -> None:
     card = center.person("normal")["cards"][0]
     env = hospital.envelope(
         "1101",
@@ -79,7 +80,7 @@ def test_repeated_lookups_and_refusals_answer_the_same(center: Center, hospital)
     assert answer["infcode"] == -1 and hospital.send(refused) == answer
 
 
-def test_concurrent_copies_of_one_message_book_once(center: Center, hospital) -> None:
+def test_concurrent_copies_of_one_message_book_once(center: Center, hospital: Terminal) -> None:
     p = new_insured(center.admin, balance="100.00")
     mdtrt_id, total = visit_with_fees(hospital, p, [(CLASS_A_DRUG, "80.00", "1")])
     env = hospital.envelope("2207", settle_input(p, mdtrt_id, total))
@@ -107,7 +108,9 @@ def test_concurrent_settlements_of_one_person_lose_no_update(center: Center) -> 
     assert balance(center, p.psn_no) == 0
 
 
-def settle(hospital, p: Insured, amount: str = "1500.00") -> tuple[str, str, dict[str, Any]]:
+def settle(
+    hospital: Terminal, p: Insured, amount: str = "1500.00"
+) -> tuple[str, str, dict[str, Any]]:
     mdtrt_id, total = visit_with_fees(hospital, p, [(CLASS_A_DRUG, amount, "1")])
     env = hospital.envelope("2207", settle_input(p, mdtrt_id, total))
     answer = hospital.send(env)
@@ -115,11 +118,13 @@ def settle(hospital, p: Insured, amount: str = "1500.00") -> tuple[str, str, dic
     return mdtrt_id, env["msgid"], answer["output"]["setlinfo"]
 
 
-def reverse(hospital, p: Insured, omsgid: str, oinfno: str) -> dict[str, Any]:
+def reverse(hospital: Terminal, p: Insured, omsgid: str, oinfno: str) -> dict[str, Any]:
     return hospital.call("2601", {"data": {"psn_no": p.psn_no, "omsgid": omsgid, "oinfno": oinfno}})
 
 
-def test_reversing_a_settlement_restores_balance_and_accumulators(center: Center, hospital) -> None:
+def test_reversing_a_settlement_restores_balance_and_accumulators(
+    center: Center, hospital: Terminal
+) -> None:
     p = new_insured(center.admin, balance="1000.00")
     mdtrt_id, msgid, info = settle(hospital, p)
     assert Decimal(str(info["act_pay_dedc"])) == Decimal("1000.00")
@@ -139,7 +144,7 @@ def test_reversing_a_settlement_restores_balance_and_accumulators(center: Center
     assert status["setlinfo"]["setl_stas"] == "reversed"
 
 
-def test_reversing_a_refund_restores_the_settlement(center: Center, hospital) -> None:
+def test_reversing_a_refund_restores_the_settlement(center: Center, hospital: Terminal) -> None:
     p = new_insured(center.admin, balance="1000.00")
     mdtrt_id, msgid, info = settle(hospital, p)
     after_settle = balance(center, p.psn_no)
@@ -199,7 +204,7 @@ def test_reversing_a_pharmacy_settlement_and_its_refund(center: Center) -> None:
     assert balance(center, p.psn_no) == Decimal("100.00")
 
 
-def test_reversing_a_registration(center: Center, hospital) -> None:
+def test_reversing_a_registration(center: Center, hospital: Terminal) -> None:
     p = new_insured(center.admin)
     env = hospital.envelope(
         "2201",
@@ -227,7 +232,9 @@ def test_reversing_a_registration(center: Center, hospital) -> None:
     assert reverse(hospital, p, reg_msgid, "2201")["err_code"] == "visit.settled"
 
 
-def test_reversal_of_refused_unknown_and_unreversible_messages(center: Center, hospital) -> None:
+def test_reversal_of_refused_unknown_and_unreversible_messages(
+    center: Center, hospital: Terminal
+) -> None:
     p = new_insured(center.admin)
     refused = hospital.envelope("2207", settle_input(p, "X" * 30, "1.00"))
     assert hospital.send(refused)["infcode"] == -1
@@ -242,7 +249,9 @@ def test_reversal_of_refused_unknown_and_unreversible_messages(center: Center, h
     assert reverse(hospital, p, lookup["msgid"], "1101")["err_code"] == "reversal.not_reversible"
 
 
-def test_a_settlement_reversed_before_it_arrives_is_barred(center: Center, hospital) -> None:
+def test_a_settlement_reversed_before_it_arrives_is_barred(
+    center: Center, hospital: Terminal
+) -> None:
     """The terminal's 2207 timed out before reaching the center: 5203 does not
     know it, 2601 bars it, and when the late copy arrives it is refused."""
     p = new_insured(center.admin, balance="500.00")
@@ -263,7 +272,9 @@ def test_a_settlement_reversed_before_it_arrives_is_barred(center: Center, hospi
     )
 
 
-def test_5203_tells_the_terminal_what_became_of_its_settlement(center: Center, hospital) -> None:
+def test_5203_tells_the_terminal_what_became_of_its_settlement(
+    center: Center, hospital: Terminal
+) -> None:
     p = new_insured(center.admin, balance="500.00")
     mdtrt_id, msgid, info = settle(hospital, p, "100.00")
     by_msgid = hospital.ok("5203", {"data": {"psn_no": p.psn_no, "medins_setl_id": msgid}})

@@ -1,4 +1,4 @@
-"""Rules judged on the right dates (issue 10), through HTTP on SQLite and
+"""Rules judged on the right dates, through HTTP on SQLite and
 PostgreSQL, on a center whose clock the test sets: the visit's day and the
 message's day, start times the policy allows, contributions by the day they
 were paid, at month and year edges."""
@@ -8,7 +8,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from center_helpers import (
+from sscard_terminal.center.clock import Month
+from tests.center.center_helpers import (
     CLASS_A_DRUG,
     ClockedCenter,
     Insured,
@@ -17,8 +18,6 @@ from center_helpers import (
     register,
     settle_input,
 )
-
-from sscard_terminal.center.clock import Month
 
 LONG_AGO = Month(2015, 1)
 
@@ -240,11 +239,12 @@ def test_q1_benefits_start_the_month_after_the_day_of_payment(clocked: ClockedCe
 
 # -- a loss reported by telephone (12333) -------------------------------------------------
 def claim(c: ClockedCenter, p: Insured, bill: str, expect: int = 200) -> dict[str, Any]:
-    return c.center.admin.post(
+    answer: dict[str, Any] = c.center.admin.post(
         f"/persons/{p.psn_no}/sporadic-claims",
         {"reason": "card_replacement", "bill_date": bill, "amount": "88.00"},
         expect=expect,
     )
+    return answer
 
 
 def test_a_telephone_report_before_the_formal_one_starts_the_replacement_period(

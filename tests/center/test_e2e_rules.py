@@ -1,13 +1,18 @@
-"""Every rule of the guide (issue 4, point 4, a-k) exercised through HTTP, on
+"""Every rule of the guide (a-k) exercised through HTTP, on
 SQLite and PostgreSQL; the demo persons show the guide's situations."""
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 import pytest
-from center_helpers import (
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sscard_terminal.center.clock import Month, add_months
+from tests.center.center_helpers import (
     CLASS_A_DRUG,
     CLASS_A_SERVICE,
     CLASS_B_DRUG,
@@ -16,6 +21,7 @@ from center_helpers import (
     Center,
     ClockedCenter,
     Insured,
+    Terminal,
     check_identities,
     new_insured,
     register,
@@ -25,13 +31,9 @@ from center_helpers import (
     unique_id_number,
     visit_with_fees,
 )
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
-from sscard_terminal.center.clock import Month, add_months
 
 
-def lookup(t, card: dict) -> dict:
+def lookup(t: Terminal, card: dict[str, Any]) -> dict[str, Any]:
     return t.call(
         "1101",
         {
@@ -55,7 +57,9 @@ def month_now() -> Month:
 
 
 # -- a -------------------------------------------------------------------------------
-def test_a_new_household_waits_for_the_month_after_paying(center: Center, hospital) -> None:
+def test_a_new_household_waits_for_the_month_after_paying(
+    center: Center, hospital: Terminal
+) -> None:
     demo = center.person("new_household")
     answer = lookup(hospital, demo["cards"][0])
     [insu] = answer["output"]["insuinfo"]
@@ -79,14 +83,18 @@ def test_a_new_household_waits_for_the_month_after_paying(center: Center, hospit
     assert str(month_now().plus(1)) in r["err_msg"]
 
 
-def test_a_benefits_run_from_the_month_after_the_first_payment(center: Center, hospital) -> None:
+def test_a_benefits_run_from_the_month_after_the_first_payment(
+    center: Center, hospital: Terminal
+) -> None:
     m = month_now()
     p = new_insured(center.admin, paid=(m.plus(-1), m.plus(-1)))
     register(hospital, p)
 
 
 # -- b -------------------------------------------------------------------------------
-def test_b_lapsed_contributions_suspend_benefits_and_the_account(center: Center, hospital) -> None:
+def test_b_lapsed_contributions_suspend_benefits_and_the_account(
+    center: Center, hospital: Terminal
+) -> None:
     demo = center.person("lapsed")
     [insu] = lookup(hospital, demo["cards"][0])["output"]["insuinfo"]
     assert insu["psn_insu_stas"] == "2"
@@ -110,7 +118,7 @@ def test_b_lapsed_contributions_suspend_benefits_and_the_account(center: Center,
 
 
 def test_b_three_months_is_the_limit_and_paying_again_resumes_next_month(
-    center: Center, hospital
+    center: Center, hospital: Terminal
 ) -> None:
     m = month_now()
     ok = new_insured(center.admin, paid=(Month(2015, 1), m.plus(-3)))
@@ -153,7 +161,7 @@ def test_b_three_months_is_the_limit_and_paying_again_resumes_next_month(
 
 # -- c -------------------------------------------------------------------------------
 def test_c_lost_and_replaced_cards_are_refused_naming_their_status(
-    center: Center, hospital
+    center: Center, hospital: Terminal
 ) -> None:
     lost = lookup(hospital, center.person("lost_card")["cards"][0])
     assert lost["infcode"] == -1 and lost["err_code"] == "card.lost"
@@ -168,7 +176,7 @@ def test_c_lost_and_replaced_cards_are_refused_naming_their_status(
 
 
 def test_c_a_phone_report_blocks_at_once_and_id_plus_card_lifts_it(
-    center: Center, hospital
+    center: Center, hospital: Terminal
 ) -> None:
     p = new_insured(center.admin)
     mdtrt_id, total = visit_with_fees(hospital, p, [(CLASS_A_DRUG, "10.00", "1")])
@@ -276,7 +284,7 @@ def test_c_a_late_replacement_limits_reimbursement(clocked: ClockedCenter) -> No
     assert late["err_code"] == "sporadic.replacement_late"
 
 
-def test_c_a_damaged_card_is_reported_and_replaced(center: Center, hospital) -> None:
+def test_c_a_damaged_card_is_reported_and_replaced(center: Center, hospital: Terminal) -> None:
     p = new_insured(center.admin)
     center.admin.post(f"/cards/{p.card_no}/loss", {"kind": "damaged"})
     assert (
@@ -302,7 +310,7 @@ def test_c_a_damaged_card_is_reported_and_replaced(center: Center, hospital) -> 
 
 
 def test_c_a_copied_card_number_with_another_identification_code_is_refused(
-    center: Center, hospital
+    center: Center, hospital: Terminal
 ) -> None:
     card = dict(center.person("normal")["cards"][0])
     card["card_sn"] = card["card_sn"][:-1] + ("0" if card["card_sn"][-1] != "0" else "1")
@@ -310,7 +318,9 @@ def test_c_a_copied_card_number_with_another_identification_code_is_refused(
 
 
 # -- d -------------------------------------------------------------------------------
-def test_d_no_card_no_card_settlement_and_the_6_month_claim(center: Center, hospital) -> None:
+def test_d_no_card_no_card_settlement_and_the_6_month_claim(
+    center: Center, hospital: Terminal
+) -> None:
     demo = center.person("no_card")
     assert demo["cards"] == []
     ident = demo["id_number"]
@@ -377,7 +387,7 @@ def test_d_the_no_card_claim_is_for_emergencies_at_designated_hospitals(
     center: Center, code: str | None, med_type: str, expected: str | None
 ) -> None:
     demo = center.person("no_card")
-    body: dict = {
+    body: dict[str, Any] = {
         "reason": "no_card",
         "bill_date": str(shanghai_now().date() - dt.timedelta(days=10)),
         "amount": "120.00",
@@ -394,7 +404,9 @@ def test_d_the_no_card_claim_is_for_emergencies_at_designated_hospitals(
     assert (code or "fixmedins_code") in refused["err_msg"] or expected == "sporadic.not_emergency"
 
 
-def test_d_once_the_person_holds_a_card_they_settle_with_it(center: Center, hospital) -> None:
+def test_d_once_the_person_holds_a_card_they_settle_with_it(
+    center: Center, hospital: Terminal
+) -> None:
     p = new_insured(center.admin, card=False)
     card = center.admin.post(f"/persons/{p.psn_no}/cards", {"bank": "中国银行宁波分行"})
     assert card["fee"] == Decimal("25.00") and card["first_card"] is True
@@ -408,7 +420,7 @@ def test_d_once_the_person_holds_a_card_they_settle_with_it(center: Center, hosp
 
 
 # -- e -------------------------------------------------------------------------------
-def test_e_cixi_rural_gets_a_card_but_no_medical_use(center: Center, hospital) -> None:
+def test_e_cixi_rural_gets_a_card_but_no_medical_use(center: Center, hospital: Terminal) -> None:
     demo = center.person("cixi_rural")
     answer = lookup(hospital, demo["cards"][0])
     assert answer["infcode"] == 0 and answer["output"]["insuinfo"] == []
@@ -431,7 +443,9 @@ def test_e_cixi_rural_gets_a_card_but_no_medical_use(center: Center, hospital) -
     )
 
 
-def test_e_after_enrolling_in_the_residents_insurance_it_works(center: Center, hospital) -> None:
+def test_e_after_enrolling_in_the_residents_insurance_it_works(
+    center: Center, hospital: Terminal
+) -> None:
     m = month_now()
     p = new_insured(center.admin, insutype="", insuplc="330282", legacy_scheme="cixi-ncms")
     payload = {
@@ -528,7 +542,7 @@ def test_f_out_of_area_needs_filing_and_designation(center: Center) -> None:
     )
 
 
-def test_f_special_disease_at_home_needs_its_filing(center: Center, hospital) -> None:
+def test_f_special_disease_at_home_needs_its_filing(center: Center, hospital: Terminal) -> None:
     chronic = demo_insured(center, "special_disease")
     filings = hospital.ok("5301", {"data": {"psn_no": chronic.psn_no}})["feedetail"]
     assert [f["opsp_dise_code"] for f in filings] == ["M03900"]
@@ -619,7 +633,7 @@ def test_g_details_phone_changes_name_id_and_bank_do_not(center: Center) -> None
     st.sampled_from(["0", "1"]),
 )
 def test_h_identities_hold_for_settlements_through_http(
-    center: Center, hospital, items, acct
+    center: Center, hospital: Terminal, items: list[tuple[str, str, str]], acct: str
 ) -> None:
     p = new_insured(center.admin, balance="700.00")
     mdtrt_id, total = visit_with_fees(hospital, p, items)
@@ -630,7 +644,9 @@ def test_h_identities_hold_for_settlements_through_http(
     assert Decimal(str(done["balc"])) == Decimal("700.00") - Decimal(str(done["acct_pay"]))
 
 
-def test_h_the_deductible_counts_across_settlements_of_a_year(center: Center, hospital) -> None:
+def test_h_the_deductible_counts_across_settlements_of_a_year(
+    center: Center, hospital: Terminal
+) -> None:
     p = new_insured(center.admin, balance="0.00")
     first, total = visit_with_fees(hospital, p, [(CLASS_A_DRUG, "600.00", "1")])
     a = hospital.ok("2207", settle_input(p, first, total))["setlinfo"]
@@ -649,10 +665,10 @@ def test_h_level_sets_the_ratio(center: Center) -> None:
     assert Decimal(str(info["hifp_pay"])) == Decimal("850.00")  # 85% of 1000 after 1000
 
 
-def test_h_items_outside_the_catalogue_are_refused(center: Center, hospital) -> None:
+def test_h_items_outside_the_catalogue_are_refused(center: Center, hospital: Terminal) -> None:
     p = new_insured(center.admin)
     mdtrt_id = register(hospital, p)
-    from center_helpers import fee
+    from tests.center.center_helpers import fee
 
     hospital.refused(
         "2204",
@@ -705,7 +721,7 @@ def test_i_j_a_minors_card_needs_a_guardian_and_proof_first_card_half_fee(center
 
 
 # -- k -------------------------------------------------------------------------------
-def test_k_id_numbers_are_checked_everywhere(center: Center, hospital) -> None:
+def test_k_id_numbers_are_checked_everywhere(center: Center, hospital: Terminal) -> None:
     bad = center.admin.post(
         "/persons", {"id_number": "330203199001011235", "name": "某"}, expect=409
     )

@@ -1,4 +1,4 @@
-"""Security through HTTP (issue 4, point 6): signatures per institution,
+"""Security through HTTP: signatures per institution,
 sign-in, own visits only, the admin token, bad input (never a 500, nothing
 booked), masking in journals and logs, HTTPS."""
 
@@ -9,11 +9,21 @@ import json
 import logging
 import ssl
 from decimal import Decimal
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 import httpx
 import pytest
-from center_helpers import (
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select, text, update
+
+from sscard_terminal.center import signature, wire
+from sscard_terminal.center.api import create_app
+from sscard_terminal.center.masking import MaskingFilter, install_log_masking, mask_json
+from sscard_terminal.center.models import JournalEntry, Settlement, SignIn
+from sscard_terminal.center.transactions import REGISTRY
+from tests.center.center_helpers import (
     ADMIN_TOKEN,
     CLASS_A_DRUG,
     Center,
@@ -25,15 +35,6 @@ from center_helpers import (
     start_server,
     visit_with_fees,
 )
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from sqlalchemy import func, select, text, update
-
-from sscard_terminal.center import signature, wire
-from sscard_terminal.center.api import create_app
-from sscard_terminal.center.masking import MaskingFilter, install_log_masking, mask_json
-from sscard_terminal.center.models import JournalEntry, Settlement, SignIn
-from sscard_terminal.center.transactions import REGISTRY
 
 
 def normal_card(center: Center) -> dict[str, Any]:
@@ -121,7 +122,9 @@ def test_sign_no_is_required_and_must_be_live_own_and_today(center: Center) -> N
 
 
 # -- own visits only -----------------------------------------------------------------------
-def test_an_institution_sees_and_changes_only_its_own_visits(center: Center, hospital) -> None:
+def test_an_institution_sees_and_changes_only_its_own_visits(
+    center: Center, hospital: Terminal
+) -> None:
     p = new_insured(center.admin)
     mdtrt_id, total = visit_with_fees(hospital, p, [(CLASS_A_DRUG, "10.00", "1")])
     info = hospital.ok("2207", settle_input(p, mdtrt_id, total))["setlinfo"]
@@ -227,9 +230,11 @@ def test_a_too_large_body_is_413(center: Center) -> None:
     assert response.status_code == 413
 
 
-def test_every_transaction_refuses_bad_input_and_books_nothing(center: Center, hospital) -> None:
+def test_every_transaction_refuses_bad_input_and_books_nothing(
+    center: Center, hospital: Terminal
+) -> None:
     before = books(center)
-    bad_inputs = [
+    bad_inputs: list[dict[str, Any]] = [
         {},
         {"data": None},
         {"data": {"psn_no": ["x"]}},
@@ -251,7 +256,7 @@ def test_every_transaction_refuses_bad_input_and_books_nothing(center: Center, h
     assert books(center) == before
 
 
-def test_a_refused_upload_stores_none_of_its_lines(center: Center, hospital) -> None:
+def test_a_refused_upload_stores_none_of_its_lines(center: Center, hospital: Terminal) -> None:
     p = new_insured(center.admin)
     mdtrt_id = register(hospital, p)
     good = fee(mdtrt_id, p.psn_no, "1", CLASS_A_DRUG, "10.00")
@@ -297,7 +302,9 @@ json_values = st.recursive(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(st.sampled_from(sorted(REGISTRY)), json_values)
-def test_fuzzed_inputs_never_500_and_never_book(center: Center, hospital, infno, payload) -> None:
+def test_fuzzed_inputs_never_500_and_never_book(
+    center: Center, hospital: Terminal, infno: str, payload: Any
+) -> None:
     before = books(center)
     env = hospital.envelope(infno, payload if isinstance(payload, dict) else {"data": payload})
     response = hospital.post(env)
@@ -308,7 +315,7 @@ def test_fuzzed_inputs_never_500_and_never_book(center: Center, hospital, infno,
         assert books(center) == before
 
 
-def test_envelope_fields_are_validated(center: Center, hospital) -> None:
+def test_envelope_fields_are_validated(center: Center, hospital: Terminal) -> None:
     payload = normal_card(center)
     for field, value in (
         ("infver", "V2.0"),
@@ -357,7 +364,7 @@ def test_envelope_fields_are_validated(center: Center, hospital) -> None:
 
 
 # -- masking -----------------------------------------------------------------------------------
-def test_journals_hold_no_id_numbers_or_names(center: Center, hospital) -> None:
+def test_journals_hold_no_id_numbers_or_names(center: Center, hospital: Terminal) -> None:
     hospital.ok(
         "1101",
         {
@@ -395,7 +402,7 @@ def test_log_records_are_masked(caplog: pytest.LogCaptureFixture) -> None:
         record = logging.LogRecord(
             "x", logging.INFO, __file__, 1, "person %s", ("330203199001011236",), None
         )
-        handler.filters[0].filter(record)
+        cast(logging.Filter, handler.filters[0]).filter(record)
         assert record.getMessage() == "person 330203********1236"
     finally:
         root.removeHandler(handler)
@@ -416,7 +423,7 @@ def test_log_records_are_masked(caplog: pytest.LogCaptureFixture) -> None:
 
 
 def test_center_logs_never_show_personal_data(
-    center: Center, hospital, caplog: pytest.LogCaptureFixture
+    center: Center, hospital: Terminal, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     hospital.ok("1101", {"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": "330203199001011236"}})
@@ -428,7 +435,7 @@ def test_center_logs_never_show_personal_data(
 
 
 # -- HTTPS --------------------------------------------------------------------------------------
-def test_https_with_a_certificate_of_the_operators_choice(center: Center, tmp_path) -> None:
+def test_https_with_a_certificate_of_the_operators_choice(center: Center, tmp_path: Path) -> None:
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec

@@ -1,4 +1,4 @@
-"""Slowloris (issue 10): connections that send nothing, half a request line,
+"""Slowloris: connections that send nothing, half a request line,
 half the headers or half the body are closed after the request timeout, many
 of them starve nobody, and a complete request may take longer than the timeout
 (it waits on a database lock here). Raw sockets against a real uvicorn server
@@ -19,7 +19,6 @@ from typing import Any
 
 import httpx
 import pytest
-from center_helpers import Server, Terminal, free_port, start_server
 from sqlalchemy import text
 
 from sscard_terminal.center.api import create_app
@@ -28,6 +27,7 @@ from sscard_terminal.center.connections import guarded_protocol
 from sscard_terminal.center.db import Database
 from sscard_terminal.center.policy import Policy
 from sscard_terminal.center.seed.demo import seed_demo
+from tests.center.center_helpers import Server, Terminal, free_port, start_server
 
 TIMEOUT = 1.0
 HALF = [
@@ -65,14 +65,14 @@ def closed_by_server(sockets: list[socket.socket], within: float) -> int:
     deadline = time.monotonic() + within
     while closed < len(sockets) and time.monotonic() < deadline:
         for key, _ in selector.select(timeout=0.2):
-            s = key.fileobj
-            assert isinstance(s, socket.socket)
+            ready = key.fileobj
+            assert isinstance(ready, socket.socket)
             try:
-                data = s.recv(65536)
+                data = ready.recv(65536)
             except ConnectionResetError:
                 data = b""
             if not data:
-                selector.unregister(s)
+                selector.unregister(ready)
                 closed += 1
     selector.close()
     return closed

@@ -1,4 +1,4 @@
-"""The electronic voucher at the center (issue 14; center/voucher.py): issue,
+"""The electronic voucher at the center (center/voucher.py): issue,
 ec.query exchange, mdtrt_cert_type 01 in 1101, 2201, 2206/2207, 2101/2102,
 and the refusals of expired, reused, forged and misused codes and tokens.
 Through a real uvicorn server, on SQLite and PostgreSQL."""
@@ -11,7 +11,10 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from center_helpers import (
+from cryptography.hazmat.primitives import hashes, hmac
+from sqlalchemy import text
+
+from tests.center.center_helpers import (
     CLASS_A_DRUG,
     CLASS_A_SERVICE,
     Center,
@@ -21,8 +24,6 @@ from center_helpers import (
     new_insured,
     stamp,
 )
-from cryptography.hazmat.primitives import hashes, hmac
-from sqlalchemy import text
 
 EXCHANGE = "/localcfc/api/hsecfc/localQrCodeQuery"
 

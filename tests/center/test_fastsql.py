@@ -13,13 +13,13 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from center_helpers import BACKENDS
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from sscard_terminal.center import fastsql, store
 from sscard_terminal.center.db import CHECKPOINT_INTERVAL
 from sscard_terminal.center.models import Account, Person
+from tests.center.center_helpers import BACKENDS
 
 SIGN_IN = {
     "sign_no": "S1",

@@ -1,4 +1,4 @@
-"""Files the center creates are readable by their owner only (issue 10): the
+"""Files the center creates are readable by their owner only: the
 SQLite database with its WAL and SHM files, the seeded secrets and person files,
 the admin token; new directories 0700. Run under umask 022, where a plain
 ``open`` would make them world-readable."""

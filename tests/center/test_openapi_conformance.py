@@ -1,4 +1,4 @@
-"""The OpenAPI document matches what the endpoints answer (issue 10): a bounded
+"""The OpenAPI document matches what the endpoints answer: a bounded
 schemathesis run against a real server (SQLite, the demo data) finds no 5xx
 and no status, content type or body the document does not declare. The admin
 API is called with the token, and once more without it (401 is declared too).
@@ -12,7 +12,6 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-from center_helpers import ADMIN_TOKEN, start_server
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -26,6 +25,7 @@ from sscard_terminal.center.clock import system_clock
 from sscard_terminal.center.db import Database
 from sscard_terminal.center.policy import Policy, load_policy
 from sscard_terminal.center.seed.demo import seed_demo
+from tests.center.center_helpers import ADMIN_TOKEN, start_server
 
 CHECKS = [
     not_a_server_error,

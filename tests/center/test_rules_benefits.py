@@ -12,6 +12,7 @@ from sscard_terminal.center.clock import Month
 from sscard_terminal.center.policy import load_policy
 from sscard_terminal.center.refusals import Refusal
 from sscard_terminal.center.rules.benefits import (
+    BenefitStatus,
     PaidPeriod,
     active_intervals,
     benefit_status,
@@ -22,7 +23,7 @@ RULES = load_policy().benefits
 M = Month.parse
 
 
-def status(periods: list[tuple[str, str]], month: str):
+def status(periods: list[tuple[str, str]], month: str) -> BenefitStatus:
     return benefit_status([PaidPeriod(M(a), M(b)) for a, b in periods], M(month), RULES)
 
 
@@ -79,7 +80,9 @@ def test_nothing_paid_and_terminated() -> None:
         ([], "2026-06", "benefits.not_paid"),
     ],
 )
-def test_require_active_refuses_with_the_reason(periods, month, code) -> None:
+def test_require_active_refuses_with_the_reason(
+    periods: list[tuple[str, str]], month: str, code: str
+) -> None:
     with pytest.raises(Refusal) as caught:
         require_active(status(periods, month), M(month), "310")
     assert caught.value.code == code
@@ -95,7 +98,9 @@ months = st.integers(min_value=2000 * 12, max_value=2040 * 12).map(Month.from_in
 
 
 @given(st.lists(st.sets(months, max_size=30).map(sorted), max_size=1), months)
-def test_the_interval_form_equals_the_rule_as_stated(paid_lists, month) -> None:
+def test_the_interval_form_equals_the_rule_as_stated(
+    paid_lists: list[list[Month]], month: Month
+) -> None:
     """Benefits run in T iff some paid month p < T has T - p <= 3 (rules a, b)."""
     paid = paid_lists[0] if paid_lists else []
     periods = [PaidPeriod(p, p) for p in paid]
@@ -104,7 +109,7 @@ def test_the_interval_form_equals_the_rule_as_stated(paid_lists, month) -> None:
     assert benefit_status(periods, month, RULES).active == expected
 
 
-# -- what was paid when (issue 10) --------------------------------------------------------
+# -- what was paid when -----------------------------------------------------------------
 D = dt.date.fromisoformat
 
 
@@ -183,7 +188,9 @@ payments = st.lists(
 
 
 @given(payments, months)
-def test_the_dated_interval_form_equals_the_rule_as_stated(made, month) -> None:
+def test_the_dated_interval_form_equals_the_rule_as_stated(
+    made: list[tuple[Month, int, int]], month: Month
+) -> None:
     """Benefits run in T iff some month p with 1 <= T - p <= 3 was paid in a
     month before T (rules a and b, what was paid when)."""
     periods = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -78,7 +79,7 @@ def test_working_days_at_the_breaks_edges(day: str, working: bool) -> None:
 
 
 def _schedule(**change: object) -> dict[str, object]:
-    data = yaml.safe_load((SCHEDULES / "2026.yaml").read_text("utf-8"))
+    data: dict[str, Any] = yaml.safe_load((SCHEDULES / "2026.yaml").read_text("utf-8"))
     data["holidays"][0].update(change)
     return data
 

@@ -33,14 +33,16 @@ def test_temporary_loss_blocks_and_is_cancelled() -> None:
     ("event", "after"),
     [(CardEvent.FORMAL_LOSS, CardStatus.LOST), (CardEvent.DAMAGE, CardStatus.DAMAGED)],
 )
-def test_formal_loss_and_damage_lead_to_replacement(start, event, after) -> None:
+def test_formal_loss_and_damage_lead_to_replacement(
+    start: CardStatus, event: CardEvent, after: CardStatus
+) -> None:
     status = cards.next_status(start, event)
     assert status is after
     assert cards.next_status(status, CardEvent.REPLACE) is CardStatus.REPLACED
 
 
 @pytest.mark.parametrize("status", [CardStatus.LOST, CardStatus.REPLACED, CardStatus.DAMAGED])
-def test_an_old_card_is_refused_forever(status) -> None:
+def test_an_old_card_is_refused_forever(status: CardStatus) -> None:
     with pytest.raises(Refusal) as caught:
         cards.require_usable(status, "D01069901")
     assert caught.value.code == f"card.{status.value}"
@@ -84,7 +86,7 @@ def test_every_transition_not_in_the_table_is_refused() -> None:
         ("2024-12-31", "2025-01-08"),  # 2025-01-01 off, no make-up day
     ],
 )
-def test_replacement_deadline_is_5_working_days(reported, deadline) -> None:
+def test_replacement_deadline_is_5_working_days(reported: str, deadline: str) -> None:
     got = cards.replacement_deadline(D(reported), 5, POLICY.calendar.working)
     assert got == D(deadline)
 
@@ -118,7 +120,7 @@ def test_sporadic_claims_up_to_and_including_6_months() -> None:
     st.dates(min_value=D("2000-01-01"), max_value=D("2090-01-01")),
     st.integers(min_value=0, max_value=400),
 )
-def test_claim_window_property(bill, days_later) -> None:
+def test_claim_window_property(bill: dt.date, days_later: int) -> None:
     claim = bill + dt.timedelta(days=days_later)
     in_time = claim <= add_months(bill, 6)
     try:
@@ -164,7 +166,7 @@ def test_replacement_gap() -> None:
         ("2026-05-07", "2026-05-06", "2026-05-06"),  # a later call does not move it
     ],
 )
-def test_the_loss_starts_with_the_first_report(phone, formal, start) -> None:
+def test_the_loss_starts_with_the_first_report(phone: str | None, formal: str, start: str) -> None:
     assert sporadic.loss_start(D(phone) if phone else None, D(formal)) == D(start)
 
 
@@ -208,7 +210,7 @@ def _hospital(
     ],
 )
 def test_the_no_card_route_is_emergency_care_at_a_designated_hospital(
-    med_type, institution, expected
+    med_type: str | None, institution: sporadic.BillingInstitution | None, expected: str | None
 ) -> None:
     if expected is None:
         sporadic.require_emergency_at_designated(med_type, institution, "H33020300001")

@@ -40,7 +40,7 @@ def test_class_a_in_scope_below_its_cap() -> None:
     assert (s.overlmt_amt, s.inscp_scp_amt, s.preselfpay_amt) == (
         Decimal("5.00"),
         Decimal("25.00"),
-        0,
+        Decimal(0),
     )
     assert split_item(item("20.00"), A_CAP, B10).inscp_scp_amt == Decimal("20.00")
 
@@ -76,7 +76,7 @@ def test_deductible_then_ratio_then_account() -> None:
     assert (calc.acct_pay, calc.psn_cash_pay, calc.balc) == (
         Decimal("300.00"),
         Decimal("800.00"),
-        0,
+        Decimal(0),
     )
     # with the deductible already met this year, the fund pays 80% of all of it
     later = settle(splits, TERMS, calc.accumulated_after(Accumulated()), Decimal("0"), True)
@@ -147,7 +147,14 @@ accumulated = st.builds(Accumulated, dedc_used=cents, fund_paid=cents)
     st.booleans(),
     ratios,
 )
-def test_settlement_identities_hold_for_every_settlement(lines, fund, acc, balance, use, b_prop):
+def test_settlement_identities_hold_for_every_settlement(
+    lines: list[tuple[FeeItem, CatalogueEntry]],
+    fund: FundTerms,
+    acc: Accumulated,
+    balance: Decimal,
+    use: bool,
+    b_prop: Decimal,
+) -> None:
     splits = [split_item(i, e, b_prop) for i, e in lines]
     for s in splits:
         assert s.det_item_fee_sumamt == (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 
 import pytest
@@ -22,7 +23,7 @@ POLICY = load_policy()
 D = dt.date.fromisoformat
 
 
-def refused(code: str, fn, *args, **kw) -> Refusal:
+def refused(code: str, fn: Callable[..., object], *args: object, **kw: object) -> Refusal:
     with pytest.raises(Refusal) as caught:
         fn(*args, **kw)
     assert caught.value.code == code, caught.value
@@ -40,7 +41,7 @@ def test_ningbo_settles_with_the_card_only() -> None:
         POLICY.cards.settlement_cert_types,
     )
     assert "6 months" in r.en and "零星报销" in r.zh
-    # the electronic voucher stands for the card (issue 14): it settles and looks up
+    # the electronic voucher stands for the card: it settles and looks up
     credentials.require_settlement_credential("01", POLICY.cards.settlement_cert_types)
     credentials.require_lookup_credential("02", POLICY.cards.lookup_cert_types)
     credentials.require_lookup_credential("01", POLICY.cards.lookup_cert_types)
@@ -66,7 +67,13 @@ def test_cixi_rural_cooperative_needs_the_residents_insurance() -> None:
 
 
 # -- f -----------------------------------------------------------------------------
-def _area(person="330200", inst="330106", designated=True, med_type="11", filings=()):
+def _area(
+    person: str = "330200",
+    inst: str = "330106",
+    designated: bool = True,
+    med_type: str = "11",
+    filings: Iterable[area.Filing] = (),
+) -> area.AreaKind:
     return area.require_area(
         person_admdvs=person,
         institution_admdvs=inst,
@@ -155,7 +162,7 @@ def test_non_critical_details_change() -> None:
         ({"phone": "call me"}, "details.invalid"),
     ],
 )
-def test_critical_unknown_and_bank_changes_are_refused(changes, code) -> None:
+def test_critical_unknown_and_bank_changes_are_refused(changes: dict[str, str], code: str) -> None:
     refused(code, details.check_person_change, changes)
 
 
@@ -166,7 +173,12 @@ def test_card_bank_cannot_change() -> None:
 
 
 # -- i, j --------------------------------------------------------------------------
-def _guardian(birth="1985-01-01", relation="father", proof="household_register", same=False):
+def _guardian(
+    birth: str = "1985-01-01",
+    relation: str = "father",
+    proof: str = "household_register",
+    same: bool = False,
+) -> applications.Guardian:
     return applications.Guardian(D(birth), relation, proof, same)
 
 
@@ -222,7 +234,9 @@ def test_a_guardian_proves_the_relationship_with_a_police_document(proof: str) -
         ("committee_certificate", "居（村）民委员会", "a neighbourhood or village committee"),
     ],
 )
-def test_any_other_document_is_refused_naming_its_issuer(proof, issuer_zh, issuer_en) -> None:
+def test_any_other_document_is_refused_naming_its_issuer(
+    proof: str, issuer_zh: str, issuer_en: str
+) -> None:
     r = refused(
         "application.proof",
         applications.require_guardian,

@@ -1,6 +1,6 @@
-"""Storage (issue 4, point 2): the Alembic migrations build exactly the model's
+"""Storage: the Alembic migrations build exactly the model's
 schema on SQLite and PostgreSQL, money is exact, and seeding makes consistent
-persons that settle (point 7)."""
+persons that settle."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from center_helpers import BACKENDS, CLASS_A_DRUG, Center, Insured, settle_input, visit_with_fees
 from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import StatementError
 
@@ -19,8 +18,17 @@ from sscard_terminal.center.clock import system_clock
 from sscard_terminal.center.db import current_revision, downgrade, migrate, normalise_url
 from sscard_terminal.center.models import Account, Base, Contribution
 from sscard_terminal.center.seed.bulk import bulk_person, seed_bulk
+from tests.center.center_helpers import (
+    BACKENDS,
+    CLASS_A_DRUG,
+    Center,
+    Insured,
+    Terminal,
+    settle_input,
+    visit_with_fees,
+)
 
-#: the newest migration (0004: the vouchers of issue 14)
+#: the newest migration (0004: the electronic vouchers)
 HEAD = "0004"
 
 TABLES = {
@@ -98,7 +106,7 @@ def test_contributions_recorded_before_0002_count_as_paid_in_time(
 def test_migration_0003_keeps_institutions_with_the_gateway_off(
     backend: str, db_factory: Any
 ) -> None:
-    """Issue 10: the SM2 key and gateway columns come to existing institutions
+    """The SM2 key and gateway columns come to existing institutions
     as "no SM2 key, gateway off", and go again on the way back."""
     db = db_factory(backend)
     downgrade(db, "0002")
@@ -151,7 +159,7 @@ def test_money_is_stored_exactly(backend: str, db_factory: Any) -> None:
     with db.transaction() as s:
         assert s.execute(select(Account.balance)).scalar_one() == big
     with pytest.raises(StatementError, match="more than 2 decimals"), db.transaction() as s:
-        s.get(Account, "1").balance = Decimal("0.001")  # type: ignore[union-attr]
+        s.get(Account, "1").balance = Decimal("0.001")
         s.flush()
 
 
@@ -161,7 +169,7 @@ def test_url_forms() -> None:
     assert normalise_url("sqlite:///x.db") == "sqlite:///x.db"
 
 
-def test_generated_persons_are_consistent_and_settle(center: Center, hospital) -> None:
+def test_generated_persons_are_consistent_and_settle(center: Center, hospital: Terminal) -> None:
     before = seed_bulk(center.db, center.policy, system_clock(), 40, chunk=15)
     again = seed_bulk(center.db, center.policy, system_clock(), 10)
     assert again["first_index"] == before["first_index"] + 40

@@ -45,7 +45,7 @@ def test_decimal_markers_cannot_be_forged_by_text() -> None:
         max_leaves=15,
     )
 )
-def test_dumps_and_loads_round_trip(value) -> None:
+def test_dumps_and_loads_round_trip(value: object) -> None:
     assert wire.loads(wire.dumps(value)) == value
 
 
@@ -60,7 +60,7 @@ def test_dumps_and_loads_round_trip(value) -> None:
         (Decimal("123456789.01"), "123456789.01"),
     ],
 )
-def test_canonical_numbers(number, text) -> None:
+def test_canonical_numbers(number: Decimal | int, text: str) -> None:
     assert wire.canonical_number(number) == text
 
 
@@ -105,7 +105,7 @@ def test_the_ningbo_policy_is_valid_data() -> None:
     ],
 )
 def test_a_bad_policy_file_is_refused_naming_the_field(
-    tmp_path: Path, path, value, message
+    tmp_path: Path, path: tuple[str, ...], value: object, message: str
 ) -> None:
     shipped = Path(__file__).parents[2] / "sscard_terminal/center/policies/330200.yaml"
     data = yaml.safe_load(shipped.read_text(encoding="utf-8"))

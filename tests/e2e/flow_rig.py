@@ -9,25 +9,11 @@ for the center and proxy helpers)."""
 from __future__ import annotations
 
 import json
-import sys
 import threading
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "settlement"))
-
-from fault_proxy import FaultProxy  # noqa: E402
-from settlement_fixtures import (  # noqa: E402
-    CLASS_A_DRUG,
-    CLASS_A_SERVICE,
-    CLASS_C,
-    HOSPITAL,
-    PHARMACY,
-    RunningCenter,
-    shanghai_now,
-)
 
 from sscard_terminal.driver.sscard import SocialSecurityCard  # noqa: E402
 from sscard_terminal.settlement import Operator, SettlementClient  # noqa: E402
@@ -36,7 +22,17 @@ from sscard_terminal.settlement.journal import Journal  # noqa: E402
 from sscard_terminal.terminal.flows import Item  # noqa: E402
 from sscard_terminal.transport.base import open_transport  # noqa: E402
 from sscard_terminal.vcard.cardos import CardOS  # noqa: E402
-from sscard_terminal.vcard.factory import new_image  # noqa: E402
+from tests.settlement.fault_proxy import FaultProxy  # noqa: E402
+from tests.settlement.settlement_fixtures import (  # noqa: E402
+    CLASS_A_DRUG,
+    CLASS_A_SERVICE,
+    CLASS_C,
+    HOSPITAL,
+    PHARMACY,
+    RunningCenter,
+    shanghai_now,
+)
+from tests.virtual_cards import new_card
 
 __all__ = [
     "CLASS_A_DRUG",
@@ -73,12 +69,7 @@ def person_card(center: RunningCenter, key: str, card_no: str | None = None) -> 
 
 def card_for(person_file: dict[str, Any]) -> CardOS:
     """A ningbo-gen3 card from a person file (what ``sscard card new`` does)."""
-    import tempfile
-
-    with tempfile.NamedTemporaryFile("w", suffix=".json", encoding="utf-8") as handle:
-        json.dump(person_file, handle, ensure_ascii=False)
-        handle.flush()
-        return CardOS(new_image("ningbo-gen3", Path(handle.name)))
+    return new_card("ningbo-gen3", person_file=person_file)
 
 
 def terminal_config(

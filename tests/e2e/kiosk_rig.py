@@ -122,15 +122,26 @@ class CenterProcess:
         return answer.json()
 
     def person(self, key: str) -> dict[str, Any]:
-        return self.demo[key]  # type: ignore[no-any-return]
+        person: dict[str, Any] = self.demo[key]
+        return person
 
     def person_file(self, key: str) -> dict[str, Any]:
-        return json.loads((self.seed / "persons" / f"{key}.json").read_text("utf-8"))  # type: ignore[no-any-return]
+        data: dict[str, Any] = json.loads(
+            (self.seed / "persons" / f"{key}.json").read_text("utf-8")
+        )
+        return data
 
     def balance(self, psn_no: str) -> Decimal | None:
         """The personal account's balance (None: the person has no account)."""
         value = self.admin("GET", f"/persons/{psn_no}")["account_balance"]
         return None if value is None else Decimal(str(value))
+
+    def account_balance(self, psn_no: str) -> Decimal:
+        """The balance of a person who has a personal account."""
+        balance = self.balance(psn_no)
+        if balance is None:
+            raise LookupError(f"person {psn_no} has no personal account")
+        return balance
 
     def institution_config(self, code: str = HOSPITAL) -> InstitutionConfig:
         inst = self.institutions[code]

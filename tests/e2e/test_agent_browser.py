@@ -1,4 +1,4 @@
-"""A real browser against the agent (issue 11): Debian's headless Chromium,
+"""A real browser against the agent: Debian's headless Chromium,
 driven by Playwright for Python through ``executable_path`` (no browser is
 downloaded), loads a kiosk page from a local web server; the page connects to
 the agent, reads the card served through pcscd/vpcd and shows the line.
@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agent_rig import start_agent
-from conftest import ServeCard, unavailable
 
 from sscard_terminal.driver.national import read_national_line
 from sscard_terminal.terminal.station import Station, StationSpec
 from sscard_terminal.vcard.factory import card_from_image, write_new_image
+from tests.e2e.agent_rig import start_agent
+from tests.e2e.conftest import ServeCard, unavailable
 
 PAGE_DIR = Path(__file__).parent / "agent_page"
 CARD_READER = "Virtual PCD 00 00"

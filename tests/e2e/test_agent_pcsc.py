@@ -1,4 +1,4 @@
-"""The reader agent end to end (issue 11): ``sscard agent serve`` in its own
+"""The reader agent end to end: ``sscard agent serve`` in its own
 process, the card and the PSAM served through pcscd/vpcd, clients speaking the
 field's JSON over WebSocket (the ``websockets`` library) and HTTP POST.
 """
@@ -16,8 +16,6 @@ from typing import Any
 import httpx
 import pytest
 import websockets
-from agent_rig import AgentProcess, call, connect, next_event, start_agent
-from conftest import ServeCard
 
 from sscard_terminal.crypto.keyset import load_key_set, resolve_key_set_path
 from sscard_terminal.driver.national import NationalLine, read_national_line
@@ -25,10 +23,12 @@ from sscard_terminal.keyservice.core import KeyService
 from sscard_terminal.keyservice.registry import load_terminals
 from sscard_terminal.keyservice.server import STEP1_PATH, serve_in_thread
 from sscard_terminal.system.pcscd import PcscdHandle
-from sscard_terminal.terminal.station import Station, StationSpec
+from sscard_terminal.terminal.station import SamKind, Station, StationSpec
 from sscard_terminal.vcard.factory import card_from_image, card_from_profile, write_new_image
 from sscard_terminal.vcard.faults import FaultyCard, parse_faults
 from sscard_terminal.vpcd.bridge import CardServer
+from tests.e2e.agent_rig import AgentProcess, call, connect, next_event, start_agent
+from tests.e2e.conftest import ServeCard
 
 CARD_READER = "Virtual PCD 00 00"
 PSAM_READER = "Virtual PCD 00 01"
@@ -63,11 +63,11 @@ def agents(tmp_path: Path) -> Any:
             agent.stop()
 
 
-def expected_line(sam: str = "pcsc") -> str:
+def expected_line(sam: SamKind = "pcsc") -> str:
     """The line read directly through the driver (the station), no agent."""
     spec = StationSpec(
         reader=CARD_READER, sam=sam, sam_reader=PSAM_READER, terminal=TERMINAL, device_number=DEVICE
-    )  # type: ignore[arg-type]
+    )
     with Station(spec) as station, station.card() as card:
         line = read_national_line(
             card, station.terminal_number, DEVICE, sam=station.sam, check_expiry=True

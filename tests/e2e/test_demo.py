@@ -7,9 +7,10 @@ import re
 from decimal import Decimal
 
 from sscard_terminal.demo import run_demo
+from sscard_terminal.system.pcscd import PcscdHandle
 
 
-def test_demo_runs_the_reads_and_the_three_flows(pcscd) -> None:  # type: ignore[no-untyped-def]
+def test_demo_runs_the_reads_and_the_three_flows(pcscd: PcscdHandle) -> None:
     lines: list[str] = []
     run_demo(lines.append)
     text = "\n".join(lines)

@@ -1,5 +1,5 @@
-"""Every shell and YAML example of README.md and docs/*.md runs as written
-(issue 9): the blocks of a document run in order, as one bash script with
+"""Every shell and YAML example of README.md and docs/*.md runs as written:
+the blocks of a document run in order, as one bash script with
 ``set -euo pipefail``, in a fresh directory that holds only a link to this
 virtual environment as ``.venv`` (the examples start with
 ``. .venv/bin/activate``, as a user at the repository's root would).
@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from sscard_terminal.system.pcscd import PcscdHandle
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -76,7 +78,7 @@ def test_the_documents_have_examples() -> None:
 
 
 @pytest.mark.parametrize("doc", DOCS, ids=[d.name for d in DOCS])
-def test_examples_run_as_written(doc: Path, pcscd, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_examples_run_as_written(doc: Path, pcscd: PcscdHandle, tmp_path: Path) -> None:
     script = script_of(doc, tmp_path)
     if script.strip() == "set -euo pipefail":
         pytest.fail(f"{doc.name} has no runnable example")

@@ -1,4 +1,4 @@
-"""Fault injection through the real stack (issue 3, point 8): pyscard -> pcscd ->
+"""Fault injection through the real stack: pyscard -> pcscd ->
 vpcd -> the bridge -> a faulty card. Each fault must reach the driver as one
 clear error, and the ``sscard`` CLI must end with its exit code.
 """
@@ -31,21 +31,15 @@ from sscard_terminal.errors import (
     NoCardError,
 )
 from sscard_terminal.transport.pcsc import PcscTransport, list_readers
-from sscard_terminal.vcard.cardos import CardOS
 from sscard_terminal.vcard.faults import FaultyCard
-from sscard_terminal.vcard.personalise import personalise
-from sscard_terminal.vcard.profile import load_profile
 from sscard_terminal.vpcd.bridge import CardServer
+from tests.virtual_cards import new_card
 
 pytestmark = pytest.mark.pcsc
 
 ServeCard = Callable[..., Any]
 CLI = [sys.executable, "-m", "sscard_terminal.cli.main"]
 READER = "Virtual PCD 00 00"
-
-
-def new_card() -> CardOS:
-    return CardOS(personalise(load_profile("ningbo-gen2")))
 
 
 def test_removed_after_n_apdus(served_card: ServeCard) -> None:

@@ -29,15 +29,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flow_rig import CLASS_A_DRUG, CLASS_A_SERVICE, HOSPITAL, PHARMACY, PIN, person_card
-from flow_rig import terminal_config as write_terminal
-from settlement_fixtures import RunningCenter, start_center
 from sqlalchemy import text
 
 from sscard_terminal.errors import ExitCode
 from sscard_terminal.settlement.config import TerminalConfig
 from sscard_terminal.settlement.journal import Journal
 from sscard_terminal.vcard.factory import psam_from_profile
+from tests.e2e.flow_rig import CLASS_A_DRUG, CLASS_A_SERVICE, HOSPITAL, PHARMACY, PIN, person_card
+from tests.e2e.flow_rig import terminal_config as write_terminal
+from tests.settlement.settlement_fixtures import RunningCenter, start_center
 
 CLI = [sys.executable, "-m", "sscard_terminal.cli.main"]
 CARD_READER = "Virtual PCD 00 00"
@@ -277,7 +277,8 @@ def test_no_answer_in_time_is_no(center: RunningCenter, cards: None, tmp_path: P
     finally:
         proc.kill()
         for stream in (proc.stdin, proc.stdout, proc.stderr):
-            stream.close()
+            if stream is not None:
+                stream.close()
     assert proc.returncode == ExitCode.USAGE, err
     assert "no answer within 1 s: taken as no" in err
     rolled_back(center, config)

@@ -1,4 +1,4 @@
-"""The flow commands as an integrator runs them (issue 5, points 4 and 5):
+"""The flow commands as an integrator runs them:
 ``sscard hospital|pharmacy|kiosk ...`` in their own processes, the card in
 "Virtual PCD 00 00" and the PSAM in "Virtual PCD 00 01" through pcscd and
 vpcd, the center on SQLite, the PIN from a PIN pad file.
@@ -22,7 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flow_rig import (
+
+from sscard_terminal.driver.pin import Pin
+from sscard_terminal.errors import ExitCode
+from sscard_terminal.settlement.config import TerminalConfig
+from sscard_terminal.vcard.factory import psam_from_profile
+from tests.e2e.flow_rig import (
     CLASS_A_DRUG,
     CLASS_A_SERVICE,
     HOSPITAL,
@@ -35,12 +40,7 @@ from flow_rig import (
     shanghai_now,
     terminal_config,
 )
-from settlement_fixtures import RunningCenter, start_center
-
-from sscard_terminal.driver.pin import Pin
-from sscard_terminal.errors import ExitCode
-from sscard_terminal.settlement.config import TerminalConfig
-from sscard_terminal.vcard.factory import psam_from_profile
+from tests.settlement.settlement_fixtures import RunningCenter, start_center
 
 CLI = [sys.executable, "-m", "sscard_terminal.cli.main"]
 CARD_READER = "Virtual PCD 00 00"
@@ -93,7 +93,8 @@ def flow_args(config: Path, pad: Path) -> list[str]:
 
 def receipt_of(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)  # type: ignore[no-any-return]
+    receipt: dict[str, Any] = json.loads(done.stdout)
+    return receipt
 
 
 def books_agree(center: RunningCenter, code: str, insutype: str = "310") -> None:

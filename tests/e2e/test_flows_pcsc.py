@@ -1,4 +1,4 @@
-"""The three flows through the real stack (issue 5, points 4 and 6): the
+"""The three flows through the real stack: the
 center (SQLite) behind a real TCP proxy that can fail any message, the demo
 person's card served through vpcd and the virtual PSAM in slot 1, both read
 through pcscd with pyscard.
@@ -21,19 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flow_rig import (
-    HOSPITAL,
-    PHARMACY,
-    PIN,
-    FaultProxy,
-    Terminals,
-    items_hospital,
-    items_pharmacy,
-    open_card,
-    person_card,
-    records_of,
-)
-from settlement_fixtures import RunningCenter, start_center
 from sqlalchemy import text
 
 from sscard_terminal.driver.pin import SimulatedPinPad
@@ -55,6 +42,19 @@ from sscard_terminal.terminal.payment import SimulatedPayments
 from sscard_terminal.terminal.receipt import Receipt
 from sscard_terminal.terminal.schedule import load_schedule
 from sscard_terminal.vcard.factory import psam_from_profile
+from tests.e2e.flow_rig import (
+    HOSPITAL,
+    PHARMACY,
+    PIN,
+    FaultProxy,
+    Terminals,
+    items_hospital,
+    items_pharmacy,
+    open_card,
+    person_card,
+    records_of,
+)
+from tests.settlement.settlement_fixtures import RunningCenter, start_center
 
 PSAM_READER = "Virtual PCD 00 01"
 OFFSITE_HOSPITAL = "H33010600001"  # Hangzhou, designated for out-of-area care

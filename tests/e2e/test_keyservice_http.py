@@ -41,9 +41,9 @@ from sscard_terminal.keyservice.registry import (
     token_digest,
 )
 from sscard_terminal.keyservice.server import STEP1_PATH, serve_in_thread
-from sscard_terminal.transport.base import Transport, open_transport
-from sscard_terminal.vcard.factory import card_from_profile
+from sscard_terminal.transport.base import Transport
 from sscard_terminal.vcard.profile import load_profile
+from tests.virtual_cards import VirtualCards
 
 TERMINAL = "330200000001"
 #: the published test token of TERMINAL in the shipped registry (terminals.yaml)
@@ -63,9 +63,8 @@ def url() -> Iterator[str]:
 
 
 @pytest.fixture
-def gen3() -> Iterator[Transport]:
-    with open_transport("virtual", card=card_from_profile("ningbo-gen3")) as transport:
-        yield transport
+def gen3(virtual_card: VirtualCards) -> Transport:
+    return virtual_card("ningbo-gen3").transport
 
 
 def auth_card(transport: Transport) -> tuple[SocialSecurityCard, AuthCard]:

@@ -1,4 +1,4 @@
-"""The kiosk as a patient uses it (issue 14): Debian's headless Chromium
+"""The kiosk as a patient uses it: Debian's headless Chromium
 driven by Playwright, the kiosk (``sscard kiosk serve``) and the center
 (``sscard center serve``) each in a process of its own, the card served
 through vpcd into "Virtual PCD 00 00" and the PSAM into "Virtual PCD 00 01",
@@ -18,15 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import reader_name, wait_for_reader
-from flow_rig import CLASS_A_DRUG, PIN, card_for
-from kiosk_rig import CenterProcess, KioskProcess, launch_browser, terminal_yaml
 from playwright.sync_api import expect, sync_playwright
 
 from sscard_terminal.codecs.masking import mask_id_number
 from sscard_terminal.settlement.models import PersonRef
 from sscard_terminal.vcard.factory import psam_from_profile
 from sscard_terminal.vpcd.bridge import CardServer
+from tests.e2e.conftest import reader_name, wait_for_reader
+from tests.e2e.flow_rig import CLASS_A_DRUG, PIN, card_for
+from tests.e2e.kiosk_rig import CenterProcess, KioskProcess, launch_browser, terminal_yaml
 
 IDLE_SECONDS = 10.0
 WAIT_MS = 20_000
@@ -177,7 +177,7 @@ def test_registration_by_card(
 ) -> None:
     tab, _ = page
     person = center.person("normal")
-    before = center.balance(person["psn_no"])
+    before = center.account_balance(person["psn_no"])
     served = insert(served_card, center, "normal")
     screen(tab, "pin")
     shown = text(tab)
@@ -210,7 +210,7 @@ def test_registration_by_voucher_in_english(
 ) -> None:
     tab, _ = page
     person = center.person("normal")
-    before = center.balance(person["psn_no"])
+    before = center.account_balance(person["psn_no"])
     code = center.admin("POST", "/vouchers", {"psn_no": person["psn_no"]})["ecQrCode"]
     tab.locator("#lang").click()
     expect(tab.locator("#title")).to_have_text("Welcome")
@@ -267,7 +267,7 @@ def test_paying_fees_registered_at_the_desk(
         f'"items": [{{"code": "{CLASS_A_DRUG}", "count": "2", "price": "6.00", "name": "药"}}]}}]',
         encoding="utf-8",
     )
-    before = center.balance(person["psn_no"])
+    before = center.account_balance(person["psn_no"])
     served = insert(served_card, center, "normal")
     screen(tab, "pin")
     enter_pin(tab, PIN)

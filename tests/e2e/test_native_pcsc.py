@@ -20,21 +20,19 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import unavailable
 
-from sscard_terminal.codecs.id_number import make_id_number
 from sscard_terminal.crypto.keyset import load_key_set, resolve_key_set_path
 from sscard_terminal.keyservice.core import KeyService
 from sscard_terminal.keyservice.registry import load_terminals
 from sscard_terminal.keyservice.server import STEP1_PATH, serve_in_thread
 from sscard_terminal.native import exports
 from sscard_terminal.native.config import ENV_VAR
-from sscard_terminal.person import Person
 from sscard_terminal.vcard.cardos import CardOS
 from sscard_terminal.vcard.factory import psam_from_profile
 from sscard_terminal.vcard.faults import FaultyCard
-from sscard_terminal.vcard.personalise import CardParameters, personalise
-from sscard_terminal.vcard.profile import load_profile
+from sscard_terminal.vcard.personalise import CardParameters
+from tests.e2e.conftest import ServeCard, unavailable
+from tests.virtual_cards import make_person, new_card
 
 HERE = Path(__file__).parent
 CLI = [sys.executable, "-m", "sscard_terminal.cli.main"]
@@ -46,19 +44,8 @@ TEST_PIN = "123456"  # the profiles' published test PIN
 OUT_SIZE = 1024
 GUARD = 64
 
-PERSON = Person.from_mapping(
-    {
-        "name": "孙·悟空",
-        "id_number": make_id_number("330211", dt.date(1981, 10, 1), "517"),
-        "ethnic_group": "01",
-        "birthplace": "330211",
-    }
-)
-
-
-def new_card(profile: str = "ningbo-gen3") -> CardOS:
-    params = CardParameters(serial=0x0BADCAFE, issue_date=dt.date(2022, 8, 18))
-    return CardOS(personalise(load_profile(profile), PERSON, params))
+PERSON = make_person("孙·悟空", "330211", dt.date(1981, 10, 1), "517")
+PARAMS = CardParameters(serial=0x0BADCAFE, issue_date=dt.date(2022, 8, 18))
 
 
 def sscard(*args: str) -> str:
@@ -153,12 +140,12 @@ def parse_line(line: bytes) -> tuple[str, int, bytes]:
 # -- the C program ------------------------------------------------------------------------------
 
 
-def test_c_program_reads_like_sscard_read_line(  # type: ignore[no-untyped-def]
-    served_card, kiosk: Path, tmp_path: Path
+def test_c_program_reads_like_sscard_read_line(
+    served_card: ServeCard, kiosk: Path, tmp_path: Path
 ) -> None:
     """A gen3 card on slot 0, the PSAM on slot 1: every call from C, the line equal
     to `sscard read --line` for the same card, in GBK."""
-    served_card(new_card(), 0)
+    served_card(new_card("ningbo-gen3", PERSON, PARAMS), 0)
     served_card(psam_from_profile("psam-ningbo"), 1)
     ini = write_ini(
         tmp_path / "SSCardDriver.ini",
@@ -209,14 +196,14 @@ def keyservice_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         yield url
 
 
-def test_c_program_key_service_steps(  # type: ignore[no-untyped-def]
-    served_card, kiosk: Path, tmp_path: Path, keyservice_url: str
+def test_c_program_key_service_steps(
+    served_card: ServeCard, kiosk: Path, tmp_path: Path, keyservice_url: str
 ) -> None:
     """No PSAM: iReadCardBas answers -2201, the kiosk goes through the key service
     with step 1 and step 2 (the test carries the line to the service, as the
     calling program does), and step 2's line equals `sscard read --line` with
     the key service."""
-    served_card(new_card(), 0)
+    served_card(new_card("ningbo-gen3", PERSON, PARAMS), 0)
     ini = write_ini(
         tmp_path / "SSCardDriver.ini",
         reader={"name": CARD_READER},
@@ -261,10 +248,10 @@ def test_c_program_key_service_steps(  # type: ignore[no-untyped-def]
     assert expected.split("|")[4] == PERSON.name
 
 
-def test_c_program_threads_are_serialised(  # type: ignore[no-untyped-def]
-    served_card, kiosk: Path, tmp_path: Path
+def test_c_program_threads_are_serialised(
+    served_card: ServeCard, kiosk: Path, tmp_path: Path
 ) -> None:
-    served_card(new_card("ningbo-gen2"), 0)
+    served_card(new_card("ningbo-gen2", PERSON, PARAMS), 0)
     ini = write_ini(tmp_path / "SSCardDriver.ini", reader={"name": CARD_READER})
     assert run_kiosk(kiosk, ini, "threads") == [("threads", 0, b"1")]
 
@@ -320,15 +307,17 @@ def test_no_reader(library: Library, configure: Configure, pcscd: object) -> Non
     assert code == -11 and text.startswith("读卡器连接错")
 
 
-def test_empty_slot(library: Library, configure: Configure, reader_empty, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_empty_slot(
+    library: Library, configure: Configure, reader_empty: Callable[[int], str], tmp_path: Path
+) -> None:
     configure(reader={"name": reader_empty(0)}, pinpad=pin_pad(tmp_path / "pad", TEST_PIN))
     for function in ("iReadCardBas", "iReadCardBas_HSM_Step1", "iVerifyPIN"):
         code, text = library.call(function, 1)
         assert code == -2 and text.startswith("无卡"), (function, text)
 
 
-def test_card_pulled(library: Library, configure: Configure, served_card) -> None:  # type: ignore[no-untyped-def]
-    card = FaultyCard(new_card("ningbo-gen2"), "remove-after=3")
+def test_card_pulled(library: Library, configure: Configure, served_card: ServeCard) -> None:
+    card = FaultyCard(new_card("ningbo-gen2", PERSON, PARAMS), "remove-after=3")
     served_card(card, 0)
     configure(reader={"name": CARD_READER})
     code, text = library.call("iReadCardBas", 1)
@@ -336,10 +325,10 @@ def test_card_pulled(library: Library, configure: Configure, served_card) -> Non
     assert card.answered == 3
 
 
-def test_wrong_then_blocked_pin(  # type: ignore[no-untyped-def]
-    library: Library, configure: Configure, served_card, tmp_path: Path
+def test_wrong_then_blocked_pin(
+    library: Library, configure: Configure, served_card: ServeCard, tmp_path: Path
 ) -> None:
-    served_card(new_card("ningbo-gen2"), 0)
+    served_card(new_card("ningbo-gen2", PERSON, PARAMS), 0)
     configure(reader={"name": CARD_READER}, pinpad=pin_pad(tmp_path / "pad", "000000"))
     results = [library.call("iVerifyPIN", 1) for _ in range(4)]
     assert results[0][0] == -51 and "剩余次数2次" in results[0][1]
@@ -364,8 +353,8 @@ def test_buffer_limits(library: Library, configure: Configure, pcscd: object) ->
     assert library.dll.iReadCardBas(1, None) == -14
 
 
-def test_utf8_setting(library: Library, configure: Configure, served_card) -> None:  # type: ignore[no-untyped-def]
-    served_card(new_card("ningbo-gen2"), 0)
+def test_utf8_setting(library: Library, configure: Configure, served_card: ServeCard) -> None:
+    served_card(new_card("ningbo-gen2", PERSON, PARAMS), 0)
     configure(reader={"name": CARD_READER})
     code, gbk_line = library.call("iReadCardBas", 1)
     assert code == 0 and gbk_line.split("|")[4] == PERSON.name
@@ -374,10 +363,13 @@ def test_utf8_setting(library: Library, configure: Configure, served_card) -> No
     assert code == 0 and utf8_line == gbk_line
 
 
-def test_security_module_and_step_errors(  # type: ignore[no-untyped-def]
-    library: Library, configure: Configure, served_card, reader_empty
+def test_security_module_and_step_errors(
+    library: Library,
+    configure: Configure,
+    served_card: ServeCard,
+    reader_empty: Callable[[int], str],
 ) -> None:
-    served_card(new_card("ningbo-gen2"), 0)
+    served_card(new_card("ningbo-gen2", PERSON, PARAMS), 0)
     configure(reader={"name": CARD_READER})
     assert library.call("iReadCardBas_HSM_Step2", b"0011223344556677")[0] == -12
     code, text = library.call("iReadCardBas_HSM_Step1", 1)
@@ -392,10 +384,10 @@ def test_security_module_and_step_errors(  # type: ignore[no-untyped-def]
     assert code == -5 and "[sam] kind must be one of" in text
 
 
-def test_step2_refuses_a_malformed_key(  # type: ignore[no-untyped-def]
-    library: Library, configure: Configure, served_card
+def test_step2_refuses_a_malformed_key(
+    library: Library, configure: Configure, served_card: ServeCard
 ) -> None:
-    served_card(new_card(), 0)
+    served_card(new_card("ningbo-gen3", PERSON, PARAMS), 0)
     configure(reader={"name": CARD_READER}, terminal={"number": TERMINAL})
     assert library.call("iReadCardBas_HSM_Step1", 1)[0] == 0
     code, text = library.call("iReadCardBas_HSM_Step2", b"not a cryptogram")
@@ -430,12 +422,12 @@ class RecordingCard:
         return self.card.process(command)
 
 
-def test_calls_from_threads_never_interleave(  # type: ignore[no-untyped-def]
-    library: Library, configure: Configure, served_card
+def test_calls_from_threads_never_interleave(
+    library: Library, configure: Configure, served_card: ServeCard
 ) -> None:
     """Three threads read at once (ctypes lets go of the GIL during each call): every
     read is correct, and the card saw whole reads one after the other."""
-    card = RecordingCard(new_card("ningbo-gen2"))
+    card = RecordingCard(new_card("ningbo-gen2", PERSON, PARAMS))
     served_card(card, 0)
     configure(reader={"name": CARD_READER})
     results: list[tuple[int, str]] = []
@@ -458,8 +450,12 @@ def test_calls_from_threads_never_interleave(  # type: ignore[no-untyped-def]
     assert all(commands[i : i + per_read] == first for i in range(0, len(commands), per_read))
 
 
-def test_no_python_exception_crosses_into_c(  # type: ignore[no-untyped-def]
-    library: Library, configure: Configure, monkeypatch: pytest.MonkeyPatch, capfd, pcscd: object
+def test_no_python_exception_crosses_into_c(
+    library: Library,
+    configure: Configure,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+    pcscd: object,
 ) -> None:
     configure(reader={"name": CARD_READER})
 
@@ -478,12 +474,12 @@ def test_no_python_exception_crosses_into_c(  # type: ignore[no-untyped-def]
     assert captured.err == "" and captured.out == ""
 
 
-def test_software_and_keyservice_modules_read_like_the_cli(  # type: ignore[no-untyped-def]
-    library: Library, configure: Configure, served_card, keyservice_url: str
+def test_software_and_keyservice_modules_read_like_the_cli(
+    library: Library, configure: Configure, served_card: ServeCard, keyservice_url: str
 ) -> None:
     """iReadCardBas with [sam] kind = software and = keyservice (the library makes
     the HTTP call itself): the lines `sscard read --line` gives with the same module."""
-    served_card(new_card(), 0)
+    served_card(new_card("ningbo-gen3", PERSON, PARAMS), 0)
     configure(
         reader={"name": CARD_READER},
         sam={"kind": "software"},

@@ -1,4 +1,4 @@
-"""A scripted day at a pharmacy (issue 5, point 6), through the real stack:
+"""A scripted day at a pharmacy, through the real stack:
 two tills of 海曙区大药房 - till A in this process behind a fault-injecting
 proxy, till B as ``sscard pharmacy buy`` processes - six customers whose
 cards are served through vpcd one after another, the PSAM in slot 1.
@@ -24,21 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flow_rig import (
-    CLASS_A_DRUG,
-    CLASS_C,
-    PHARMACY,
-    PIN,
-    Blocker,
-    FaultProxy,
-    Terminals,
-    open_card,
-    person_card,
-    records_of,
-    shanghai_now,
-    terminal_config,
-)
-from settlement_fixtures import CLASS_B_DRUG, RunningCenter, start_center
 
 from sscard_terminal.driver.pin import Pin, SimulatedPinPad
 from sscard_terminal.driver.psam import PsamSam
@@ -52,6 +37,21 @@ from sscard_terminal.terminal.flows import Item, pharmacy_cancel, pharmacy_purch
 from sscard_terminal.terminal.payment import PaymentFailed, SimulatedPayments
 from sscard_terminal.vcard.cardos import CardOS
 from sscard_terminal.vcard.factory import psam_from_profile
+from tests.e2e.flow_rig import (
+    CLASS_A_DRUG,
+    CLASS_C,
+    PHARMACY,
+    PIN,
+    Blocker,
+    FaultProxy,
+    Terminals,
+    open_card,
+    person_card,
+    records_of,
+    shanghai_now,
+    terminal_config,
+)
+from tests.settlement.settlement_fixtures import CLASS_B_DRUG, RunningCenter, start_center
 
 CLI = [sys.executable, "-m", "sscard_terminal.cli.main"]
 CUSTOMERS = ["normal", "resident", "replaced_card", "offsite_filed", "offsite_unfiled", "minor"]
@@ -216,7 +216,8 @@ def test_a_day_at_the_pharmacy(center: RunningCenter, served_card: Any, tmp_path
 
 
 def card_no(center: RunningCenter, key: str) -> str:
-    return next(c["card_no"] for c in center.person(key)["cards"] if c["status"] == "active")
+    number: str = next(c["card_no"] for c in center.person(key)["cards"] if c["status"] == "active")
+    return number
 
 
 def crash_and_restart(

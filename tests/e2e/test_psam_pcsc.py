@@ -12,13 +12,13 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives.ciphers import Cipher, modes
-from pcsc_tools import scriptor
 
 from sscard_terminal.codecs.atr import Atr
 from sscard_terminal.codecs.id_number import make_id_number
@@ -28,10 +28,11 @@ from sscard_terminal.driver.sscard import SocialSecurityCard
 from sscard_terminal.errors import SecurityStatusNotSatisfiedError
 from sscard_terminal.person import Person
 from sscard_terminal.transport.base import open_transport
-from sscard_terminal.vcard.cardos import CardOS
 from sscard_terminal.vcard.factory import psam_from_profile
-from sscard_terminal.vcard.personalise import CardParameters, personalise
-from sscard_terminal.vcard.profile import load_profile
+from sscard_terminal.vcard.personalise import CardParameters
+from tests.e2e.conftest import ServeCard
+from tests.e2e.pcsc_tools import scriptor
+from tests.virtual_cards import new_card
 
 CLI = [sys.executable, "-m", "sscard_terminal.cli.main"]
 PSAM_READER = "Virtual PCD 00 01"
@@ -49,10 +50,6 @@ PERSON = Person.from_mapping(
 PARAMS = CardParameters(serial=0x0BADCAFE, issue_date=dt.date(2022, 8, 18))
 
 
-def gen3_card() -> CardOS:
-    return CardOS(personalise(load_profile("ningbo-gen3"), PERSON, PARAMS))
-
-
 def context(driver: SocialSecurityCard) -> AuthCard:
     """The card's public context from its ATR and EF05."""
     atr = driver.transport.atr
@@ -64,8 +61,8 @@ def context(driver: SocialSecurityCard) -> AuthCard:
     return AuthCard(driver.session, ctx)
 
 
-def test_psam_on_slot_1_authenticates_the_gen3_card_on_slot_0(served_card) -> None:  # type: ignore[no-untyped-def]
-    card = served_card(gen3_card(), 0)
+def test_psam_on_slot_1_authenticates_the_gen3_card_on_slot_0(served_card: ServeCard) -> None:
+    card = served_card(new_card("ningbo-gen3", PERSON, PARAMS), 0)
     served_card(psam_from_profile("psam-ningbo"), 1)
     with open_transport(reader=card.reader) as transport:
         driver = SocialSecurityCard(transport)
@@ -81,11 +78,13 @@ def test_psam_on_slot_1_authenticates_the_gen3_card_on_slot_0(served_card) -> No
     assert holder.name == PERSON.name
 
 
-def test_a_psam_reset_by_another_program_is_started_again(served_card, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_a_psam_reset_by_another_program_is_started_again(
+    served_card: ServeCard, caplog: pytest.LogCaptureFixture
+) -> None:
     """Two tills sharing one PSAM reader: the other till's reset (PC/SC
     SCARD_W_RESET_CARD here) loses the ADF selection; the next authentication
     starts the PSAM again instead of failing."""
-    card = served_card(gen3_card(), 0)
+    card = served_card(new_card("ningbo-gen3", PERSON, PARAMS), 0)
     served_card(psam_from_profile("psam-ningbo"), 1)
     with open_transport(reader=card.reader) as transport, PsamSam.open(PSAM_READER) as sam:
         driver = SocialSecurityCard(transport)
@@ -100,7 +99,7 @@ def test_a_psam_reset_by_another_program_is_started_again(served_card, caplog) -
         assert driver.read_holder().id_number == PERSON.id_number
 
 
-def test_psam_answers_card_spec_apdus_through_scriptor(served_card) -> None:  # type: ignore[no-untyped-def]
+def test_psam_answers_card_spec_apdus_through_scriptor(served_card: ServeCard) -> None:
     served_card(psam_from_profile("psam-ningbo"), 1)
     keys = yaml.safe_load((SHIPPED / "keys" / "ningbo-test-keys.yaml").read_text(encoding="utf-8"))
     master = next(bytes.fromhex(k["value"]) for k in keys["keys"] if k["psam_key_id"] == "12")
@@ -142,9 +141,11 @@ def test_psam_answers_card_spec_apdus_through_scriptor(served_card) -> None:  # 
     assert answers[10:] == ["6A88", "6985"]
 
 
-def test_cli_serves_the_psam_and_reads_the_line_with_it(served_card, reader_empty) -> None:  # type: ignore[no-untyped-def]
+def test_cli_serves_the_psam_and_reads_the_line_with_it(
+    served_card: ServeCard, reader_empty: Callable[[int], str]
+) -> None:
     """`sscard card serve --profile psam-ningbo --slot 1` and `sscard read --sam pcsc`."""
-    card = served_card(gen3_card(), 0)
+    card = served_card(new_card("ningbo-gen3", PERSON, PARAMS), 0)
     reader_empty(1)
     proc = subprocess.Popen(
         [*CLI, "card", "serve", "--profile", "psam-ningbo", "--slot", "1"],

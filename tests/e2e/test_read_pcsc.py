@@ -13,32 +13,28 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-
-from pcsc_tools import scriptor, tool
 
 from sscard_terminal.codecs.id_number import make_id_number
 from sscard_terminal.person import Person
+from sscard_terminal.system.pcscd import PcscdHandle
 from sscard_terminal.vcard.cardos import CardOS
 from sscard_terminal.vcard.image import ImageFile
-from sscard_terminal.vcard.personalise import CardParameters, personalise
+from sscard_terminal.vcard.personalise import CardParameters
 from sscard_terminal.vcard.profile import load_profile
+from tests.e2e.conftest import ServeCard
+from tests.e2e.pcsc_tools import scriptor, tool
+from tests.virtual_cards import make_person, new_card
 
 SSSE = "7378312E73682EC9E7BBE1B1A3D5CF"
 CLI = [sys.executable, "-m", "sscard_terminal.cli.main"]
 
 
 def made_up_card(profile: str, name: str = "周·晓雯", seq: str = "248") -> tuple[CardOS, Person]:
-    who = Person.from_mapping(
-        {
-            "name": name,
-            "id_number": make_id_number("330212", dt.date(1993, 11, 30), seq),
-            "ethnic_group": "03",
-            "birthplace": "330212",
-        }
-    )
+    who = make_person(name, "330212", dt.date(1993, 11, 30), seq, ethnic_group="03")
     params = CardParameters(serial=0x5EED1234, issue_date=dt.date(2022, 6, 15))
-    return CardOS(personalise(load_profile(profile), who, params)), who
+    return new_card(profile, who, params), who
 
 
 def sscard(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -55,7 +51,7 @@ def tlv_value(answer: str) -> bytes:
     return raw[2:]
 
 
-def test_read_line_matches_raw_records(served_card) -> None:  # type: ignore[no-untyped-def]
+def test_read_line_matches_raw_records(served_card: ServeCard) -> None:
     card, who = made_up_card("ningbo-gen2")
     served = served_card(card)
     result = sscard("read", "--line", "--reader", served.reader)
@@ -116,7 +112,7 @@ def opensc_atr(reader: str) -> str:
     return out.strip().splitlines()[-1].replace(":", "").upper()
 
 
-def test_gen3_ef06_refused_by_the_card(served_card) -> None:  # type: ignore[no-untyped-def]
+def test_gen3_ef06_refused_by_the_card(served_card: ServeCard) -> None:
     card, _ = made_up_card("ningbo-gen3")
     served = served_card(card)
     # a line without the holder is no line: one line, exit 5, pointing to --sam
@@ -157,7 +153,7 @@ class NotSsCard:
         return b"\x6a\x82"
 
 
-def test_read_without_reader_finds_the_social_security_card(served_card) -> None:  # type: ignore[no-untyped-def]
+def test_read_without_reader_finds_the_social_security_card(served_card: ServeCard) -> None:
     served_card(NotSsCard(), slot=0)
     card, who = made_up_card("ningbo-gen2", name="钱多多", seq="551")
     served_card(card, slot=1)
@@ -173,7 +169,7 @@ def test_read_without_reader_finds_the_social_security_card(served_card) -> None
     )
 
 
-def test_trace_masks_personal_data(served_card) -> None:  # type: ignore[no-untyped-def]
+def test_trace_masks_personal_data(served_card: ServeCard) -> None:
     card, who = made_up_card("ningbo-gen2")
     served = served_card(card)
     result = sscard("read", "--line", "--trace", "--reader", served.reader)
@@ -183,7 +179,7 @@ def test_trace_masks_personal_data(served_card) -> None:  # type: ignore[no-unty
     assert who.id_number in result.stdout  # the line itself is what the user asked for
 
 
-def test_apdu_command_decodes(served_card) -> None:  # type: ignore[no-untyped-def]
+def test_apdu_command_decodes(served_card: ServeCard) -> None:
     card, _ = made_up_card("ningbo-gen2")
     served = served_card(card)
     result = sscard("apdu", "--reader", served.reader, "00A404000F" + SSSE, "00B24F3016")
@@ -196,7 +192,7 @@ def test_apdu_command_decodes(served_card) -> None:  # type: ignore[no-untyped-d
     assert "sscard_terminal.trace" in traced.stderr and "SELECT" in traced.stderr
 
 
-def test_exit_codes(served_card, reader_empty) -> None:  # type: ignore[no-untyped-def]
+def test_exit_codes(served_card: ServeCard, reader_empty: Callable[[int], str]) -> None:
     empty = reader_empty(1)
     result = sscard("read", "--reader", empty)
     assert result.returncode == 4, result.stderr
@@ -212,7 +208,9 @@ def test_exit_codes(served_card, reader_empty) -> None:  # type: ignore[no-untyp
     assert result.returncode == 2
 
 
-def test_card_new_and_serve_subprocess(tmp_path: Path, pcscd, reader_empty) -> None:  # type: ignore[no-untyped-def]
+def test_card_new_and_serve_subprocess(
+    tmp_path: Path, pcscd: PcscdHandle, reader_empty: Callable[[int], str]
+) -> None:
     person_file = tmp_path / "person.yaml"
     person_file.write_text(
         "name: 阿依古丽・买买提\n"  # a look-alike dot, normalised to U+00B7
@@ -261,7 +259,7 @@ def test_broken_profile_is_one_clear_line(tmp_path: Path) -> None:
     assert not (tmp_path / "x.json").exists()
 
 
-def test_reader_discovery_costs_one_select(served_card) -> None:  # type: ignore[no-untyped-def]
+def test_reader_discovery_costs_one_select(served_card: ServeCard) -> None:
     """README "What a read costs": the counts hold with --reader; discovery adds
     one SELECT SSSE per reader with a card that it tries."""
     card, _ = made_up_card("ningbo-gen2")

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,8 +22,10 @@ from sscard_terminal.driver.pin import Pin
 from sscard_terminal.driver.sam import AuthCard, SoftwareSam
 from sscard_terminal.driver.sscard import SocialSecurityCard
 from sscard_terminal.errors import PinBlockedError, SecurityStatusNotSatisfiedError, WrongPinError
+from sscard_terminal.system.pcscd import PcscdHandle
 from sscard_terminal.transport.base import open_transport
 from sscard_terminal.vcard.factory import card_from_image, write_new_image
+from tests.e2e.conftest import ServeCard
 
 CLI = [sys.executable, "-m", "sscard_terminal.cli.main"]
 SAM = SoftwareSam(load_key_set(resolve_key_set_path("ningbo-test-keys")))
@@ -35,7 +38,7 @@ def sscard(*args: str, pass_fds: tuple[int, ...] = ()) -> subprocess.CompletedPr
     )
 
 
-def test_gen3_line_with_software_sam(served_card, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_gen3_line_with_software_sam(served_card: ServeCard, tmp_path: Path) -> None:
     image = tmp_path / "gen3.json"
     write_new_image(image, "ningbo-gen3")
     served = served_card(card_from_image(image))
@@ -71,7 +74,9 @@ def pin_fd(tmp_path: Path, *pins: str) -> int:
     return os.open(path, os.O_RDONLY)
 
 
-def test_three_wrong_pins_block_across_restart(pcscd, reader_empty, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_three_wrong_pins_block_across_restart(
+    pcscd: PcscdHandle, reader_empty: Callable[[int], str], tmp_path: Path
+) -> None:
     image = tmp_path / "card.json"
     write_new_image(image, "ningbo-gen2")
     reader = reader_empty(0)
@@ -114,7 +119,7 @@ def test_three_wrong_pins_block_across_restart(pcscd, reader_empty, tmp_path: Pa
         proc.wait(timeout=10)
 
 
-def test_negative_security_through_pcsc(served_card, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_negative_security_through_pcsc(served_card: ServeCard, tmp_path: Path) -> None:
     image = tmp_path / "card.json"
     write_new_image(image, "ningbo-gen3")
     served = served_card(card_from_image(image))

@@ -1,4 +1,4 @@
-"""A card served by hand where vpcd's slot is already taken (issue 9): `sscard
+"""A card served by hand where vpcd's slot is already taken: `sscard
 card serve` and `sscard demo` say which slot, and exit 3 after a bounded wait,
 through the real pcscd and vpcd."""
 
@@ -9,11 +9,12 @@ import sys
 import time
 
 from sscard_terminal.vcard.factory import card_from_profile
+from tests.e2e.conftest import ServeCard
 
 CLI = [sys.executable, "-m", "sscard_terminal.cli.main"]
 
 
-def test_card_serve_on_a_taken_slot_says_so(served_card) -> None:  # type: ignore[no-untyped-def]
+def test_card_serve_on_a_taken_slot_says_so(served_card: ServeCard) -> None:
     first = served_card(card_from_profile("ningbo-gen2"), slot=0)
     start = time.monotonic()
     result = subprocess.run(
@@ -34,7 +35,7 @@ def test_card_serve_on_a_taken_slot_says_so(served_card) -> None:  # type: ignor
     assert info.card_present and info.atr == first.card.atr
 
 
-def test_demo_with_a_card_in_slot_0_names_the_slot(served_card) -> None:  # type: ignore[no-untyped-def]
+def test_demo_with_a_card_in_slot_0_names_the_slot(served_card: ServeCard) -> None:
     served_card(card_from_profile("ningbo-gen2"), slot=0)
     result = subprocess.run([*CLI, "demo"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 3, result.stderr

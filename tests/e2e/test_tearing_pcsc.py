@@ -1,4 +1,4 @@
-"""Anti-tearing through PC/SC (issue 3, point 6): writes torn by killing the
+"""Anti-tearing through PC/SC: writes torn by killing the
 serving process.
 
 A card image is served by ``sscard card serve --image`` in its own process.
@@ -56,8 +56,9 @@ from sscard_terminal.transport.pcsc import PcscTransport, list_readers
 from sscard_terminal.transport.virtual import VirtualTransport
 from sscard_terminal.vcard.cardos import CardOS
 from sscard_terminal.vcard.image import CardImage, ImageFile
-from sscard_terminal.vcard.personalise import CardParameters, personalise
+from sscard_terminal.vcard.personalise import CardParameters
 from sscard_terminal.vcard.profile import Profile, load_profile
+from tests.virtual_cards import card_image
 
 pytestmark = pytest.mark.pcsc
 
@@ -251,7 +252,7 @@ def test_killing_the_card_process_mid_write_never_tears_the_image(
     rng = random.Random(SEED)
     profile = load_profile("ningbo-gen2")
     image_path = tmp_path / "card.json"
-    ImageFile(image_path).save(personalise(profile, PERSON, PARAMS))
+    ImageFile(image_path).save(card_image("ningbo-gen2", PERSON, PARAMS))
     atr = ImageFile(image_path).load().atr
     sam = SoftwareSam(load_key_set(resolve_key_set_path(profile.key_set)))
     reader = f"Virtual PCD 00 {SLOT:02d}"

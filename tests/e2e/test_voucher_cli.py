@@ -1,4 +1,4 @@
-"""The electronic voucher from the command line (issue 14): ``sscard voucher
+"""The electronic voucher from the command line: ``sscard voucher
 new`` against a running center (uvicorn on a free port, SQLite, the demo
 seed), then ``--voucher CODE`` in the hospital, pharmacy and kiosk flows, each
 command in its own process. No card is read (no pcscd needed) and no card
@@ -15,12 +15,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from flow_rig import CLASS_A_DRUG, CLASS_A_SERVICE, HOSPITAL, PHARMACY, terminal_config
-from settlement_fixtures import ADMIN_TOKEN, RunningCenter, start_center
 
 from sscard_terminal.errors import ExitCode
 from sscard_terminal.settlement import Journal
 from sscard_terminal.settlement.config import TerminalConfig
+from tests.e2e.flow_rig import CLASS_A_DRUG, CLASS_A_SERVICE, HOSPITAL, PHARMACY, terminal_config
+from tests.settlement.settlement_fixtures import ADMIN_TOKEN, RunningCenter, start_center
 
 CLI = [sys.executable, "-m", "sscard_terminal.cli.main"]
 _SLOTS = iter(range(20, 40))

@@ -1,4 +1,4 @@
-"""End-to-end tests of the terminal flows (issue 5, point 3): the real center
+"""End-to-end tests of the terminal flows: the real center
 (SQLite, the demo seed, uvicorn on a free port), the demo persons' cards made
 from the center's person files and run in-process (virtual transport), the
 software SAM and a simulated PIN pad."""
@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import socket
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -19,10 +18,6 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "center"))
-
-from center_helpers import Admin, new_insured  # noqa: E402
 
 from sscard_terminal.center.api import create_app  # noqa: E402
 from sscard_terminal.center.clock import system_clock  # noqa: E402
@@ -59,9 +54,8 @@ from sscard_terminal.terminal.flows import (  # noqa: E402
 )
 from sscard_terminal.terminal.payment import PaymentFailed, SimulatedPayments  # noqa: E402
 from sscard_terminal.terminal.schedule import load_schedule  # noqa: E402
-from sscard_terminal.transport.base import open_transport  # noqa: E402
-from sscard_terminal.vcard.cardos import CardOS  # noqa: E402
-from sscard_terminal.vcard.factory import new_image  # noqa: E402
+from tests.center.center_helpers import Admin, new_insured  # noqa: E402
+from tests.virtual_cards import insert, new_card
 
 ADMIN_TOKEN = "flows-tests-admin-token-0123456789abcdef"
 HOSPITAL = "H33020300001"
@@ -93,7 +87,8 @@ class Center:
         return InstitutionConfig(code, inst["fixmedins_name"], inst["admdvs"], inst["secret"])
 
     def person(self, key: str) -> dict[str, Any]:
-        return self.demo["persons"][key]  # type: ignore[no-any-return]
+        person: dict[str, Any] = self.demo["persons"][key]
+        return person
 
     def balance(self, psn_no: str) -> Decimal:
         view = self.admin.request("GET", f"/persons/{psn_no}")
@@ -162,13 +157,7 @@ def make_client(center: Center, tmp_path: Path) -> Iterator[Any]:
 
 def card_of(center: Center, key: str, tmp_path: Path) -> SocialSecurityCard:
     """The demo person's card, personalised from the center's person file."""
-    person_file = tmp_path / f"{key}.json"
-    person_file.write_text(
-        json.dumps(center.person(key)["person_file"], ensure_ascii=False), encoding="utf-8"
-    )
-    transport = open_transport("virtual", card=CardOS(new_image("ningbo-gen3", person_file)))
-    transport.connect()
-    return SocialSecurityCard(transport)
+    return insert(new_card("ningbo-gen3", person_file=center.person(key)["person_file"])).driver
 
 
 @pytest.fixture
@@ -227,7 +216,7 @@ def test_hospital_swipe_and_refund(
     )
     card.transport.transmit = transmit  # type: ignore[method-assign]
     print(f"card APDUs of a hospital swipe: {len(apdus)}")
-    assert len(apdus) < 25  # issue 5, point 7
+    assert len(apdus) < 25  # a hospital swipe stays under 25 card APDUs
     assert receipt.total == Decimal("250.00")
     assert receipt.total == receipt.fund + receipt.account + receipt.cash
     assert shown and shown[0].psn_cash_pay == receipt.cash and shown[0].acct_pay == receipt.account
@@ -415,7 +404,7 @@ def test_a_missing_card_record_is_written_at_the_cards_next_use(
     assert client.journal.card_records_owed() == []
     log = card_log(card)
     assert [r.serial for r in log] == [
-        client.journal.get(second.msgid).id,  # type: ignore[union-attr]
+        client.journal.get(second.msgid).id,
         owed.id,
     ]
     assert log[1].amount == first.total and log[1].balance == first.balance
@@ -460,7 +449,7 @@ def test_card_records_come_from_the_journal_entry_alone(
     entry = client.journal.get(receipt.msgid)
     assert entry is not None
     record = record_for(entry)
-    assert record == record_for(client.journal.get(receipt.msgid))  # type: ignore[arg-type]
+    assert record == record_for(client.journal.get(receipt.msgid))
     assert record.type is TransactionType.HOSPITAL and record.serial == entry.id
     assert record.amount == receipt.total and record.balance == receipt.balance
     assert f"{record.when:%Y-%m-%d %H:%M:%S}" == receipt.time
@@ -576,11 +565,7 @@ def test_a_payment_is_refunded_when_the_center_refuses_the_settlement(
     client = make_client(PHARMACY, opter="0003")
     person = new_insured(center.admin, balance="100.00")
     person_file = center.admin.request("GET", f"/cards/{person.card_no}/person-file")
-    path = tmp_path / "person.json"
-    path.write_text(json.dumps(person_file, ensure_ascii=False), encoding="utf-8")
-    transport = open_transport("virtual", card=CardOS(new_image("ningbo-gen3", path)))
-    transport.connect()
-    card = SocialSecurityCard(transport)
+    card = insert(new_card("ningbo-gen3", person_file=person_file)).driver
     payments = SimulatedPayments()
 
     def reported_lost_meanwhile(split: Any) -> bool:
@@ -737,7 +722,7 @@ def test_cli_hospital_swipe_and_kiosk_register(
     receipt = json.loads(done.stdout)
     assert receipt["total"] == "20.00" and receipt["extra"]["card_record"] == "written"
     assert "total 20.00" in done.stderr  # the split, shown before settling
-    # --quiet --yes: the receipt alone, not a word on stderr (issue 9)
+    # --quiet --yes: the receipt alone, not a word on stderr
     done = runner.invoke(
         root, ["hospital", "swipe", *common, "--items", str(items), "--yes", "--quiet"]
     )

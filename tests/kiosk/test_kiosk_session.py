@@ -1,4 +1,4 @@
-"""The kiosk's session and web app without a browser (issue 14): the card in
+"""The kiosk's session and web app without a browser: the card in
 an in-process virtual reader (no pcscd), the software security module, a
 real center (uvicorn on a free port, SQLite, the demo seed). The browser
 tests through pcscd are tests/e2e/test_kiosk_browser_pcsc.py."""
@@ -6,7 +6,6 @@ tests through pcscd are tests/e2e/test_kiosk_browser_pcsc.py."""
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,12 +13,6 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "settlement"))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-
-from flow_rig import PIN, card_for  # noqa: E402
-from settlement_fixtures import HOSPITAL, RunningCenter, start_center  # noqa: E402
 
 from sscard_terminal.errors import PinBlockedError, WrongPinError  # noqa: E402
 from sscard_terminal.kiosk.app import create_app  # noqa: E402
@@ -32,6 +25,8 @@ from sscard_terminal.terminal.payment import SimulatedPayments  # noqa: E402
 from sscard_terminal.terminal.schedule import load_schedule  # noqa: E402
 from sscard_terminal.terminal.station import Station, StationSpec  # noqa: E402
 from sscard_terminal.transport import virtual  # noqa: E402
+from tests.e2e.flow_rig import PIN, card_for  # noqa: E402
+from tests.settlement.settlement_fixtures import HOSPITAL, RunningCenter, start_center  # noqa: E402
 
 READER = "KIOSK-TEST"
 PORT = 8611

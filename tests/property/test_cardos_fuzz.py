@@ -19,8 +19,7 @@ from sscard_terminal.apdu.status import is_valid_sw
 from sscard_terminal.vcard.cardos import CardOS
 from sscard_terminal.vcard.filesystem import RecordEFSpec, TransparentEFSpec
 from sscard_terminal.vcard.image import CardImage
-from sscard_terminal.vcard.personalise import personalise
-from sscard_terminal.vcard.profile import load_profile
+from tests.virtual_cards import stock_card
 
 #: where a sequence starts: MF, SSSE or DF04 selected
 PREFIXES = [
@@ -31,7 +30,7 @@ PREFIXES = [
         bytes.fromhex("00A4040C06D15600000503"),
     ],
 ]
-IMAGES = {name: personalise(load_profile(name)) for name in ("ningbo-gen2", "ningbo-gen3")}
+PROFILES = ("ningbo-gen2", "ningbo-gen3")
 
 SSSE = bytes.fromhex("7378312E73682EC9E7BBE1B1A3D5CF")
 CORPUS = [
@@ -120,14 +119,14 @@ def answer_ok(response: bytes) -> None:
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    profile=st.sampled_from(sorted(IMAGES)),
+    profile=st.sampled_from(PROFILES),
     prefix=st.sampled_from(PREFIXES),
     apdus=st.lists(apdu_strategy(), min_size=25, max_size=40),
 )
 def test_without_security_nothing_changes(
     profile: str, prefix: list[bytes], apdus: list[bytes]
 ) -> None:
-    card = CardOS(IMAGES[profile])
+    card = stock_card(profile)
     before = dict(card.image.contents)
     for apdu in prefix + apdus:
         answer_ok(card.process(apdu))
@@ -136,14 +135,14 @@ def test_without_security_nothing_changes(
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    profile=st.sampled_from(sorted(IMAGES)),
+    profile=st.sampled_from(PROFILES),
     prefix=st.sampled_from(PREFIXES),
     apdus=st.lists(apdu_strategy(), min_size=25, max_size=40),
 )
 def test_with_all_security_state_stays_consistent(
     profile: str, prefix: list[bytes], apdus: list[bytes]
 ) -> None:
-    card = CardOS(IMAGES[profile])
+    card = stock_card(profile)
     for apdu in prefix + apdus:
         # every condition met, in whatever DF is current
         for token in ("pin", "key:04", "key:0A", "key:06"):

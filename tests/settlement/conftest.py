@@ -9,17 +9,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from fault_proxy import FaultProxy
-from settlement_fixtures import (
+
+from sscard_terminal.settlement import Journal, Operator, SettlementClient
+from sscard_terminal.settlement.envelope import OpterType
+from tests.settlement.fault_proxy import FaultProxy
+from tests.settlement.settlement_fixtures import (
     HOSPITAL,
     ClientFactory,
     RunningCenter,
     shanghai_now,
     start_center,
 )
-
-from sscard_terminal.settlement import Journal, Operator, SettlementClient
-from sscard_terminal.settlement.envelope import OpterType
 
 
 @pytest.fixture(scope="module")

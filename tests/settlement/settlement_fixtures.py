@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import socket
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -23,10 +22,6 @@ from typing import Any
 
 import httpx
 import uvicorn
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "center"))
-
-from center_helpers import Admin, Insured, new_insured  # noqa: E402
 
 from sscard_terminal.center.api import create_app  # noqa: E402
 from sscard_terminal.center.clock import system_clock  # noqa: E402
@@ -39,6 +34,7 @@ from sscard_terminal.settlement import (  # noqa: E402
 )
 from sscard_terminal.settlement.envelope import SHANGHAI  # noqa: E402
 from sscard_terminal.settlement.models import PersonRef  # noqa: E402
+from tests.center.center_helpers import Admin, Insured, new_insured  # noqa: E402
 
 ADMIN_TOKEN = "settlement-tests-admin-token-0123456789"
 HOSPITAL = "H33020300001"
@@ -81,7 +77,8 @@ class RunningCenter:
         )
 
     def person(self, key: str) -> dict[str, Any]:
-        return self.demo["persons"][key]  # type: ignore[no-any-return]
+        person: dict[str, Any] = self.demo["persons"][key]
+        return person
 
     def balance(self, psn_no: str) -> Decimal:
         view = self.admin.request("GET", f"/persons/{psn_no}")

@@ -10,15 +10,6 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
-from fault_proxy import FaultProxy
-from settlement_fixtures import (
-    CLASS_A_DRUG,
-    PHARMACY,
-    ClientFactory,
-    RunningCenter,
-    free_port,
-    insured,
-)
 
 from sscard_terminal.cli.journal import journal
 from sscard_terminal.errors import ExitCode
@@ -26,6 +17,15 @@ from sscard_terminal.settlement import OutcomeUnknown
 from sscard_terminal.settlement.config import EXAMPLE, TerminalConfig
 from sscard_terminal.settlement.inputs import DrugSale
 from sscard_terminal.settlement.models import DrugDetail
+from tests.settlement.fault_proxy import FaultProxy
+from tests.settlement.settlement_fixtures import (
+    CLASS_A_DRUG,
+    PHARMACY,
+    ClientFactory,
+    RunningCenter,
+    free_port,
+    insured,
+)
 
 
 def write_config(

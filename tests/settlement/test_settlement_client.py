@@ -10,21 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
-from settlement_fixtures import (
-    CLASS_A_DRUG,
-    CLASS_A_SERVICE,
-    CLASS_B_DRUG,
-    CLASS_C,
-    HOSPITAL,
-    PHARMACY,
-    ClientFactory,
-    RunningCenter,
-    insured,
-    shanghai_now,
-)
 
 from sscard_terminal.errors import ExitCode
 from sscard_terminal.settlement import (
@@ -46,6 +35,18 @@ from sscard_terminal.settlement.models import (
     SetlInfo,
 )
 from sscard_terminal.settlement.resolution import reverse
+from tests.settlement.settlement_fixtures import (
+    CLASS_A_DRUG,
+    CLASS_A_SERVICE,
+    CLASS_B_DRUG,
+    CLASS_C,
+    HOSPITAL,
+    PHARMACY,
+    ClientFactory,
+    RunningCenter,
+    insured,
+    shanghai_now,
+)
 
 
 def sign_ins(client: SettlementClient) -> list[str]:
@@ -70,9 +71,9 @@ def lookup(client: SettlementClient, center: RunningCenter, key: str = "normal")
 
 # -- sign-in ------------------------------------------------------------------------------------
 def test_signs_in_once_per_terminal_and_day(
-    center: RunningCenter, make_client: ClientFactory, tmp_path: pytest.TempPathFactory
+    center: RunningCenter, make_client: ClientFactory, tmp_path: Path
 ) -> None:
-    journal = tmp_path / "signin.db"  # type: ignore[operator]
+    journal = tmp_path / "signin.db"
     first = make_client(opter="0101", journal=journal)
     lookup(first, center)
     lookup(first, center)
@@ -90,9 +91,9 @@ def test_signs_in_once_per_terminal_and_day(
 
 
 def test_signs_in_again_when_the_center_no_longer_knows_the_sign_no(
-    center: RunningCenter, make_client: ClientFactory, tmp_path: pytest.TempPathFactory
+    center: RunningCenter, make_client: ClientFactory, tmp_path: Path
 ) -> None:
-    client = make_client(opter="0102", journal=tmp_path / "stale.db")  # type: ignore[operator]
+    client = make_client(opter="0102", journal=tmp_path / "stale.db")
     client.journal.store_sign_no(
         HOSPITAL, "0102", client.today(), "2026010100000000000000000000", None
     )
@@ -113,9 +114,9 @@ def test_signs_in_again_when_the_center_no_longer_knows_the_sign_no(
 
 
 def test_a_wrong_secret_is_refused_with_the_centers_reason(
-    center: RunningCenter, make_client: ClientFactory, tmp_path: pytest.TempPathFactory
+    center: RunningCenter, make_client: ClientFactory, tmp_path: Path
 ) -> None:
-    client = make_client(secret="not-the-secret", journal=tmp_path / "bad.db")  # type: ignore[operator]
+    client = make_client(secret="not-the-secret", journal=tmp_path / "bad.db")
     with pytest.raises(CenterRefused) as caught:
         lookup(client, center)
     assert caught.value.exit_code == ExitCode.CENTER_REFUSED

@@ -21,16 +21,6 @@ from typing import Any
 
 import httpx
 import pytest
-from fault_proxy import FaultProxy
-from settlement_fixtures import (
-    CLASS_A_DRUG,
-    HOSPITAL,
-    PHARMACY,
-    ClientFactory,
-    RunningCenter,
-    insured,
-    shanghai_now,
-)
 from sqlalchemy import text
 
 from sscard_terminal.errors import ExitCode
@@ -45,6 +35,16 @@ from sscard_terminal.settlement import (
 from sscard_terminal.settlement.inputs import DrugSale, OutpatientSettlement
 from sscard_terminal.settlement.models import DrugDetail, FeeDetail
 from sscard_terminal.settlement.resolution import resolve
+from tests.settlement.fault_proxy import FaultProxy
+from tests.settlement.settlement_fixtures import (
+    CLASS_A_DRUG,
+    HOSPITAL,
+    PHARMACY,
+    ClientFactory,
+    RunningCenter,
+    insured,
+    shanghai_now,
+)
 
 HERE = Path(__file__).parent
 

@@ -1,4 +1,4 @@
-"""A settlement end to end with SM2 signatures and gateway headers (issue 10):
+"""A settlement end to end with SM2 signatures and gateway headers:
 the terminal's configuration names an SM2 private key file and a gateway
 paasid; the center (real uvicorn server, SQLite) has the institution's public
 key registered and its gateway option "also". The client's SM2 code and the
@@ -11,14 +11,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from settlement_fixtures import (
-    CLASS_A_DRUG,
-    CLASS_A_SERVICE,
-    HOSPITAL,
-    RunningCenter,
-    insured,
-    shanghai_now,
-)
 
 from sscard_terminal.settlement import CenterRefused, Status
 from sscard_terminal.settlement.config import TerminalConfig
@@ -26,6 +18,14 @@ from sscard_terminal.settlement.errors import ConfigError
 from sscard_terminal.settlement.inputs import OutpatientSettlement
 from sscard_terminal.settlement.models import FeeDetail
 from sscard_terminal.settlement.sm2 import SM2Signer, generate_private_key
+from tests.settlement.settlement_fixtures import (
+    CLASS_A_DRUG,
+    CLASS_A_SERVICE,
+    HOSPITAL,
+    RunningCenter,
+    insured,
+    shanghai_now,
+)
 
 
 def _private(path: Path, text: str) -> Path:

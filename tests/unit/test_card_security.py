@@ -22,7 +22,6 @@ from sscard_terminal.crypto.computations import auth_cryptogram, diversify, mac,
 from sscard_terminal.crypto.keyset import card_key, city_factor, load_key_set, resolve_key_set_path
 from sscard_terminal.driver.pin import Pin, SimulatedPinPad
 from sscard_terminal.driver.sam import AuthCard, SoftwareSam
-from sscard_terminal.driver.sscard import SocialSecurityCard
 from sscard_terminal.errors import (
     ApplicationBlockedError,
     CardBlockedError,
@@ -34,11 +33,8 @@ from sscard_terminal.errors import (
     UsageError,
     WrongPinError,
 )
-from sscard_terminal.transport.base import open_transport
-from sscard_terminal.vcard.cardos import CardOS
 from sscard_terminal.vcard.factory import card_from_image, write_new_image
-from sscard_terminal.vcard.personalise import personalise
-from sscard_terminal.vcard.profile import load_profile
+from tests.virtual_cards import VirtualCards, new_card
 
 KEYS = load_key_set(resolve_key_set_path("ningbo-test-keys"))
 SAM = SoftwareSam(KEYS)
@@ -102,20 +98,12 @@ def test_transaction_record_vector() -> None:
 
 
 # -- the card's rules ----------------------------------------------------------------
-def make(profile: str) -> CardOS:
-    return CardOS(personalise(load_profile(profile)))
-
-
-def driver_for(card: CardOS) -> tuple[SocialSecurityCard, object]:
-    transport = open_transport("virtual", card=card)
-    transport.connect()
-    return SocialSecurityCard(transport), transport
-
-
-def test_verify_counts_down_blocks_and_survives_restart(tmp_path: Path) -> None:
+def test_verify_counts_down_blocks_and_survives_restart(
+    tmp_path: Path, virtual_card: VirtualCards
+) -> None:
     image = tmp_path / "card.json"
     write_new_image(image, "ningbo-gen2")
-    driver, _ = driver_for(card_from_image(image))
+    driver = virtual_card.insert(card_from_image(image)).driver
     driver.select_ssse()
     assert driver.pin_tries() == 3
     for left in (2, 1):
@@ -130,7 +118,7 @@ def test_verify_counts_down_blocks_and_survives_restart(tmp_path: Path) -> None:
     with pytest.raises(PinBlockedError):
         driver.verify_pin(Pin(TEST_PIN))  # even the right PIN
     # a restart of the serving process: the counter lives in the image
-    again, _ = driver_for(card_from_image(image))
+    again = virtual_card.insert(card_from_image(image)).driver
     again.select_ssse()
     assert again.pin_tries() == 0
     with pytest.raises(PinBlockedError):
@@ -150,7 +138,7 @@ def test_verify_counts_down_blocks_and_survives_restart(tmp_path: Path) -> None:
 
 
 def test_verify_counter_query_forms() -> None:
-    card = make("ningbo-gen3")
+    card = new_card("ningbo-gen3")
     card.process(bytes.fromhex("00A4040C0F") + SSSE)
     assert card.process(bytes.fromhex("00200000")) == bytes.fromhex("63C3")
     assert card.process(bytes.fromhex("0020000000")) == bytes.fromhex("63C3")
@@ -158,8 +146,8 @@ def test_verify_counter_query_forms() -> None:
     assert card.process(bytes.fromhex("0020010003123456")) == bytes.fromhex("6A86")
 
 
-def test_change_pin_and_reload() -> None:
-    driver, _ = driver_for(make("ningbo-gen2"))
+def test_change_pin_and_reload(virtual_card: VirtualCards) -> None:
+    driver = virtual_card("ningbo-gen2").driver
     driver.select_ssse()
     driver.change_pin(Pin(TEST_PIN), Pin("24680"))
     with pytest.raises(WrongPinError):
@@ -173,8 +161,8 @@ def test_change_pin_and_reload() -> None:
 
 
 @pytest.mark.parametrize("profile", ["ningbo-gen2", "ningbo-gen3"])
-def test_external_authentication_and_access(profile: str) -> None:
-    driver, _ = driver_for(make(profile))
+def test_external_authentication_and_access(profile: str, virtual_card: VirtualCards) -> None:
+    driver = virtual_card(profile).driver
     record = driver.read(sam=SAM)
     assert record.holder is not None and record.holder.id_number
     issuer = driver.read_issuer()
@@ -189,9 +177,11 @@ def test_external_authentication_and_access(profile: str) -> None:
     assert driver.read_holder(("ethnic_group",)).ethnic_group == "02"
 
 
-def test_challenge_is_used_once_and_wrong_cryptograms_lock_the_key() -> None:
-    card = make("ningbo-gen3")
-    driver, _ = driver_for(card)
+def test_challenge_is_used_once_and_wrong_cryptograms_lock_the_key(
+    virtual_card: VirtualCards,
+) -> None:
+    inserted = virtual_card("ningbo-gen3")
+    card, driver = inserted.os, inserted.driver
     driver.select_ssse()
     issuer = driver.read_issuer(("card_id_code", "spec_version"))
     ctx = driver.context(issuer)
@@ -216,8 +206,8 @@ def test_challenge_is_used_once_and_wrong_cryptograms_lock_the_key() -> None:
     assert card.process(bytes.fromhex("0082000A10") + right) == bytes.fromhex("6983")
 
 
-def test_df04_ef05_needs_pin_or_rk() -> None:
-    driver, _ = driver_for(make("ningbo-gen2"))
+def test_df04_ef05_needs_pin_or_rk(virtual_card: VirtualCards) -> None:
+    driver = virtual_card("ningbo-gen2").driver
     driver.select_ssse()
     driver.select_medical()
     read_df04 = CommandApdu(0x00, 0xB2, 0x01, 0x2C, ne=2)
@@ -231,8 +221,8 @@ def test_df04_ef05_needs_pin_or_rk() -> None:
     assert err.value.sw == 0x6A83
 
 
-def test_transaction_log_after_pin() -> None:
-    driver, _ = driver_for(make("ningbo-gen3"))
+def test_transaction_log_after_pin(virtual_card: VirtualCards) -> None:
+    driver = virtual_card("ningbo-gen3").driver
     driver.select_ssse()
     with pytest.raises(SecurityStatusNotSatisfiedError):
         driver.read_log()
@@ -253,9 +243,9 @@ def test_transaction_log_after_pin() -> None:
     assert driver.read_log() == list(reversed(written))
 
 
-def test_application_and_card_block() -> None:
-    card = make("ningbo-gen2")
-    driver, _ = driver_for(card)
+def test_application_and_card_block(virtual_card: VirtualCards) -> None:
+    inserted = virtual_card("ningbo-gen2")
+    card, driver = inserted.os, inserted.driver
     driver.select_ssse()
     issuer = driver.read_issuer(("card_id_code", "spec_version"))
     auth = AuthCard(driver.session, driver.context(issuer))
@@ -270,8 +260,8 @@ def test_application_and_card_block() -> None:
     # DF outside SSSE still answers
     assert card.process(bytes.fromhex("00A40000023F00"))[:1] == b"\x61"
 
-    card2 = make("ningbo-gen2")
-    driver2, _ = driver_for(card2)
+    inserted2 = virtual_card("ningbo-gen2")
+    card2, driver2 = inserted2.os, inserted2.driver
     driver2.select_ssse()
     issuer2 = driver2.read_issuer(("card_id_code", "spec_version"))
     SAM.maced_command(
@@ -282,8 +272,8 @@ def test_application_and_card_block() -> None:
     assert card2.process(bytes.fromhex("00A40000023F00")) == bytes.fromhex("6A81")
 
 
-def test_expired_card_is_reported_with_its_date() -> None:
-    driver, _ = driver_for(make("ningbo-gen2"))
+def test_expired_card_is_reported_with_its_date(virtual_card: VirtualCards) -> None:
+    driver = virtual_card("ningbo-gen2").driver
     expiry = driver.read().issuer.expiry
     assert expiry is not None
     with pytest.raises(CardExpiredError) as err:
@@ -303,14 +293,14 @@ def test_simulated_pin_pad_and_pin_redaction() -> None:
 
 
 def test_atr_factor_matches_personalisation() -> None:
-    card = make("ningbo-gen3")
+    card = new_card("ningbo-gen3")
     factor = Atr.parse(card.atr).diversification_factor
     assert factor[2:4] == bytes.fromhex("3302")
 
 
 @pytest.mark.parametrize("profile", ["ningbo-gen2", "ningbo-gen3"])
-def test_issuer_update_of_ef06_after_ukssse(profile: str) -> None:
-    driver, _ = driver_for(make(profile))
+def test_issuer_update_of_ef06_after_ukssse(profile: str, virtual_card: VirtualCards) -> None:
+    driver = virtual_card(profile).driver
     driver.select_ssse()
     issuer = driver.read_issuer()
     driver.update_item(SAM, issuer, "birthplace", "330281")
@@ -325,8 +315,8 @@ def test_issuer_update_of_ef06_after_ukssse(profile: str) -> None:
     assert plain.sw == 0x6982
 
 
-def test_medical_df04_records_need_uk1df04_and_pin_to_read() -> None:
-    driver, _ = driver_for(make("ningbo-gen3"))
+def test_medical_df04_records_need_uk1df04_and_pin_to_read(virtual_card: VirtualCards) -> None:
+    driver = virtual_card("ningbo-gen3").driver
     driver.select_ssse()
     issuer = driver.read_issuer(("card_id_code", "spec_version"))
     driver.update_medical_item(SAM, issuer, 0x80, b"\x01\x02\x03")

@@ -11,27 +11,18 @@ import datetime as dt
 
 import pytest
 
-from sscard_terminal.codecs.id_number import make_id_number
 from sscard_terminal.codecs.records import ITEMS_BY_TAG, encode_value
 from sscard_terminal.codecs.tlv import build_item
-from sscard_terminal.person import Person
 from sscard_terminal.vcard.cardos import CardOS
-from sscard_terminal.vcard.personalise import CardParameters, personalise
-from sscard_terminal.vcard.profile import load_profile
+from sscard_terminal.vcard.personalise import CardParameters
+from tests.virtual_cards import make_person, new_card
 
 SSSE = "7378312E73682EC9E7BBE1B1A3D5CF"
 SELECT_SSSE = "00A404000F" + SSSE
 FCI_GEN2 = "6F1C840F" + SSSE + "A50988011E9F0C03860101"
 FCI_GEN3 = "6F1C840F" + SSSE + "A50988011E9F0C03860103"
 
-PERSON = Person.from_mapping(
-    {
-        "name": "欧阳·娜娜",
-        "id_number": make_id_number("330281", dt.date(1978, 2, 14), "042"),
-        "ethnic_group": "02",
-        "birthplace": "330281",
-    }
-)
+PERSON = make_person("欧阳·娜娜", "330281", dt.date(1978, 2, 14), "042", ethnic_group="02")
 PARAMS = CardParameters(serial=0x1234ABCD, issue_date=dt.date(2019, 7, 1))
 
 
@@ -39,8 +30,9 @@ def item(tag: int, text: str) -> str:
     return build_item(tag, encode_value(ITEMS_BY_TAG[tag], text)).hex().upper()
 
 
-def make_card(profile: str = "ningbo-gen2") -> CardOS:
-    return CardOS(personalise(load_profile(profile), PERSON, PARAMS), rng=lambda n: bytes(range(n)))
+def counting(n: int) -> bytes:
+    """The card's random numbers: 00 01 02 ..., the same at every run."""
+    return bytes(range(n))
 
 
 def run(card: CardOS, *hex_apdus: str) -> list[str]:
@@ -136,7 +128,7 @@ TABLE_GEN3 = [
     ("what", "setup", "command", "expected"), TABLE_GEN2, ids=[t[0] for t in TABLE_GEN2]
 )
 def test_gen2_table(what: str, setup: list[str], command: str, expected: str) -> None:
-    card = make_card("ningbo-gen2")
+    card = new_card("ningbo-gen2", PERSON, PARAMS, rng=counting)
     for apdu in setup:
         sw = card.process(bytes.fromhex(apdu))[-2:]
         assert sw[0] in (0x90, 0x61), f"setup {apdu} answered {sw.hex()}"
@@ -147,7 +139,7 @@ def test_gen2_table(what: str, setup: list[str], command: str, expected: str) ->
     ("what", "setup", "command", "expected"), TABLE_GEN3, ids=[t[0] for t in TABLE_GEN3]
 )
 def test_gen3_table(what: str, setup: list[str], command: str, expected: str) -> None:
-    card = make_card("ningbo-gen3")
+    card = new_card("ningbo-gen3", PERSON, PARAMS, rng=counting)
     for apdu in setup:
         card.process(bytes.fromhex(apdu))
     assert run(card, command) == [expected]
@@ -159,7 +151,7 @@ def test_update_record_after_security_and_tag_append() -> None:
     The security status is set directly here: card security (EXTERNAL
     AUTHENTICATE) is its own layer and issue.
     """
-    card = make_card()
+    card = new_card("ningbo-gen2", PERSON, PARAMS, rng=counting)
     run(card, SELECT_SSSE)
     card._grant("key:04")
     assert run(card, "00DC0A3003" + "0A0132") == ["9000"]
@@ -182,7 +174,7 @@ def test_update_record_after_security_and_tag_append() -> None:
 
 
 def test_reset_clears_volatile_state() -> None:
-    card = make_card()
+    card = new_card("ningbo-gen2", PERSON, PARAMS, rng=counting)
     run(card, SELECT_SSSE, "00A4020002EF06")
     card._grant("key:04")
     card.reset()
@@ -195,7 +187,7 @@ def test_reset_clears_volatile_state() -> None:
 
 
 def test_cyclic_append_and_read() -> None:
-    card = make_card()
+    card = new_card("ningbo-gen2", PERSON, PARAMS, rng=counting)
     run(card, SELECT_SSSE, "00A4040006D15600000503")
     card._grant("pin")
     for i in range(32):
@@ -210,7 +202,7 @@ def test_cyclic_append_and_read() -> None:
 
 
 def test_read_binary_with_security_and_offsets() -> None:
-    card = make_card()
+    card = new_card("ningbo-gen2", PERSON, PARAMS, rng=counting)
     run(card, SELECT_SSSE)
     card._grant("key:0A")
     card._grant("key:04")
@@ -223,7 +215,7 @@ def test_read_binary_with_security_and_offsets() -> None:
 
 
 def test_atr_carries_region_and_serial() -> None:
-    card = make_card()
+    card = new_card("ningbo-gen2", PERSON, PARAMS, rng=counting)
     atr = card.atr
     assert atr[:9] == bytes.fromhex("3B6D000000814A4446")
     assert atr[-6:-4] == bytes.fromhex("3302")

@@ -1,4 +1,4 @@
-"""What a new user meets at the command line (issue 9): messages, exit codes
+"""What a new user meets at the command line: messages, exit codes
 and options of ``sscard``, run in-process with click's runner where no card or
 pcscd is needed."""
 

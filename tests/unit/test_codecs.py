@@ -36,6 +36,7 @@ from sscard_terminal.codecs.records import (
     EF06_VECTORS,
     ITEMS_BY_KEY,
     ITEMS_BY_TAG,
+    ItemSpec,
     decode_record,
     decode_value,
     encode_record,
@@ -70,7 +71,9 @@ def test_record_vectors_both_ways(table: str, key: str, text: str, expected_hex:
 @pytest.mark.parametrize(
     ("items", "vectors"), [(EF05_ITEMS, EF05_VECTORS), (EF06_ITEMS, EF06_VECTORS)]
 )
-def test_vectors_cover_every_item(items: tuple, vectors: tuple) -> None:  # type: ignore[type-arg]
+def test_vectors_cover_every_item(
+    items: tuple[ItemSpec, ...], vectors: tuple[tuple[str, str, str], ...]
+) -> None:
     assert {spec.key for spec in items} == {key for key, _, _ in vectors}
 
 

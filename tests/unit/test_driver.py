@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 
 import pytest
 
@@ -15,43 +16,30 @@ from sscard_terminal.apdu.command import CommandApdu
 from sscard_terminal.codecs.atr import Atr
 from sscard_terminal.codecs.card_id_code import parse_card_id_code
 from sscard_terminal.codecs.card_number import is_valid_card_number
-from sscard_terminal.codecs.id_number import make_id_number
 from sscard_terminal.codecs.masking import mask_id_number
 from sscard_terminal.driver.national import FIELDS, NationalLine, read_national_line
 from sscard_terminal.driver.session import CardSession
 from sscard_terminal.driver.sscard import SocialSecurityCard
 from sscard_terminal.errors import CorruptResponseError, NoCardError
 from sscard_terminal.person import Person
-from sscard_terminal.transport.base import open_transport
+from sscard_terminal.transport.base import Transport, open_transport
 from sscard_terminal.transport.tracing import TracingTransport
-from sscard_terminal.vcard.cardos import CardOS
-from sscard_terminal.vcard.personalise import CardParameters, expiry_for, personalise
-from sscard_terminal.vcard.profile import load_profile
+from sscard_terminal.vcard.personalise import CardParameters, expiry_for
+from tests.virtual_cards import make_person, new_card
 
 LONG_NAME = "阿卜杜热合曼·买买提艾力·阿不都克热木江"  # more than 30 GBK bytes: uses tag 4E
 
 
 def person(name: str = "王小明", birth: dt.date = dt.date(1988, 8, 8), seq: str = "117") -> Person:
-    return Person.from_mapping(
-        {
-            "name": name,
-            "id_number": make_id_number("330204", birth, seq),
-            "ethnic_group": "01",
-            "birthplace": "330204",
-        }
-    )
+    return make_person(name, "330204", birth, seq)
 
 
 PARAMS = CardParameters(serial=0x00C0FFEE, issue_date=dt.date(2020, 2, 29))
 
 
-def card(profile: str, who: Person) -> CardOS:
-    return CardOS(personalise(load_profile(profile), who, PARAMS))
-
-
 def test_full_read_gen2() -> None:
     who = person()
-    with open_transport("virtual", card=card("ningbo-gen2", who)) as transport:
+    with open_transport("virtual", card=new_card("ningbo-gen2", who, PARAMS)) as transport:
         driver = SocialSecurityCard(transport)
         record = driver.read()
         # SELECT, 7 + 6 items (no 4E: the name does not fill tag 09), and the
@@ -77,7 +65,7 @@ def test_full_read_gen2() -> None:
 
 def test_national_line_gen2_fields_and_count() -> None:
     who = person(LONG_NAME)
-    vcard = card("ningbo-gen2", who)
+    vcard = new_card("ningbo-gen2", who, PARAMS)
     with open_transport("virtual", card=vcard) as transport:
         driver = SocialSecurityCard(transport)
         line = read_national_line(driver, terminal_number="", device_number="K0001")
@@ -98,7 +86,7 @@ def test_national_line_gen2_fields_and_count() -> None:
 
 def test_national_line_of_a_short_name_costs_10_apdus() -> None:
     who = person("王小明")
-    with open_transport("virtual", card=card("ningbo-gen2", who)) as transport:
+    with open_transport("virtual", card=new_card("ningbo-gen2", who, PARAMS)) as transport:
         driver = SocialSecurityCard(transport)
         line = read_national_line(driver).as_dict()
         assert driver.session.stats.apdus == 10
@@ -107,7 +95,7 @@ def test_national_line_of_a_short_name_costs_10_apdus() -> None:
 
 def test_gen3_line_leaves_ef06_items_empty() -> None:
     who = person()
-    with open_transport("virtual", card=card("ningbo-gen3", who)) as transport:
+    with open_transport("virtual", card=new_card("ningbo-gen3", who, PARAMS)) as transport:
         driver = SocialSecurityCard(transport)
         record = driver.read()
         line = read_national_line(driver).as_dict()
@@ -117,7 +105,7 @@ def test_gen3_line_leaves_ef06_items_empty() -> None:
 
 
 def test_select_with_fci_uses_get_response() -> None:
-    with open_transport("virtual", card=card("ningbo-gen3", person())) as transport:
+    with open_transport("virtual", card=new_card("ningbo-gen3", person(), PARAMS)) as transport:
         driver = SocialSecurityCard(transport)
         fci = driver.select_ssse(fetch_fci=True)
         assert driver.session.stats.apdus == 2
@@ -126,7 +114,7 @@ def test_select_with_fci_uses_get_response() -> None:
 
 def test_session_resends_after_6cxx() -> None:
     who = person()
-    with open_transport("virtual", card=card("ningbo-gen2", who)) as transport:
+    with open_transport("virtual", card=new_card("ningbo-gen2", who, PARAMS)) as transport:
         session = CardSession(transport)
         session.send(CommandApdu(0, 0xA4, 0x04, 0x0C, "sx1.sh.社会保障".encode("gbk")))
         data = session.send(CommandApdu(0, 0xB2, 0x08, 0x30, ne=256))  # Le=00
@@ -137,7 +125,7 @@ def test_session_resends_after_6cxx() -> None:
 class Mangler:
     """A transport wrapper that damages answers (unit test of the layer above)."""
 
-    def __init__(self, inner: object, mangle: object) -> None:
+    def __init__(self, inner: Transport, mangle: Callable[[bytes, bytes], bytes]) -> None:
         self.inner, self.mangle = inner, mangle
         self.description = "mangler"
 
@@ -145,7 +133,7 @@ class Mangler:
         return getattr(self.inner, name)
 
     def transmit(self, command: bytes) -> bytes:
-        return self.mangle(command, self.inner.transmit(command))  # type: ignore[attr-defined,operator]
+        return self.mangle(command, self.inner.transmit(command))
 
 
 @pytest.mark.parametrize(
@@ -161,7 +149,7 @@ class Mangler:
     ids=["truncated", "invalid-sw", "wrong-tag", "garbage-value"],
 )
 def test_corrupted_answers_are_errors_not_results(mangle: object) -> None:
-    vcard = card("ningbo-gen2", person())
+    vcard = new_card("ningbo-gen2", person(), PARAMS)
     transport = open_transport("virtual", card=vcard)
     transport.connect()
     driver = SocialSecurityCard(Mangler(transport, mangle))  # type: ignore[arg-type]
@@ -170,14 +158,14 @@ def test_corrupted_answers_are_errors_not_results(mangle: object) -> None:
 
 
 def test_virtual_transport_needs_connect() -> None:
-    transport = open_transport("virtual", card=card("ningbo-gen2", person()))
+    transport = open_transport("virtual", card=new_card("ningbo-gen2", person(), PARAMS))
     with pytest.raises(NoCardError):
         transport.transmit(bytes.fromhex("00A40000023F00"))
 
 
 def test_trace_decodes_and_masks(caplog: pytest.LogCaptureFixture) -> None:
     who = person()
-    inner = open_transport("virtual", card=card("ningbo-gen2", who))
+    inner = open_transport("virtual", card=new_card("ningbo-gen2", who, PARAMS))
     with (
         TracingTransport(inner) as transport,
         caplog.at_level(logging.INFO, "sscard_terminal.trace"),
@@ -204,14 +192,14 @@ def test_trace_reveals_on_request() -> None:
     logger.propagate = False
     logger.setLevel(logging.INFO)
     logger.addHandler(Collect())
-    inner = open_transport("virtual", card=card("ningbo-gen2", who))
+    inner = open_transport("virtual", card=new_card("ningbo-gen2", who, PARAMS))
     with TracingTransport(inner, logger=logger, reveal=True) as transport:
         SocialSecurityCard(transport).read()
     assert any(who.id_number in line for line in records)
 
 
 def test_trace_redacts_pin_and_cryptograms(caplog: pytest.LogCaptureFixture) -> None:
-    inner = open_transport("virtual", card=card("ningbo-gen2", person()))
+    inner = open_transport("virtual", card=new_card("ningbo-gen2", person(), PARAMS))
     secret_pin = bytes.fromhex("00200000031234 5F".replace(" ", ""))
     cryptogram = bytes.fromhex("0082000410" + "A1B2C3D4E5F60718" + "1122334455667788")
     with TracingTransport(inner) as transport, caplog.at_level(logging.INFO):
@@ -227,14 +215,14 @@ def test_missing_names_what_a_read_did_not_give() -> None:
     from sscard_terminal.driver.sscard import FULL_HOLDER_KEYS, FULL_ISSUER_KEYS
 
     who = person()
-    gen3 = open_transport("virtual", card=card("ningbo-gen3", who))
+    gen3 = open_transport("virtual", card=new_card("ningbo-gen3", who, PARAMS))
     gen3.connect()
     record = SocialSecurityCard(gen3).read(LINE_ISSUER_KEYS, LINE_HOLDER_KEYS)
     assert record.missing(LINE_ISSUER_KEYS, LINE_HOLDER_KEYS) == (
         "social security number",
         "name",
     )
-    gen2 = open_transport("virtual", card=card("ningbo-gen2", who))
+    gen2 = open_transport("virtual", card=new_card("ningbo-gen2", who, PARAMS))
     gen2.connect()
     whole = SocialSecurityCard(gen2).read()
     assert whole.missing(FULL_ISSUER_KEYS, FULL_HOLDER_KEYS) == ()

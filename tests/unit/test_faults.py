@@ -1,4 +1,4 @@
-"""Fault injection (issue 3, point 8): each fault becomes one clear driver error.
+"""Fault injection: each fault becomes one clear driver error.
 
 In-process, through the virtual transport: the faulty card in front of the card
 OS, the real driver behind. The same faults through PC/SC are in
@@ -38,16 +38,9 @@ from sscard_terminal.vcard.faults import (
     wire_seconds,
 )
 from sscard_terminal.vcard.interface import SimulatedCard
-from sscard_terminal.vcard.personalise import personalise
-from sscard_terminal.vcard.profile import load_profile
 from sscard_terminal.vpcd.bridge import Connected, Disconnected, serve_card
 from sscard_terminal.vpcd.framing import frame
-
-_IMAGES = {p: personalise(load_profile(p)) for p in ("ningbo-gen2", "ningbo-gen3")}
-
-
-def new_card(profile: str = "ningbo-gen2") -> CardOS:
-    return CardOS(_IMAGES[profile].copy_with())
+from tests.virtual_cards import stock_card
 
 
 def read(
@@ -61,7 +54,7 @@ def read(
 
 
 def apdus_of_a_read(profile: str) -> int:
-    counter = FaultyCard(new_card(profile), "")
+    counter = FaultyCard(stock_card(profile), "")
     read(counter, profile)
     return counter.apdus
 
@@ -110,25 +103,25 @@ def test_remove_after_every_apdu_is_card_removed(profile: str) -> None:
     total = apdus_of_a_read(profile)
     assert total > 10
     for n in range(total):
-        card = FaultyCard(new_card(profile), f"remove-after={n}")
+        card = FaultyCard(stock_card(profile), f"remove-after={n}")
         with pytest.raises(CardRemovedError) as info:
             read(card, profile)
         assert info.value.exit_code == ExitCode.NO_CARD
         assert card.answered == n and card.pulled
-    assert read(FaultyCard(new_card(profile), f"remove-after={total}"), profile).holder
+    assert read(FaultyCard(stock_card(profile), f"remove-after={total}"), profile).holder
 
 
 @pytest.mark.parametrize("profile", ["ningbo-gen2", "ningbo-gen3"])
 def test_remove_during_every_apdu_is_card_removed(profile: str) -> None:
     for n in range(1, apdus_of_a_read(profile) + 1):
-        card = FaultyCard(new_card(profile), f"remove-during={n}")
+        card = FaultyCard(stock_card(profile), f"remove-during={n}")
         with pytest.raises(CardRemovedError):
             read(card, profile)
         assert card.apdus == n and card.answered == n - 1
 
 
 def test_a_pulled_card_stays_gone() -> None:
-    card = FaultyCard(new_card(), "remove-after=0")
+    card = FaultyCard(stock_card(), "remove-after=0")
     card.power_on()
     with pytest.raises(CardPulled):
         card.process(bytes.fromhex("00A40000023F00"))
@@ -143,7 +136,7 @@ def test_a_pulled_card_stays_gone() -> None:
 
 def test_remove_during_executes_the_command() -> None:
     """The write is made, but the terminal never hears the answer."""
-    inner = new_card()
+    inner = stock_card()
     card = FaultyCard(inner, "remove-during=3")
     card.power_on()
     card.process(bytes.fromhex("00A404000F7378312E73682EC9E7BBE1B1A3D5CF"))
@@ -155,7 +148,7 @@ def test_remove_during_executes_the_command() -> None:
 
 
 def test_mute_card_is_mute() -> None:
-    card = FaultyCard(new_card(), "mute")
+    card = FaultyCard(stock_card(), "mute")
     assert card.atr == b""  # what vpcd is told: no card there
     with pytest.raises(MuteCardError) as info:
         read(card)
@@ -167,13 +160,13 @@ def test_mute_card_is_mute() -> None:
 @pytest.mark.parametrize("baud", [9600, 38400])
 def test_slow_card_spends_12_etu_per_byte(profile: str, baud: int) -> None:
     slept: list[float] = []
-    card = FaultyCard(new_card(profile), f"slow={baud}", sleep=slept.append)
+    card = FaultyCard(stock_card(profile), f"slow={baud}", sleep=slept.append)
     with VirtualTransport(card) as transport:
         driver = SocialSecurityCard(transport)
         sam = open_security_module("software") if profile == "ningbo-gen3" else None
         record = driver.read(sam=sam)
         stats = driver.session.stats
-    assert record == read(new_card(profile), profile)  # slow, not wrong
+    assert record == read(stock_card(profile), profile)  # slow, not wrong
     on_wire = stats.bytes_total + len(card.atr)
     assert sum(slept) == pytest.approx(on_wire * 12 / baud)
     assert card.wire_time == pytest.approx(sum(slept))
@@ -185,12 +178,12 @@ def test_slow_card_spends_12_etu_per_byte(profile: str, baud: int) -> None:
 def test_garbage_status_word_on_any_response_is_corrupt(profile: str) -> None:
     for n in range(1, apdus_of_a_read(profile) + 1):
         for seed in range(3):
-            card = FaultyCard(new_card(profile), f"corrupt={n}:sw,seed={seed}")
+            card = FaultyCard(stock_card(profile), f"corrupt={n}:sw,seed={seed}")
             with pytest.raises(CorruptResponseError) as info:
                 read(card, profile)
             assert info.value.exit_code == ExitCode.NO_CARD
     with pytest.raises(CorruptResponseError):
-        read(FaultyCard(new_card(profile), "corrupt=every:sw"), profile)
+        read(FaultyCard(stock_card(profile), "corrupt=every:sw"), profile)
 
 
 def test_damage_is_deterministic_and_changes_one_byte() -> None:
@@ -236,7 +229,7 @@ def _single_bit_outcomes(
 ) -> Iterator[tuple[str, int, int, int, CardholderRecord | None]]:
     """(outcome, APDU number, byte, bit, record) for every single-bit flip of every
     response of a full 2.0 read; outcome is an error class name, "same" or "WRONG"."""
-    good = read(new_card())
+    good = read(stock_card())
     lengths: list[int] = []
 
     class Lengths(_FlipBit):
@@ -245,12 +238,14 @@ def _single_bit_outcomes(
             lengths.append(len(response))
             return response
 
-    read(Lengths(new_card(), 0, 0, 0), verify_reads=verify_reads)
+    read(Lengths(stock_card(), 0, 0, 0), verify_reads=verify_reads)
     for n, length in enumerate(lengths, 1):
         for position in range(length):
             for bit in range(8):
                 try:
-                    record = read(_FlipBit(new_card(), n, position, bit), verify_reads=verify_reads)
+                    record = read(
+                        _FlipBit(stock_card(), n, position, bit), verify_reads=verify_reads
+                    )
                 except SscardError as exc:
                     yield type(exc).__name__, n, position, bit, None
                     continue
@@ -276,7 +271,7 @@ def test_default_reads_never_give_a_wrong_identity() -> None:
     ID number, the name, the card number and the card identification code. What
     can still pass unnoticed is a damaged byte that keeps a valid date or code
     in an item without redundancy (see docs/faults-and-tearing.md)."""
-    good = read(new_card())
+    good = read(stock_card())
     assert good.holder is not None
     wrong_identity = []
     for outcome, n, p, b, record in _single_bit_outcomes():
@@ -298,7 +293,7 @@ def test_bridge_drops_a_pulled_card_and_does_not_reconnect() -> None:
     port = listener.getsockname()[1]
     listener.settimeout(5)
     events: list[object] = []
-    card = FaultyCard(new_card(), "remove-after=1")
+    card = FaultyCard(stock_card(), "remove-after=1")
     thread = threading.Thread(
         target=serve_card,
         args=(card,),

@@ -11,7 +11,7 @@ request is bound the way the service requires: its IA process is its EA process
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,8 +49,8 @@ from sscard_terminal.keyservice.registry import (
     load_terminals,
     token_digest,
 )
-from sscard_terminal.transport.base import Transport, open_transport
-from sscard_terminal.vcard.factory import card_from_profile
+from sscard_terminal.transport.base import Transport
+from tests.virtual_cards import VirtualCards
 
 TERMINAL = "330200000001"
 TERMINAL_2 = "330200000002"
@@ -151,15 +151,13 @@ def card_request(transport: Transport, terminal: str = TERMINAL) -> CardRequest:
 
 
 @pytest.fixture(params=["ningbo-gen3", "ningbo-gen2"])
-def connected(request: pytest.FixtureRequest) -> Iterator[Transport]:
-    with open_transport("virtual", card=card_from_profile(request.param)) as transport:
-        yield transport
+def connected(request: pytest.FixtureRequest, virtual_card: VirtualCards) -> Transport:
+    return virtual_card(request.param).transport
 
 
 @pytest.fixture
-def gen3() -> Iterator[Transport]:
-    with open_transport("virtual", card=card_from_profile("ningbo-gen3")) as transport:
-        yield transport
+def gen3(virtual_card: VirtualCards) -> Transport:
+    return virtual_card("ningbo-gen3").transport
 
 
 # -- the good path --------------------------------------------------------------
@@ -415,7 +413,7 @@ def test_a_recorded_ia_exchange_is_worthless_after_the_window(
 
 
 def test_a_request_no_card_answered_spends_no_randoms(service: KeyService, gen3: Transport) -> None:
-    """The card's answer is checked before a random is spent (issue 10): a made-up
+    """The card's answer is checked before a random is spent: a made-up
     answer cannot use up a genuine request's randoms."""
     req = card_request(gen3)
     assert isinstance(_refusal(service, req.line, "00" * 8), CardNotVerified)

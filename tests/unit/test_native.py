@@ -4,6 +4,7 @@ caller's buffer, the return-code mapping and the header (no compiler, no pcscd).
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -80,7 +81,7 @@ def test_a_bad_file_names_the_key_and_the_form(text: str, names: str) -> None:
     assert code_for(info.value)[0] == ReturnCode.LOAD
 
 
-def test_the_file_comes_from_the_environment_variable(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_file_comes_from_the_environment_variable(tmp_path: Path) -> None:
     ini = tmp_path / "driver.ini"
     ini.write_text("[reader]\nname = ACS\n", encoding="utf-8")
     assert load_config({ENV_VAR: str(ini)}).reader == "ACS"

@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 import yaml
@@ -21,11 +23,12 @@ from sscard_terminal.vcard.profile import load_profile, resolve_profile_path
 SHIPPED = Path(__file__).resolve().parents[2] / "card_profiles"
 
 
-def profile_data(name: str = "ningbo-gen2") -> dict:  # type: ignore[type-arg]
-    return yaml.safe_load((SHIPPED / f"{name}.yaml").read_text(encoding="utf-8"))
+def profile_data(name: str = "ningbo-gen2") -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((SHIPPED / f"{name}.yaml").read_text(encoding="utf-8"))
+    return data
 
 
-def write_profile(tmp_path: Path, data: dict) -> Path:  # type: ignore[type-arg]
+def write_profile(tmp_path: Path, data: dict[str, Any]) -> Path:
     path = tmp_path / "custom.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     (tmp_path / "keys").mkdir(exist_ok=True)
@@ -51,8 +54,8 @@ def test_unknown_profile_names_the_choices() -> None:
     assert profile_dirs()
 
 
-def mutate(data: dict, path: list, value: object) -> dict:  # type: ignore[type-arg]
-    node = data
+def mutate(data: dict[str, Any], path: list[str | int], value: object) -> dict[str, Any]:
+    node: Any = data
     for key in path[:-1]:
         node = node[key]
     node[path[-1]] = value
@@ -76,8 +79,8 @@ BROKEN = [
 
 @pytest.mark.parametrize(("path", "value", "expected"), BROKEN, ids=[b[2] for b in BROKEN])
 def test_broken_profiles_name_file_and_field(
-    tmp_path: Path, path: list, value: object, expected: str
-) -> None:  # type: ignore[type-arg]
+    tmp_path: Path, path: list[str | int], value: object, expected: str
+) -> None:
     file = write_profile(tmp_path, mutate(profile_data(), path, value))
     with pytest.raises(ProfileError) as err:
         load_profile(file)
@@ -124,7 +127,8 @@ def person_file(tmp_path: Path, **overrides: object) -> Path:
 
 def test_person_file_builds_a_card(tmp_path: Path) -> None:
     image = new_image("ningbo-gen3", person_file(tmp_path))
-    ef06 = dict((rec[0], rec) for rec in image.contents["MF/SSSE/EF06"])
+    records = cast(tuple[bytes, ...], image.contents["MF/SSSE/EF06"])  # EF06 is a record EF
+    ef06 = dict((rec[0], rec) for rec in records)
     assert ef06[0x09][2:].rstrip(b"\x00").decode("gbk") == "马·丽"  # normalised dot
     assert image.atr.endswith(bytes.fromhex("0BADCAFE"))
 
@@ -139,7 +143,9 @@ def test_person_file_builds_a_card(tmp_path: Path) -> None:
         ({"nickname": "x"}, "nickname"),
     ],
 )
-def test_bad_person_files_are_refused(tmp_path: Path, override: dict, text: str) -> None:  # type: ignore[type-arg]
+def test_bad_person_files_are_refused(
+    tmp_path: Path, override: dict[str, object], text: str
+) -> None:
     path = person_file(tmp_path, **override)
     with pytest.raises(PersonDataError) as err:
         new_image("ningbo-gen2", path)
@@ -199,7 +205,7 @@ def test_failed_save_leaves_card_and_file_unchanged(tmp_path: Path) -> None:
     ],
     ids=["format", "hex", "path", "profile"],
 )
-def test_damaged_images_are_refused(tmp_path: Path, damage) -> None:  # type: ignore[no-untyped-def]
+def test_damaged_images_are_refused(tmp_path: Path, damage: Callable[[Any], object]) -> None:
     path = tmp_path / "card.json"
     write_new_image(path, "ningbo-gen2", person_file(tmp_path))
     data = json.loads(path.read_text(encoding="utf-8"))
@@ -237,8 +243,8 @@ def test_truncated_image_file(tmp_path: Path) -> None:
     ],
     ids=["ef05-removed", "id-number-removed", "short-item", "no-pin"],
 )
-def test_images_that_do_not_match_their_profile_are_refused(  # type: ignore[no-untyped-def]
-    tmp_path: Path, damage, said: str
+def test_images_that_do_not_match_their_profile_are_refused(
+    tmp_path: Path, damage: Callable[[Any], object], said: str
 ) -> None:
     from click.testing import CliRunner
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,6 @@ from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from sscard_terminal.codecs.atr import Atr
-from sscard_terminal.codecs.id_number import make_id_number
 from sscard_terminal.driver.psam import PsamSam, psam_key_ids
 from sscard_terminal.driver.sam import AuthCard, CardContext
 from sscard_terminal.driver.sscard import SocialSecurityCard
@@ -30,15 +28,14 @@ from sscard_terminal.errors import (
     StatusWordError,
     UsageError,
 )
-from sscard_terminal.person import Person
-from sscard_terminal.transport.base import Transport, open_transport
+from sscard_terminal.transport.base import open_transport
 from sscard_terminal.vcard.cardos import CardOS
 from sscard_terminal.vcard.factory import card_from_image, card_from_profile, psam_from_profile
 from sscard_terminal.vcard.image import CardImage, ImageFile
-from sscard_terminal.vcard.personalise import CardParameters, personalise
-from sscard_terminal.vcard.profile import load_profile
+from sscard_terminal.vcard.personalise import CardParameters
 from sscard_terminal.vcard.psam import PsamOS
 from sscard_terminal.vcard.psam_profile import load_psam_profile
+from tests.virtual_cards import VirtualCards, card_image, make_person
 
 SHIPPED = Path(__file__).resolve().parents[2] / "card_profiles"
 KEYS = yaml.safe_load((SHIPPED / "keys" / "ningbo-test-keys.yaml").read_text(encoding="utf-8"))
@@ -318,7 +315,7 @@ def test_psam_image_round_trip(tmp_path: Path) -> None:
 
 def test_a_card_profile_is_not_a_psam() -> None:
     with pytest.raises(ProfileError, match="not a PSAM"):
-        PsamOS(personalise(load_profile("ningbo-gen2")))
+        PsamOS(card_image("ningbo-gen2"))
 
 
 def _psam_yaml(tmp_path: Path, change: Any) -> Path:
@@ -380,23 +377,8 @@ def test_key_id_mapping_follows_the_key_set_and_card_spec() -> None:
     assert ids == {0x00: 0x10, 0x02: 0x11, 0x04: 0x12, 0x05: 0x13, 0x06: 0x14, 0x0A: 0x15}
 
 
-PERSON = Person.from_mapping(
-    {
-        "name": "钱多多",
-        "id_number": make_id_number("330206", dt.date(1970, 3, 8), "315"),
-        "ethnic_group": "01",
-        "birthplace": "330206",
-    }
-)
+PERSON = make_person("钱多多", "330206", dt.date(1970, 3, 8), "315")
 PARAMS = CardParameters(serial=0x7A5E0001, issue_date=dt.date(2023, 1, 9))
-
-
-def card_transport(profile: str, rng: Callable[[int], bytes] | None = None) -> Transport:
-    image = personalise(load_profile(profile), PERSON, PARAMS)
-    card = CardOS(image) if rng is None else CardOS(image, rng=rng)
-    transport = open_transport("virtual", card=card)
-    transport.connect()
-    return transport
 
 
 def auth_card(driver: SocialSecurityCard) -> AuthCard:
@@ -427,8 +409,10 @@ def test_psam_sam_opens_and_reads_its_files() -> None:
 
 
 @pytest.mark.parametrize("init_environment", [False, True])
-def test_psam_sam_authenticates_to_a_gen3_card_and_ef06_reads(init_environment: bool) -> None:
-    driver = SocialSecurityCard(card_transport("ningbo-gen3"))
+def test_psam_sam_authenticates_to_a_gen3_card_and_ef06_reads(
+    init_environment: bool, virtual_card: VirtualCards
+) -> None:
+    driver = virtual_card("ningbo-gen3", PERSON, PARAMS).driver
     card = auth_card(driver)
     with pytest.raises(SecurityStatusNotSatisfiedError):
         driver.read_holder()
@@ -439,8 +423,10 @@ def test_psam_sam_authenticates_to_a_gen3_card_and_ef06_reads(init_environment: 
     assert holder.id_number == PERSON.id_number and holder.name == PERSON.name
 
 
-def test_psam_sam_authenticates_to_a_gen2_card_with_uk_and_updates_ef06() -> None:
-    driver = SocialSecurityCard(card_transport("ningbo-gen2"))
+def test_psam_sam_authenticates_to_a_gen2_card_with_uk_and_updates_ef06(
+    virtual_card: VirtualCards,
+) -> None:
+    driver = virtual_card("ningbo-gen2", PERSON, PARAMS).driver
     card = auth_card(driver)
     update = "00DC0A3003" + "0A0132"  # tag 0A (sex) in SFI 06 by tag -> "2"
     assert driver.transport.transmit(bytes.fromhex(update)).hex().upper() == "6982"
@@ -450,9 +436,9 @@ def test_psam_sam_authenticates_to_a_gen2_card_with_uk_and_updates_ef06() -> Non
     assert driver.read_holder(["sex"]).sex == "2"
 
 
-def test_the_wrong_psam_key_is_refused_by_the_card() -> None:
+def test_the_wrong_psam_key_is_refused_by_the_card(virtual_card: VirtualCards) -> None:
     """The PSAM key of UKSSSE used for RKSSSE: the PSAM computes, the card refuses."""
-    driver = SocialSecurityCard(card_transport("ningbo-gen3"))
+    driver = virtual_card("ningbo-gen3", PERSON, PARAMS).driver
     card = auth_card(driver)
     with psam_sam(key_ids={0x0A: 0x12}) as sam, pytest.raises(StatusWordError) as info:
         sam.authenticate(card, 0x0A)
@@ -462,8 +448,8 @@ def test_the_wrong_psam_key_is_refused_by_the_card() -> None:
         driver.read_holder()
 
 
-def test_an_unknown_psam_key_is_refused_by_the_psam() -> None:
-    driver = SocialSecurityCard(card_transport("ningbo-gen3"))
+def test_an_unknown_psam_key_is_refused_by_the_psam(virtual_card: VirtualCards) -> None:
+    driver = virtual_card("ningbo-gen3", PERSON, PARAMS).driver
     card = auth_card(driver)
     with psam_sam(key_ids={0x0A: 0x20}) as sam, pytest.raises(StatusWordError) as info:
         sam.authenticate(card, 0x0A)
@@ -472,9 +458,11 @@ def test_an_unknown_psam_key_is_refused_by_the_psam() -> None:
         sam.authenticate(card, 0x0A)
 
 
-def test_psam_sam_logs_no_random_or_cryptogram(caplog: pytest.LogCaptureFixture) -> None:
+def test_psam_sam_logs_no_random_or_cryptogram(
+    caplog: pytest.LogCaptureFixture, virtual_card: VirtualCards
+) -> None:
     challenge = bytes.fromhex("A1B2C3D4E5F60718")
-    driver = SocialSecurityCard(card_transport("ningbo-gen3", rng=lambda n: challenge[:n]))
+    driver = virtual_card("ningbo-gen3", PERSON, PARAMS, rng=lambda n: challenge[:n]).driver
     card = auth_card(driver)
     caplog.set_level(logging.DEBUG)
     with psam_sam() as sam:

@@ -199,9 +199,11 @@ def test_private_key_files_must_be_private_and_well_formed(tmp_path: Path) -> No
 SECRET = "ab" * 32
 
 
-def headers(now: float = 1_765_000_000, **over: str) -> gateway.GatewayHeaders:
+def headers(
+    over: dict[str, str] | None = None, now: float = 1_765_000_000
+) -> gateway.GatewayHeaders:
     made = client_gateway.gateway_headers("PAAS1", SECRET, now=lambda: now)
-    made.update(over)
+    made.update(over or {})
     return gateway.GatewayHeaders.from_headers(made)
 
 
@@ -224,13 +226,13 @@ def test_gateway_headers_are_checked_field_by_field() -> None:
     check(headers(), guard)
     cases = [
         (gateway.GatewayHeaders(), "x-tif-paasid"),
-        (headers(**{"x-tif-paasid": "OTHER"}), "x-tif-paasid is not this institution's"),
-        (headers(**{"x-tif-timestamp": "1765000000123"}), "x-tif-timestamp must be Unix time"),
-        (headers(**{"x-tif-timestamp": "17650x"}), "x-tif-timestamp must be Unix time"),
+        (headers({"x-tif-paasid": "OTHER"}), "x-tif-paasid is not this institution's"),
+        (headers({"x-tif-timestamp": "1765000000123"}), "x-tif-timestamp must be Unix time"),
+        (headers({"x-tif-timestamp": "17650x"}), "x-tif-timestamp must be Unix time"),
         (headers(now=1_765_000_000 - 301), "within 300 s"),
-        (headers(**{"x-tif-nonce": "a b"}), "x-tif-nonce must be 1-64"),
-        (headers(**{"x-tif-signature": "abc"}), "x-tif-signature must be 64 hex"),
-        (headers(**{"x-tif-signature": "0" * 64}), "wrong gateway signature"),
+        (headers({"x-tif-nonce": "a b"}), "x-tif-nonce must be 1-64"),
+        (headers({"x-tif-signature": "abc"}), "x-tif-signature must be 64 hex"),
+        (headers({"x-tif-signature": "0" * 64}), "wrong gateway signature"),
     ]
     for h, why in cases:
         with pytest.raises(Refusal, match=why):

@@ -1,4 +1,4 @@
-"""Anti-tearing (issue 3, point 6): every accepted write is all or nothing.
+"""Anti-tearing: every accepted write is all or nothing.
 
 Every write path of the card OS is torn at every step of every save it makes.
 :class:`TearingImageFile` hooks :meth:`ImageFile._step` (``write``, ``fsync``,
@@ -47,8 +47,9 @@ from sscard_terminal.transport.virtual import VirtualTransport
 from sscard_terminal.vcard import security
 from sscard_terminal.vcard.cardos import CardOS
 from sscard_terminal.vcard.image import CardImage, ImageFile
-from sscard_terminal.vcard.personalise import CardParameters, personalise
-from sscard_terminal.vcard.profile import Profile, load_profile
+from sscard_terminal.vcard.personalise import CardParameters
+from sscard_terminal.vcard.profile import Profile
+from tests.virtual_cards import card_image
 
 PIN = "123456"
 WRONG_PIN = "999999"
@@ -369,7 +370,7 @@ _BASE_IMAGES: dict[str, dict[str, Any]] = {}
 def base_image(profile: str) -> dict[str, Any]:
     """One personalised image per profile for the whole module (the PIN salt is random)."""
     if profile not in _BASE_IMAGES:
-        _BASE_IMAGES[profile] = personalise(load_profile(profile), PERSON, PARAMS).to_json()
+        _BASE_IMAGES[profile] = card_image(profile, PERSON, PARAMS).to_json()
     return _BASE_IMAGES[profile]
 
 

@@ -1,4 +1,4 @@
-"""The bridge's bounded first contact (issue 9): a card served by hand says why
+"""The bridge's bounded first contact: a card served by hand says why
 vpcd did not take it, instead of "serving" forever. A plain TCP listener stands
 in for vpcd here; the real vpcd is in tests/e2e/test_serve_errors_pcsc.py."""
 
