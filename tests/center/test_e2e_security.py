@@ -20,6 +20,7 @@ from sqlalchemy import func, select, text, update
 
 from sscard_terminal.center import signature, wire
 from sscard_terminal.center.api import create_app
+from sscard_terminal.center.boundedjson import MAX_DIGITS
 from sscard_terminal.center.masking import MaskingFilter, install_log_masking, mask_json
 from sscard_terminal.center.models import JournalEntry, Settlement, SignIn
 from sscard_terminal.center.transactions import REGISTRY
@@ -267,12 +268,16 @@ def test_a_refused_upload_stores_none_of_its_lines(center: Center, hospital: Ter
     hospital.ok("2204", {"feedetail": [float_amount]})
 
 
+#: numbers within the center's bounds (boundedjson: MAX_DIGITS digits): longer
+#: ones are refused with 400 before any envelope is read, which
+#: tests/center/test_boundedjson.py checks at every edge
+_BIG = 10 ** (MAX_DIGITS - 3) - 1
 json_values = st.recursive(
     st.none()
     | st.booleans()
-    | st.integers()
+    | st.integers(min_value=-_BIG, max_value=_BIG)
     | st.text(max_size=20)
-    | st.decimals(allow_nan=False, allow_infinity=False, places=3),
+    | st.decimals(min_value=-_BIG, max_value=_BIG, allow_nan=False, allow_infinity=False, places=3),
     lambda children: (
         st.lists(children, max_size=4)
         | st.dictionaries(
