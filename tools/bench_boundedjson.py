@@ -71,7 +71,8 @@ def fee_line(n: int) -> dict[str, Any]:
 
 
 def upload(limit: int) -> bytes:
-    lines, body = [], b""
+    lines: list[dict[str, Any]] = []
+    body = b""
     while True:
         lines.append(fee_line(len(lines)))
         if len(lines) % 500 == 0:

@@ -140,7 +140,7 @@ def _metered_client(base: str, demo: dict[str, Any], tmp: Path, opter: str, slot
             meter.seconds += time.perf_counter() - t0
             meter.count += 1
 
-    client.http.post = metered  # type: ignore[method-assign]
+    client.http.post = metered  # type: ignore[method-assign,assignment]
     return client
 
 
@@ -245,8 +245,11 @@ def run(runs: int, transport: str) -> dict[str, Any]:
         slots.psam()
         card_meter, center_meter = Meter(), Meter()
         reader = CARD_READER if transport == "pcsc" else VIRTUAL_READER
-        sam = ("pcsc", PSAM_READER) if transport == "pcsc" else ("software", None)
-        spec = StationSpec(transport=transport, reader=reader, sam=sam[0], sam_reader=sam[1])
+        spec = (
+            StationSpec(transport=transport, reader=reader, sam="pcsc", sam_reader=PSAM_READER)
+            if transport == "pcsc"
+            else StationSpec(transport=transport, reader=reader, sam="software")
+        )
         kiosk_client = _metered_client(base, demo, tmp, "K001", 1, center_meter)
         station = Station(
             spec, client=lambda: kiosk_client, open_card=_open_metered(transport, card_meter)

@@ -1,5 +1,5 @@
 """The static checks stay clean: mypy (strict, as configured in pyproject.toml)
-over the package and the tests, ruff's lint rules and ruff's formatting over
+over the package, the tests and the tools, ruff's lint rules and ruff's formatting over
 the package, the tests and the tools. Each check runs from the repository's
 root with this interpreter's tools; a failure shows the tool's own output."""
 
@@ -28,7 +28,7 @@ def run_tool(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize(
     "check",
     [
-        ["mypy", "sscard_terminal", "tests"],
+        ["mypy", "sscard_terminal", "tests", "tools"],
         ["ruff", "check", *CODE],
         ["ruff", "format", "--check", *CODE],
     ],
