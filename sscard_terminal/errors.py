@@ -43,7 +43,7 @@ from sscard_terminal.apdu.status import SW, describe_sw
 
 
 class ExitCode(IntEnum):
-    """Exit codes of every `sscard` command (issue 2, kept for all later commands)."""
+    """Exit codes of every `sscard` command; a code means the same in every command."""
 
     OK = 0
     USAGE = 2

@@ -3,7 +3,7 @@
 A small ASGI application served by uvicorn. Both WebSocket messages and HTTP
 POST bodies carry the requests of :mod:`sscard_terminal.agent.protocol`; card
 work runs on worker threads (:mod:`sscard_terminal.agent.card_calls`), never
-on the event loop. Safety (issue 11):
+on the event loop. Safety (docs/agent.md, "Safety"):
 
 - browser requests whose ``Origin`` is not on the allow-list get 403 (the
   WebSocket handshake is refused); requests without an ``Origin`` (programs,

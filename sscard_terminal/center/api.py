@@ -90,7 +90,7 @@ def _error(description: str) -> dict[str, Any]:
     return {"model": ErrorEnvelope, "description": description}
 
 
-#: what the admin API may answer besides 200 (issue 10: the document declares
+#: what the admin API may answer besides 200 (the OpenAPI document declares
 #: every status an endpoint answers)
 ADMIN_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: _error("the body is not JSON"),
@@ -158,8 +158,8 @@ def create_app(
     # a few messages at a time in threads (more only fight over the GIL). Never
     # on the event loop: a message may wait on a database lock (SQLite's one
     # writer, a PostgreSQL row lock), and /health, the admin API and other
-    # institutions' messages must keep answering meanwhile (issue 10). Admission
-    # (parse, envelope, signature: no write lock) has threads of its own, so that
+    # institutions' messages must keep answering meanwhile. Admission (parse,
+    # envelope, signature: no write lock) has threads of its own, so that
     # messages waiting for a lock never hold up the refusal of others
     admitting = anyio.CapacityLimiter(4)
     processing = anyio.CapacityLimiter(4)
@@ -495,8 +495,8 @@ def admin_refusal(token: str | None, authorization: bytes | None) -> _AdminHTTPE
 
 class AdminGate:
     """ASGI middleware: a request to ``/admin`` is refused on its headers, before
-    its body is read or parsed, unless it carries the admin token (issue 10: no
-    work before authentication)."""
+    its body is read or parsed, unless it carries the admin token (no work
+    before authentication)."""
 
     def __init__(self, app: ASGIApp, token: str | None) -> None:
         self.app = app

@@ -1,4 +1,4 @@
-"""How a message proves which institution sent it (issue 4, point 6; issue 10).
+"""How a message proves which institution sent it.
 
 Given the institution's row (its secret, its SM2 public key, its gateway
 option), :func:`authenticate` checks, in this order:

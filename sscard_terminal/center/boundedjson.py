@@ -1,5 +1,5 @@
-"""Request bodies to JSON values at a bounded cost per byte (issue 10, "No work
-before authentication").
+"""Request bodies to JSON values at a bounded cost per byte (no unbounded work
+before authentication).
 
 :func:`parse` is the one way a request body becomes JSON values in the center.
 It runs before any signature is checked, so what it accepts must cost a small,

@@ -1,4 +1,4 @@
-"""Time in the center: everything is Asia/Shanghai time (issue 4, rule b).
+"""Time in the center: Asia/Shanghai time throughout, in which the rules count months and days.
 
 Months are :class:`Month` values (year and month), so that "T minus the last
 paid month" is plain integer arithmetic. A :data:`Clock` is a function that

@@ -1,4 +1,4 @@
-"""Connections that must deliver a whole request in time (issue 10: slowloris).
+"""Connections that must deliver a whole request in time (against slowloris).
 
 uvicorn closes a connection that stays idle *after* a response
 (``timeout_keep_alive``), but not one that sends nothing after connecting, nor

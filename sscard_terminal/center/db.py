@@ -173,10 +173,10 @@ class Database:
 
 def _create_private(path: str | None) -> None:
     """Create a SQLite database file that does not exist yet with mode 0600
-    (issue 10: readable by its owner only). SQLite gives the WAL and SHM files
-    the permissions of the database file (sqlite.org/tempfiles.html), so they
-    are 0600 too. An existing file keeps the mode its operator gave it; a
-    missing directory is left for SQLite to report."""
+    (readable by its owner only). SQLite gives the WAL and SHM files the
+    permissions of the database file (sqlite.org/tempfiles.html), so they are
+    0600 too. An existing file keeps the mode its operator gave it; a missing
+    directory is left for SQLite to report."""
     if not path or path == ":memory:" or path.startswith("file:"):
         return
     try:

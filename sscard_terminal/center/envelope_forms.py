@@ -1,5 +1,5 @@
 """The forms in which real clients deliver an envelope, brought to one form
-before it is validated (issue 10, "The envelopes real clients send").
+before it is validated.
 
 integration.md, "What national-interface clients send":
 

@@ -1,4 +1,4 @@
-"""Masking of personal data in journals and logs (issue 4, point 6).
+"""Masking of personal data in journals and logs.
 
 Journals keep every message with ID numbers and names masked by the
 project's own helpers (:mod:`sscard_terminal.codecs.masking`): by key for the

@@ -1,4 +1,4 @@
-"""The data model (issue 4, point 3), as SQLAlchemy 2 declarative classes.
+"""The data model, as SQLAlchemy 2 declarative classes.
 
 Money is stored as integer fen (:class:`Money`: BIGINT, Decimal in Python), so
 that SQLite and PostgreSQL both keep it exact and sums in SQL stay exact.
@@ -189,9 +189,9 @@ class Institution(Base):
     offsite_designated: Mapped[bool] = mapped_column(Boolean)
     secret: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
-    #: the SM2 public key for signtype SM2, ``04`` + X + Y in hex (issue 10)
+    #: the SM2 public key for signtype SM2, ``04`` + X + Y in hex
     sm2_public_key: Mapped[str | None] = mapped_column(String(130), default=None)
-    #: x-tif gateway headers: off, also (with cainfo) or only (issue 10)
+    #: x-tif gateway headers: off, also (with cainfo) or only
     gateway: Mapped[str] = mapped_column(String(4), default="off", server_default="off")
     #: the x-tif-paasid expected (None: the fixmedins_code)
     gateway_paasid: Mapped[str | None] = mapped_column(String(64), default=None)

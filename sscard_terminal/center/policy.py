@@ -1,4 +1,4 @@
-"""Policy parameters per area, as validated data (issue 4, point 4).
+"""Policy parameters per area, as validated data.
 
 A policy file (YAML or JSON) holds every number and list the rules use, so
 that rules stay pure functions of their inputs and a city's parameters are

@@ -1,10 +1,10 @@
 """Refusals: every business error of the center, in Chinese and English.
 
 A :class:`Refusal` is raised by a rule or a transaction and becomes a response
-envelope with ``infcode`` -1 and ``err_msg`` = ``"<中文> / <English>"`` (issue
-4, deliverable 1); ``err_code`` is a stable key for programs and tests. A
-refusal carries no unmasked personal data: callers mask ID numbers and names
-before they put them into the text.
+envelope with ``infcode`` -1 and ``err_msg`` = ``"<中文> / <English>"``;
+``err_code`` is a stable key for programs and tests. A refusal carries no
+unmasked personal data: callers mask ID numbers and names before they put them
+into the text.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The message pipeline: bytes in, response envelope out (issue 4, points 1, 5, 6).
+"""The message pipeline: bytes in, response envelope out.
 
 For each message, in this order:
 
@@ -13,8 +13,8 @@ For each message, in this order:
    authenticate the message (:mod:`.authentication`: gateway headers where its
    option asks for them, the signature in cainfo, HMAC-SM3 or SM2) - refused,
    not journaled (so nobody can use up another institution's msgids); steps 1-3
-   take no write lock (issue 10: no work before authentication), and only then
-   is ONE database transaction opened for the rest;
+   take no write lock (no work before authentication), and only then is ONE
+   database transaction opened for the rest;
 4. check the sign_no (except for 9001) - refused, not journaled. Settlement
    transactions read it in the same round trip as their first reads (their
    transaction rolls back when it fails, and a refusal of theirs waits for
@@ -156,8 +156,8 @@ class CenterService:
     def admit(self, body: bytes, delivery: Delivery | None = None) -> Admitted | tuple[int, bytes]:
         """Parse, validate and authenticate a message: what may be done before
         the sender is known, at a bounded cost per byte and without the write
-        lock (issue 10). Returns the admitted message, or the HTTP status and
-        body of its refusal (never journaled)."""
+        lock. Returns the admitted message, or the HTTP status and body of its
+        refusal (never journaled)."""
         received = self.clock()
         delivery = delivery or _PLAIN
         if len(body) > MAX_BODY:

@@ -3,8 +3,8 @@
 
 settlement-interface.md lets ``cainfo``/``signtype`` carry a signature (the
 real platform uses SM2 certificates). This center uses a per-institution
-shared secret instead (issue 4, point 6), with HMAC (RFC 2104) over SM3
-(GB/T 32905-2016):
+shared secret instead, so that every message proves which institution sent
+it, with HMAC (RFC 2104) over SM3 (GB/T 32905-2016):
 
     signtype = "HMAC-SM3"
     cainfo   = lower-case hex of HMAC-SM3(key = UTF-8 of the institution's secret,

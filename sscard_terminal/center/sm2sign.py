@@ -1,5 +1,5 @@
 """``signtype`` SM2: ``cainfo`` as an SM2 signature checked with the
-institution's registered public key (issue 10, "The envelopes real clients send").
+institution's registered public key.
 
 integration.md, "What national-interface clients send": national clients sign
 the envelope with SM2 (GB/T 32918.2-2016, the signature algorithm; SM3,

@@ -1,4 +1,4 @@
-"""``sscard agent serve``: the reader agent for kiosk pages and checkouts (issue 11).
+"""``sscard agent serve``: the reader agent for kiosk pages and checkouts.
 
 A thin call into :mod:`sscard_terminal.agent`: the options become a
 :class:`~sscard_terminal.terminal.station.StationSpec`, the agent serves it

@@ -1,5 +1,5 @@
-"""``sscard kiosk serve``: the self-service kiosk's web page (issue 14;
-:mod:`sscard_terminal.kiosk`).
+"""``sscard kiosk serve``: the self-service kiosk's web page
+(:mod:`sscard_terminal.kiosk`).
 
 Composes the station (card reader, security module, settlement client from
 terminal.yaml), the kiosk session (its PIN pad is the simulated device

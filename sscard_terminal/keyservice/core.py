@@ -13,7 +13,7 @@ in this order:
 
 1. refuses a terminal that is not in the registry (:class:`UnknownTerminal`), or
    that does not present its own bearer token (:class:`TerminalNotAuthorised`;
-   every terminal of the registry has one, issue 10); before this, only the
+   every terminal of the registry has one of its own); before this, only the
    shape of the line and of the terminal number (12 digits) are looked at;
 2. validates every field (:class:`MalformedRequest`, the reason names the field):
    hex digits and lengths, the algorithm, an ATR that parses and carries the card
@@ -33,7 +33,7 @@ in this order:
    ``max_per_terminal`` of them remembered at once (:class:`ServiceBusy` for that
    terminal only). Since only an authenticated terminal with a genuine card's
    answer gets this far, nobody can fill the guard with made-up randoms, and a
-   terminal that floods it makes only itself busy (issue 10);
+   terminal that floods it makes only itself busy;
 5. returns the EXTERNAL AUTHENTICATE cryptogram for RKSSSE (key 0A):
    ``auth_cryptogram(card RK, EA process, EA source)`` (card-spec.md "Computations").
 

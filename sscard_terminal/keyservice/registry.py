@@ -4,8 +4,8 @@ A YAML file (schema ``sscard-terminals/1``) lists the terminal numbers (12
 digits, the cn6 of a PSAM's EF 0016, card-spec.md "PSAM") the service accepts.
 Every terminal names the SHA-256 of the bearer token it must present
 (``Authorization: Bearer <token>``), and no two terminals share one: each
-authenticates with a credential of its own (issue 10). The file holds only the
-digests, never a token. The test registry shipped beside this module
+authenticates with a credential of its own. The file holds only the digests,
+never a token. The test registry shipped beside this module
 (:data:`DEFAULT_TERMINALS_FILE`) lists ``330200000001`` and ``330200000002``
 with the published test tokens ``test-token-330200000001`` and
 ``test-token-330200000002`` (test data: make your own registry for anything else,

@@ -1,2 +1,2 @@
-"""The self-service kiosk (issue 14): a touch web page over the terminal
-flows, with a simulated PIN pad panel (``sscard kiosk serve``)."""
+"""The self-service kiosk: a touch web page over the terminal flows, with a
+simulated PIN pad panel (``sscard kiosk serve``)."""

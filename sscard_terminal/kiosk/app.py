@@ -1,4 +1,4 @@
-"""The kiosk's web app (FastAPI, static HTML/JS, no build step; issue 14).
+"""The kiosk's web app (FastAPI, static HTML/JS, no build step).
 
 - ``GET /``: the page (1080x1920 portrait); ``/static/...`` its script and style.
 - ``GET /api/view[?after=VERSION]``: the current screen (:meth:`KioskSession.view`);

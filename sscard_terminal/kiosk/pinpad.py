@@ -1,4 +1,4 @@
-"""The kiosk's PIN pad, simulated as a device panel (issue 14).
+"""The kiosk's PIN pad, simulated as a device panel.
 
 On a real kiosk the PIN pad is hardware: the PIN goes from its keys to the
 card reader and never reaches the browser. The simulation keeps that

@@ -1,5 +1,5 @@
 """The kiosk's patient session: screens, the flows behind them, the card
-watcher and the idle timer (issue 14, "The kiosk").
+watcher and the idle timer (docs/kiosk.md, "Screens").
 
 One patient at a time. The screens:
 

@@ -1,7 +1,6 @@
 """Every text of the kiosk's screens, in Chinese and English, and the one
 place where a refusal (of the card, the PIN, the center, the payment)
-becomes one sentence with what to do next (issue 14, "Every refusal ... is
-one clear sentence with what to do next")."""
+becomes one clear sentence with what to do next."""
 
 from __future__ import annotations
 

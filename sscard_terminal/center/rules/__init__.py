@@ -1,4 +1,4 @@
-"""The rules of the Ningbo guide (issue 4, point 4, rules a-k), as pure functions.
+"""The rules of the Ningbo guide (rules a-k), as pure functions.
 
 Each module holds one rule or a close group, takes plain values and the policy
 parameters it needs, and returns a value or raises

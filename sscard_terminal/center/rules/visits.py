@@ -1,4 +1,4 @@
-"""When a visit may start, and on which days its rules are judged (issue 10).
+"""When a visit may start, and on which days its rules are judged.
 
 The start time of a visit (2201 ``begntime``) is given by the terminal. The
 center takes it as the day of care, but it must not let a terminal move care

@@ -1,4 +1,4 @@
-"""Booking, cancelling and reversing settlements (issue 4, point 5).
+"""Booking, cancelling and reversing settlements.
 
 One settlement moves three balances: the personal account (acct_pay), and
 this year's accumulators (deductible paid, pooled fund paid). Booking takes

@@ -1,8 +1,8 @@
 """Look-ups and checks that several transactions share.
 
 Every look-up of a visit or a settlement is scoped to the sending institution
-(issue 4, point 6: "an institution sees and changes only its own visits"): one
-of another institution answers exactly like one that does not exist.
+(an institution sees and changes only its own visits): one of another
+institution answers exactly like one that does not exist.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""2601 reversal (冲正; settlement-interface.md; issue 4, point 5).
+"""2601 reversal (冲正; settlement-interface.md, "Transactions").
 
 Reverses a booked 2207, 2102, 2208, 2103 or 2201 of the same institution,
 found by its msgid (``omsgid``), restoring balances and accumulators. It is

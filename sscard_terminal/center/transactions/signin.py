@@ -1,4 +1,4 @@
-"""9001 sign-in and 9002 sign-out (settlement-interface.md; issue 4, point 6).
+"""9001 sign-in and 9002 sign-out (settlement-interface.md, "Transactions").
 
 A terminal signs in once per operator (opter) and day and sends the returned
 sign_no with every later message. A sign_no lives until its 9002 or the end

@@ -1,4 +1,4 @@
-"""The initial schema of the settlement center (issue 4, point 3).
+"""The initial schema of the settlement center.
 
 Revision ID: 0001
 Revises:

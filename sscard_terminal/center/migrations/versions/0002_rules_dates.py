@@ -1,4 +1,4 @@
-"""Rules judged on the right dates (issue 10): the date each contribution was
+"""Rules judged on the right dates: the date each contribution was
 paid, the day a card's loss was reported by telephone (12333), and the
 institution and kind of care of a sporadic claim.
 

@@ -1,5 +1,5 @@
-"""Institutions: an SM2 public key and the gateway-header option (issue 10,
-"The envelopes real clients send").
+"""Institutions: an SM2 public key and the gateway-header option (integration.md,
+"What national-interface clients send").
 
 Revision ID: 0003
 Revises: 0002

@@ -1,4 +1,4 @@
-"""Electronic medical-insurance vouchers (issue 14): the ``vouchers`` table.
+"""Electronic medical-insurance vouchers: the ``vouchers`` table.
 
 Revision ID: 0004
 Revises: 0003
