@@ -9,12 +9,22 @@ one is still running (or still shutting down) exits at once with "Another
 pcscd seems to be running": stop one with SIGTERM and *wait for its PID* to
 go away before starting the next, which :meth:`PcscdHandle.stop` does.
 
+vpcd's driver listens on TCP ports (its ``CHANNELID`` and the next one, for
+its two slots) when pcscd starts, and gives up for good if a port is taken:
+pcscd then runs with no virtual reader ("Address already in use" in its log).
+The ports lie in Linux's ephemeral range, so the local end of any outgoing
+connection, or one lingering in TIME_WAIT for 60 s after a busy test run, can
+hold one. :func:`ensure_pcscd` therefore waits for the ports to be free
+before it starts pcscd, and checks that vpcd listens once pcscd is up,
+starting it again if not.
+
 Nothing here uses pyscard: pcscd is seen through its socket and ``/proc``.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -35,6 +45,12 @@ VPCD_DRIVER = Path("/usr/lib/pcsc/drivers/serial/libifdvpcd.so")
 _START_TIMEOUT = 5.0
 _STOP_TIMEOUT = 5.0
 _POLL = 0.01
+#: how long to wait for vpcd's ports to be free (TIME_WAIT lasts 60 s on Linux)
+_PORTS_FREE_TIMEOUT = 75.0
+#: how many times pcscd is started when vpcd could not listen
+_VPCD_ATTEMPTS = 3
+#: TCP state LISTEN in /proc/net/tcp
+_TCP_LISTEN = "0A"
 
 
 def socket_path() -> Path:
@@ -102,6 +118,52 @@ def pcscd_running() -> bool:
     return socket_accepts() or bool(pcscd_pids())
 
 
+def vpcd_ports() -> tuple[int, ...]:
+    """The TCP ports vpcd listens on: the ``CHANNELID`` of its reader.conf entry
+    and the next one (vpcd's two slots); none when vpcd is not configured."""
+    try:
+        text = VPCD_READER_CONF.read_text()
+    except OSError:
+        return ()
+    found = re.search(r"^\s*CHANNELID\s+(0[xX][0-9a-fA-F]+|\d+)\s*$", text, re.MULTILINE)
+    if found is None:
+        return ()
+    base = int(found.group(1), 0)
+    return (base, base + 1)
+
+
+def _port_states(ports: tuple[int, ...]) -> dict[int, set[str]]:
+    """For each port, the TCP states of the sockets whose local end is on it
+    (from /proc/net/tcp and tcp6; hex states, ``0A`` = LISTEN)."""
+    states: dict[int, set[str]] = {port: set() for port in ports}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) < 4:
+                continue
+            port = int(fields[1].rsplit(":", 1)[1], 16)
+            if port in states:
+                states[port].add(fields[3])
+    return states
+
+
+def _wait_for_free_ports(ports: tuple[int, ...]) -> None:
+    """Wait until no socket holds one of ``ports``, at most
+    :data:`_PORTS_FREE_TIMEOUT` (pcscd is started anyway after that, and the
+    check after the start names the port)."""
+    deadline = time.monotonic() + _PORTS_FREE_TIMEOUT
+    while any(_port_states(ports).values()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+def _vpcd_listens(ports: tuple[int, ...]) -> bool:
+    return all(_TCP_LISTEN in states for states in _port_states(ports).values())
+
+
 @dataclass
 class PcscdHandle:
     """A running pcscd. ``started_by_us`` says whether :meth:`stop` may stop it."""
@@ -162,6 +224,29 @@ def ensure_pcscd(*, debug: bool = False, log_path: Path | None = None) -> PcscdH
 
 
 def _start_pcscd(*, debug: bool, log_path: Path | None) -> PcscdHandle:
+    """Start pcscd; where vpcd is set up, only once its ports are free, and
+    again (up to :data:`_VPCD_ATTEMPTS` times) when vpcd did not come to listen."""
+    ports = vpcd_ports() if vpcd_installed() else ()
+    for attempt in range(1, _VPCD_ATTEMPTS + 1):
+        _wait_for_free_ports(ports)
+        handle = _start_pcscd_once(debug=debug, log_path=log_path)
+        deadline = time.monotonic() + _START_TIMEOUT
+        while ports and not _vpcd_listens(ports) and time.monotonic() < deadline:
+            time.sleep(_POLL)
+        if not ports or _vpcd_listens(ports):
+            return handle
+        words = _last_words(handle.log_path)
+        handle.stop()
+        if attempt == _VPCD_ATTEMPTS:
+            raise PcscdNotRunningError(
+                f"pcscd started, but its vpcd reader could not listen on TCP ports "
+                f"{', '.join(map(str, ports))}: {words}",
+                hint="another program holds one of these ports; `ss -tanp` shows which",
+            )
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _start_pcscd_once(*, debug: bool, log_path: Path | None) -> PcscdHandle:
     executable = pcscd_executable()
     if executable is None:
         raise PcscdNotRunningError(
